@@ -1,0 +1,162 @@
+//! Signed notes and checkpoints: round trips, the C2SP formats byte for byte, and rejection.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use ed25519_dalek::{Signer as _, SigningKey};
+use sha2::{Digest, Sha256};
+use threadlog::note::{
+    open_checkpoint, open_note, sign_checkpoint, sign_note, Checkpoint, NoteError, NoteSigner,
+    VerifierKey,
+};
+
+struct TestSigner {
+    name: String,
+    key: SigningKey,
+}
+
+impl TestSigner {
+    fn new(name: &str, seed: u8) -> Self {
+        TestSigner { name: name.into(), key: SigningKey::from_bytes(&[seed; 32]) }
+    }
+    fn verifier(&self) -> VerifierKey {
+        VerifierKey::from_ed25519(&self.name, &self.key.verifying_key().to_bytes()).unwrap()
+    }
+}
+
+impl NoteSigner for TestSigner {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn key_id(&self) -> u32 {
+        self.verifier().key_id()
+    }
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, NoteError> {
+        Ok(self.key.sign(msg).to_bytes().to_vec())
+    }
+}
+
+#[test]
+fn verifier_key_follows_the_spec_formula() {
+    let s = TestSigner::new("plant.example/log", 7);
+    let v = s.verifier();
+    let pk = s.key.verifying_key().to_bytes();
+    let mut h = Sha256::new();
+    h.update(b"plant.example/log\n\x01");
+    h.update(pk);
+    let id = u32::from_be_bytes(h.finalize()[..4].try_into().unwrap());
+    let mut raw = vec![1u8];
+    raw.extend_from_slice(&pk);
+    assert_eq!(v.to_string(), format!("plant.example/log+{id:08x}+{}", STANDARD.encode(&raw)));
+    assert_eq!(v.to_string().parse::<VerifierKey>().unwrap(), v);
+    // A key ID that does not match the key is refused.
+    let forged = format!("plant.example/log+{:08x}+{}", id ^ 1, STANDARD.encode(&raw));
+    assert!(forged.parse::<VerifierKey>().is_err());
+    assert!("no-plus-signs".parse::<VerifierKey>().is_err());
+}
+
+#[test]
+fn checkpoint_round_trip_is_byte_exact() {
+    let s = TestSigner::new("plant.example/log", 1);
+    let cp = Checkpoint {
+        origin: "plant.example/log".into(),
+        tree_size: 42,
+        root_hash: [9; 32],
+        extensions: vec!["ext one".into(), "ext two".into()],
+    };
+    let body = cp.to_body().unwrap();
+    assert_eq!(
+        body,
+        format!("plant.example/log\n42\n{}\next one\next two\n", STANDARD.encode([9u8; 32]))
+    );
+    let note = sign_checkpoint(&cp, &[&s]).unwrap();
+    let sig_line = note.lines().last().unwrap();
+    assert!(sig_line.starts_with("— plant.example/log "), "{sig_line}");
+    let sig = STANDARD.decode(sig_line.rsplit(' ').next().unwrap()).unwrap();
+    assert_eq!(sig.len(), 4 + 64);
+    assert_eq!(u32::from_be_bytes(sig[..4].try_into().unwrap()), s.key_id());
+    let (back, by) = open_checkpoint(&note, &[s.verifier()], "plant.example/log").unwrap();
+    assert_eq!(back, cp);
+    assert_eq!(by, vec![s.verifier().key_ref()]);
+}
+
+#[test]
+fn unknown_signers_ignored_known_required_bad_rejected() {
+    let log = TestSigner::new("log", 1);
+    let witness = TestSigner::new("witness", 2);
+    let note = sign_note("hello\n", &[&witness, &log]).unwrap();
+    let opened = open_note(&note, &[log.verifier()]).unwrap();
+    assert_eq!(opened.unknown_signatures, 1);
+    assert_eq!(opened.verified_by.len(), 1);
+    assert_eq!(open_note(&note, &[TestSigner::new("other", 3).verifier()]), Err(NoteError::NoKnownSignature));
+
+    // Change the text: the known key's signature no longer verifies.
+    let tampered = note.replacen("hello", "hellp", 1);
+    assert!(matches!(open_note(&tampered, &[log.verifier()]), Err(NoteError::BadSignature(_))));
+
+    // An impostor key with the log's name but another key ID is only "unknown".
+    let impostor = TestSigner::new("log", 9);
+    let forged = sign_note("hello\n", &[&impostor]).unwrap();
+    assert_eq!(open_note(&forged, &[log.verifier()]), Err(NoteError::NoKnownSignature));
+}
+
+#[test]
+fn malformed_notes_are_rejected() {
+    let log = TestSigner::new("log", 1);
+    let good = sign_note("a\nb\n", &[&log]).unwrap();
+    let keys = [log.verifier()];
+    for bad in [
+        good.replace("\n\n", "\n"),             // no blank line before signatures
+        good.replace("— ", "-- "),              // signature line without EM DASH
+        good.trim_end().to_string(),            // no final newline
+        format!("{}\u{7}", good),               // control character
+        good.replace("a\n", "a\r\n"),           // CR is a control character
+        String::new(),
+    ] {
+        assert!(matches!(open_note(&bad, &keys), Err(NoteError::Malformed(_))), "{bad:?}");
+    }
+    assert!(sign_note("no newline", &[&log]).is_err());
+}
+
+#[test]
+fn checkpoint_body_rejections() {
+    let h = STANDARD.encode([0u8; 32]);
+    for bad in [
+        format!("origin\n01\n{h}\n"),     // leading zero
+        format!("origin\n-1\n{h}\n"),
+        format!("origin\n1\nAAAA\n"),     // short hash
+        format!("\n1\n{h}\n"),            // empty origin
+        format!("origin\n1\n{h}"),        // missing newline
+        format!("origin\n1\n{h}\n\nx\n"), // empty extension line
+    ] {
+        assert!(Checkpoint::parse_body(&bad).is_err(), "{bad:?}");
+    }
+    let ok = Checkpoint::parse_body(&format!("origin\n18446744073709551615\n{h}\n")).unwrap();
+    assert_eq!(ok.tree_size, u64::MAX);
+}
+
+#[test]
+fn a_checkpoint_for_another_origin_is_refused() {
+    let s = TestSigner::new("log-a", 1);
+    let cp = Checkpoint { origin: "log-a".into(), tree_size: 1, root_hash: [0; 32], extensions: vec![] };
+    let note = sign_checkpoint(&cp, &[&s]).unwrap();
+    assert!(open_checkpoint(&note, &[s.verifier()], "log-b").is_err());
+}
+
+/// The example note from the Go `note` package documentation, which the C2SP signed-note
+/// spec is derived from: an independent implementation's signature must verify here.
+#[test]
+fn go_note_documentation_vector() {
+    let key: VerifierKey = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
+        .parse()
+        .unwrap();
+    let note = "If you think cryptography is the answer to your problem,\n\
+                then you don't know what your problem is.\n\
+                \n\
+                — PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n";
+    let opened = open_note(note, &[key.clone()]).unwrap();
+    assert_eq!(opened.verified_by, vec![key.key_ref()]);
+    assert!(matches!(
+        open_note(&note.replace("answer", "Answer"), &[key]),
+        Err(NoteError::BadSignature(_))
+    ));
+}
