@@ -1,2 +1,18 @@
+//! threadlog: an append-only, signed, Merkle-chained ledger for a plant's digital thread.
+//!
+//! Layers, each depending only on those below it: `merkle` and `note` (pure, the
+//! auditor's trusted core); `entry` (leaf envelopes); `signer` and `store` (key and
+//! storage behind small traits); `sequencer` (group commit); `audit` (full verification);
+//! `api` (HTTP) and `server` (start-up) on top.
+
+pub mod api;
+pub mod audit;
+pub mod config;
+pub mod entry;
+pub mod ledger;
 pub mod merkle;
 pub mod note;
+pub mod sequencer;
+pub mod server;
+pub mod signer;
+pub mod store;

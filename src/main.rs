@@ -1,1 +1,350 @@
-fn main(){}
+//! The `threadlog` command: parses arguments and wires library parts together.
+//! No log logic lives here.
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use threadlog::api::auth::{new_token, token_hash, Role};
+use threadlog::audit::{self, HttpSource, Previous, Report, Source, StoreSource};
+use threadlog::config::{ServeConfig, StoreArgs};
+use threadlog::note::VerifierKey;
+use threadlog::{server, store};
+
+#[derive(Parser)]
+#[command(
+    name = "threadlog",
+    version,
+    about = "Append-only, signed, Merkle-chained ledger for a plant's digital thread"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP API (creates the database and key on first start).
+    Serve(ServeConfig),
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Verify the whole log: against a server (--url) or a database (--database).
+    Verify(VerifyArgs),
+    /// Create or upgrade the database schema, then exit.
+    Migrate {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token; it is printed once and only its hash is stored.
+    Create {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// producer, ci, assessor, auditor or admin.
+        #[arg(long)]
+        role: String,
+        /// Who holds the token; recorded as the submitter of what it appends.
+        #[arg(long)]
+        name: Option<String>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(clap::Args)]
+struct VerifyArgs {
+    /// Base URL of a threadlog server, e.g. https://threadlog.plant.example
+    #[arg(long, conflicts_with = "database")]
+    url: Option<String>,
+    /// Database URL of a log to check directly (operators).
+    #[arg(long)]
+    database: Option<String>,
+    /// The log's verifier key (`name+keyid+base64`). Required with --url; with --database
+    /// it defaults to the key the database records.
+    #[arg(long)]
+    key: Option<String>,
+    /// Auditor token for --url.
+    #[arg(long, env = "THREADLOG_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// File remembering the checkpoint of the previous run, to catch rollbacks and forks.
+    /// Default: $HOME/.local/state/threadlog/verify-<keyid>.json (with --url).
+    #[arg(long)]
+    state: Option<PathBuf>,
+    /// Do not read or write the state file.
+    #[arg(long)]
+    no_state: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(cfg) => serve(cfg).await.map(|_| ExitCode::SUCCESS),
+        Command::Token {
+            command:
+                TokenCommand::Create {
+                    store,
+                    role,
+                    name,
+                    json,
+                },
+        } => token_create(store, &role, name, json)
+            .await
+            .map(|_| ExitCode::SUCCESS),
+        Command::Verify(args) => verify(args).await,
+        Command::Migrate { store, json } => migrate(store, json).await.map(|_| ExitCode::SUCCESS),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn serve(cfg: ServeConfig) -> Result<()> {
+    let started = server::start(&cfg).await.context("cannot start")?;
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", cfg.listen))?;
+    let addr = listener.local_addr()?;
+    println!("origin: {}", started.state.origin);
+    println!("verifier key: {}", started.state.verifier_key);
+    println!("tree size: {}", started.tree_size);
+    println!("listening on http://{addr}");
+    if started.key_created {
+        println!("created a new signing key; back it up, it is the log's identity");
+    }
+    tracing::info!(%addr, origin = %started.state.origin, "serving");
+    threadlog::api::serve(listener, started.state, shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
+
+async fn open_store(args: &StoreArgs) -> Result<Arc<dyn store::Store>> {
+    if args.database_url.is_none() {
+        std::fs::create_dir_all(&args.data_dir)
+            .with_context(|| format!("cannot create {}", args.data_dir.display()))?;
+    }
+    store::open(&args.url())
+        .await
+        .context("cannot open the database")
+}
+
+async fn token_create(args: StoreArgs, role: &str, name: Option<String>, json: bool) -> Result<()> {
+    let role: Role = role.parse().map_err(anyhow::Error::msg)?;
+    let name = name.unwrap_or_else(|| role.to_string());
+    let store = open_store(&args).await?;
+    let token = new_token();
+    store
+        .insert_token(&name, role.as_str(), &token_hash(&token))
+        .await?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "name": name, "role": role.as_str(), "token": token })
+        );
+    } else {
+        println!("{token}");
+        eprintln!("token for {name:?} with role {role}; it is shown only this once");
+    }
+    Ok(())
+}
+
+async fn migrate(args: StoreArgs, json: bool) -> Result<()> {
+    let url = args.url();
+    open_store(&args).await?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "database": redact(&url), "migrated": true })
+        );
+    } else {
+        println!("database {} is at the current schema", redact(&url));
+    }
+    Ok(())
+}
+
+/// Hides a password in a database URL.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***{}", &url[..s], &url[at..]),
+        _ => url.to_string(),
+    }
+}
+
+fn default_state_path(key: &VerifierKey) -> Option<PathBuf> {
+    let home = std::env::var_os("HOME")?;
+    Some(PathBuf::from(home).join(format!(
+        ".local/state/threadlog/verify-{:08x}.json",
+        key.key_id()
+    )))
+}
+
+async fn verify(args: VerifyArgs) -> Result<ExitCode> {
+    let (source, key, state_path): (Box<dyn Source>, VerifierKey, Option<PathBuf>) =
+        match (&args.url, &args.database) {
+            (Some(url), None) => {
+                let key: VerifierKey = args
+                    .key
+                    .as_deref()
+                    .context("--key VERIFIER_KEY is required with --url")?
+                    .parse()
+                    .context("--key")?;
+                let token = args
+                    .token
+                    .clone()
+                    .context("an auditor token is required: set THREADLOG_TOKEN or pass --token")?;
+                let state = if args.no_state {
+                    None
+                } else {
+                    args.state.clone().or_else(|| default_state_path(&key))
+                };
+                (Box::new(HttpSource::new(url, &token)?), key, state)
+            }
+            (None, Some(db)) => {
+                let store = store::open(db).await.context("cannot open the database")?;
+                let key: VerifierKey = match &args.key {
+                    Some(k) => k.parse().context("--key")?,
+                    None => store
+                        .meta()
+                        .await?
+                        .context("the database holds no log")?
+                        .verifier_key
+                        .parse()
+                        .context("the database's recorded verifier key")?,
+                };
+                let state = if args.no_state {
+                    None
+                } else {
+                    args.state.clone()
+                };
+                (Box::new(StoreSource::new(store)), key, state)
+            }
+            _ => bail!("give either --url URL (with --key) or --database DATABASE_URL"),
+        };
+
+    let previous: Option<Previous> = match &state_path {
+        Some(p) if p.exists() => Some(
+            serde_json::from_slice(
+                &std::fs::read(p).with_context(|| format!("reading {}", p.display()))?,
+            )
+            .with_context(|| format!("state file {} is not valid", p.display()))?,
+        ),
+        _ => None,
+    };
+
+    let bar = if args.json {
+        indicatif::ProgressBar::hidden()
+    } else {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} verifying [{bar:40}] {pos}/{len} entries ({per_sec}, eta {eta})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    };
+    let report = audit::verify(source.as_ref(), &key, previous.as_ref(), &|done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })
+    .await?;
+    bar.finish_and_clear();
+
+    if report.ok {
+        if let Some(p) = &state_path {
+            save_state(p, &report)?;
+        }
+    }
+    print_report(&report, args.json);
+    Ok(if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn save_state(path: &PathBuf, report: &Report) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let state = Previous {
+        origin: report.origin.clone(),
+        tree_size: report.tree_size,
+        root_hash: report.root_hash.clone(),
+    };
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(&state)?)?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+fn print_report(r: &Report, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(r).unwrap_or_default());
+        return;
+    }
+    if let Some(f) = &r.failure {
+        println!("FAILED: {}", f.reason);
+        if let Some(i) = f.index {
+            println!("  first bad entry: index {i}");
+        }
+        if let Some(c) = f.checkpoint {
+            println!("  checkpoint: tree size {c}");
+        }
+        if let Some(t) = &f.tile {
+            println!("  tile: {t}");
+        }
+    } else {
+        println!(
+            "OK: {} entries, tree size {}, root {}",
+            r.entries_checked, r.tree_size, r.root_hash
+        );
+        println!(
+            "  {} checkpoints and {} tiles checked{}",
+            r.checkpoints_checked,
+            r.tiles_checked,
+            r.consistent_with_previous
+                .map(|p| format!("; consistent with the previous run at size {p}"))
+                .unwrap_or_default()
+        );
+    }
+}

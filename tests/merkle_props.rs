@@ -63,7 +63,9 @@ fn subproof(m: usize, leaves: &[Hash], whole: bool) -> Vec<Hash> {
 }
 
 fn leaves(n: usize) -> Vec<Hash> {
-    (0..n).map(|i| leaf_hash(format!("leaf {i}").as_bytes())).collect()
+    (0..n)
+        .map(|i| leaf_hash(format!("leaf {i}").as_bytes()))
+        .collect()
 }
 
 /// Builds the tiles of a tree by appending in the given batch sizes, checking every
@@ -98,9 +100,18 @@ fn check_all_proofs(all: &[Hash], tiles: &TileSet, sizes: impl Iterator<Item = u
             assert_eq!(p, path(m, &all[..n]), "inclusion {m} in {n}");
             merkle::verify_inclusion(&p, m as u64, n as u64, &all[m], &root).unwrap();
         }
+        let batch: Vec<u64> = (0..n as u64).collect();
+        let proofs = merkle::inclusion_proofs(tiles, &batch, n as u64).unwrap();
+        for (m, p) in proofs.iter().enumerate() {
+            assert_eq!(*p, path(m, &all[..n]), "batched inclusion {m} in {n}");
+        }
         for m in 0..=n {
             let p = consistency_proof(tiles, m as u64, n as u64).unwrap();
-            let expected = if m == 0 { vec![] } else { subproof(m, &all[..n], true) };
+            let expected = if m == 0 {
+                vec![]
+            } else {
+                subproof(m, &all[..n], true)
+            };
             assert_eq!(p, expected, "consistency {m} → {n}");
             merkle::verify_consistency(&p, m as u64, &mth(&all[..m]), n as u64, &root).unwrap();
         }
@@ -118,7 +129,13 @@ fn every_proof_for_every_size_up_to_300() {
 fn needed_tiles_cover_the_computation() {
     let all = leaves(70_000);
     let tiles = build(&all, &[1000, 4093]);
-    for (m, n) in [(0u64, 70_000u64), (1, 2), (255, 256), (256, 65_537), (65_535, 70_000)] {
+    for (m, n) in [
+        (0u64, 70_000u64),
+        (1, 2),
+        (255, 256),
+        (256, 65_537),
+        (65_535, 70_000),
+    ] {
         let mut subset = TileSet::new();
         for id in merkle::needed_tiles_for_consistency(m, n).unwrap() {
             subset.insert(id, tiles.get(&id).unwrap().to_vec());
@@ -139,7 +156,10 @@ fn needed_tiles_cover_the_computation() {
         for id in merkle::needed_tiles_for_root(n) {
             subset.insert(id, tiles.get(&id).unwrap().to_vec());
         }
-        assert_eq!(merkle::tree_root(&subset, n).unwrap(), mth(&all[..n as usize]));
+        assert_eq!(
+            merkle::tree_root(&subset, n).unwrap(),
+            mth(&all[..n as usize])
+        );
     }
 }
 
@@ -148,7 +168,11 @@ fn missing_tiles_are_an_error_not_a_wrong_answer() {
     let all = leaves(600);
     let tiles = build(&all, &[600]);
     let mut partial = TileSet::new();
-    for id in merkle::needed_tiles_for_inclusion(5, 600).unwrap().into_iter().skip(1) {
+    for id in merkle::needed_tiles_for_inclusion(5, 600)
+        .unwrap()
+        .into_iter()
+        .skip(1)
+    {
         partial.insert(id, tiles.get(&id).unwrap().to_vec());
     }
     assert_eq!(
@@ -162,7 +186,10 @@ fn append_rejects_an_edge_that_disagrees_with_the_size() {
     let all = leaves(10);
     let tiles = build(&all, &[10]);
     let mut edge = TileSet::new();
-    let mut data = tiles.get(&merkle::TileId { level: 0, index: 0 }).unwrap().to_vec();
+    let mut data = tiles
+        .get(&merkle::TileId { level: 0, index: 0 })
+        .unwrap()
+        .to_vec();
     data.truncate(9 * 32);
     edge.insert(merkle::TileId { level: 0, index: 0 }, data);
     assert!(matches!(
@@ -176,7 +203,9 @@ fn bounds_are_errors() {
     let tiles = build(&leaves(5), &[5]);
     assert!(inclusion_proof(&tiles, 5, 5).is_err());
     assert!(consistency_proof(&tiles, 6, 5).is_err());
-    assert!(merkle::verify_consistency(&[leaf_hash(b"x")], 0, &EMPTY_ROOT, 5, &EMPTY_ROOT).is_err());
+    assert!(
+        merkle::verify_consistency(&[leaf_hash(b"x")], 0, &EMPTY_ROOT, 5, &EMPTY_ROOT).is_err()
+    );
     assert!(merkle::verify_consistency(&[], 0, &leaf_hash(b"x"), 5, &EMPTY_ROOT).is_err());
 }
 
@@ -232,7 +261,13 @@ proptest! {
 #[test]
 fn rfc6962_reference_roots() {
     let inputs = [
-        "", "00", "10", "2021", "3031", "40414243", "5051525354555657",
+        "",
+        "00",
+        "10",
+        "2021",
+        "3031",
+        "40414243",
+        "5051525354555657",
         "606162636465666768696a6b6c6d6e6f",
     ];
     let roots = [
@@ -245,7 +280,10 @@ fn rfc6962_reference_roots() {
         "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
         "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
     ];
-    let all: Vec<Hash> = inputs.iter().map(|h| leaf_hash(&hex::decode(h).unwrap())).collect();
+    let all: Vec<Hash> = inputs
+        .iter()
+        .map(|h| leaf_hash(&hex::decode(h).unwrap()))
+        .collect();
     let mut size = 0;
     let mut tiles = TileSet::new();
     for (i, expected) in roots.iter().enumerate() {

@@ -16,7 +16,10 @@ struct TestSigner {
 
 impl TestSigner {
     fn new(name: &str, seed: u8) -> Self {
-        TestSigner { name: name.into(), key: SigningKey::from_bytes(&[seed; 32]) }
+        TestSigner {
+            name: name.into(),
+            key: SigningKey::from_bytes(&[seed; 32]),
+        }
     }
     fn verifier(&self) -> VerifierKey {
         VerifierKey::from_ed25519(&self.name, &self.key.verifying_key().to_bytes()).unwrap()
@@ -46,7 +49,10 @@ fn verifier_key_follows_the_spec_formula() {
     let id = u32::from_be_bytes(h.finalize()[..4].try_into().unwrap());
     let mut raw = vec![1u8];
     raw.extend_from_slice(&pk);
-    assert_eq!(v.to_string(), format!("plant.example/log+{id:08x}+{}", STANDARD.encode(&raw)));
+    assert_eq!(
+        v.to_string(),
+        format!("plant.example/log+{id:08x}+{}", STANDARD.encode(&raw))
+    );
     assert_eq!(v.to_string().parse::<VerifierKey>().unwrap(), v);
     // A key ID that does not match the key is refused.
     let forged = format!("plant.example/log+{:08x}+{}", id ^ 1, STANDARD.encode(&raw));
@@ -66,12 +72,17 @@ fn checkpoint_round_trip_is_byte_exact() {
     let body = cp.to_body().unwrap();
     assert_eq!(
         body,
-        format!("plant.example/log\n42\n{}\next one\next two\n", STANDARD.encode([9u8; 32]))
+        format!(
+            "plant.example/log\n42\n{}\next one\next two\n",
+            STANDARD.encode([9u8; 32])
+        )
     );
     let note = sign_checkpoint(&cp, &[&s]).unwrap();
     let sig_line = note.lines().last().unwrap();
     assert!(sig_line.starts_with("— plant.example/log "), "{sig_line}");
-    let sig = STANDARD.decode(sig_line.rsplit(' ').next().unwrap()).unwrap();
+    let sig = STANDARD
+        .decode(sig_line.rsplit(' ').next().unwrap())
+        .unwrap();
     assert_eq!(sig.len(), 4 + 64);
     assert_eq!(u32::from_be_bytes(sig[..4].try_into().unwrap()), s.key_id());
     let (back, by) = open_checkpoint(&note, &[s.verifier()], "plant.example/log").unwrap();
@@ -87,16 +98,25 @@ fn unknown_signers_ignored_known_required_bad_rejected() {
     let opened = open_note(&note, &[log.verifier()]).unwrap();
     assert_eq!(opened.unknown_signatures, 1);
     assert_eq!(opened.verified_by.len(), 1);
-    assert_eq!(open_note(&note, &[TestSigner::new("other", 3).verifier()]), Err(NoteError::NoKnownSignature));
+    assert_eq!(
+        open_note(&note, &[TestSigner::new("other", 3).verifier()]),
+        Err(NoteError::NoKnownSignature)
+    );
 
     // Change the text: the known key's signature no longer verifies.
     let tampered = note.replacen("hello", "hellp", 1);
-    assert!(matches!(open_note(&tampered, &[log.verifier()]), Err(NoteError::BadSignature(_))));
+    assert!(matches!(
+        open_note(&tampered, &[log.verifier()]),
+        Err(NoteError::BadSignature(_))
+    ));
 
     // An impostor key with the log's name but another key ID is only "unknown".
     let impostor = TestSigner::new("log", 9);
     let forged = sign_note("hello\n", &[&impostor]).unwrap();
-    assert_eq!(open_note(&forged, &[log.verifier()]), Err(NoteError::NoKnownSignature));
+    assert_eq!(
+        open_note(&forged, &[log.verifier()]),
+        Err(NoteError::NoKnownSignature)
+    );
 }
 
 #[test]
@@ -105,14 +125,17 @@ fn malformed_notes_are_rejected() {
     let good = sign_note("a\nb\n", &[&log]).unwrap();
     let keys = [log.verifier()];
     for bad in [
-        good.replace("\n\n", "\n"),             // no blank line before signatures
-        good.replace("— ", "-- "),              // signature line without EM DASH
-        good.trim_end().to_string(),            // no final newline
-        format!("{}\u{7}", good),               // control character
-        good.replace("a\n", "a\r\n"),           // CR is a control character
+        good.replace("\n\n", "\n"),   // no blank line before signatures
+        good.replace("— ", "-- "),    // signature line without EM DASH
+        good.trim_end().to_string(),  // no final newline
+        format!("{}\u{7}", good),     // control character
+        good.replace("a\n", "a\r\n"), // CR is a control character
         String::new(),
     ] {
-        assert!(matches!(open_note(&bad, &keys), Err(NoteError::Malformed(_))), "{bad:?}");
+        assert!(
+            matches!(open_note(&bad, &keys), Err(NoteError::Malformed(_))),
+            "{bad:?}"
+        );
     }
     assert!(sign_note("no newline", &[&log]).is_err());
 }
@@ -121,9 +144,9 @@ fn malformed_notes_are_rejected() {
 fn checkpoint_body_rejections() {
     let h = STANDARD.encode([0u8; 32]);
     for bad in [
-        format!("origin\n01\n{h}\n"),     // leading zero
+        format!("origin\n01\n{h}\n"), // leading zero
         format!("origin\n-1\n{h}\n"),
-        format!("origin\n1\nAAAA\n"),     // short hash
+        "origin\n1\nAAAA\n".to_string(),  // short hash
         format!("\n1\n{h}\n"),            // empty origin
         format!("origin\n1\n{h}"),        // missing newline
         format!("origin\n1\n{h}\n\nx\n"), // empty extension line
@@ -137,7 +160,12 @@ fn checkpoint_body_rejections() {
 #[test]
 fn a_checkpoint_for_another_origin_is_refused() {
     let s = TestSigner::new("log-a", 1);
-    let cp = Checkpoint { origin: "log-a".into(), tree_size: 1, root_hash: [0; 32], extensions: vec![] };
+    let cp = Checkpoint {
+        origin: "log-a".into(),
+        tree_size: 1,
+        root_hash: [0; 32],
+        extensions: vec![],
+    };
     let note = sign_checkpoint(&cp, &[&s]).unwrap();
     assert!(open_checkpoint(&note, &[s.verifier()], "log-b").is_err());
 }
@@ -153,7 +181,7 @@ fn go_note_documentation_vector() {
                 then you don't know what your problem is.\n\
                 \n\
                 — PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n";
-    let opened = open_note(note, &[key.clone()]).unwrap();
+    let opened = open_note(note, std::slice::from_ref(&key)).unwrap();
     assert_eq!(opened.verified_by, vec![key.key_ref()]);
     assert!(matches!(
         open_note(&note.replace("answer", "Answer"), &[key]),

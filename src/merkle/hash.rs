@@ -88,7 +88,10 @@ mod tests {
         let mut concat = vec![0x01];
         concat.extend_from_slice(&a.0);
         concat.extend_from_slice(&b.0);
-        assert_eq!(node_hash(&a, &b).0, <[u8; 32]>::from(Sha256::digest(&concat)));
+        assert_eq!(
+            node_hash(&a, &b).0,
+            <[u8; 32]>::from(Sha256::digest(&concat))
+        );
         assert_ne!(leaf_hash(&concat[1..]), node_hash(&a, &b));
     }
 

@@ -17,7 +17,8 @@ mod tiles;
 pub use append::{append, Appended};
 pub use hash::{leaf_hash, node_hash, Hash, HashParseError, EMPTY_ROOT};
 pub use proof::{
-    consistency_proof, inclusion_proof, needed_tiles_for_consistency, needed_tiles_for_inclusion,
-    needed_tiles_for_root, tree_root, verify_consistency, verify_inclusion, ProofError,
+    consistency_proof, inclusion_proof, inclusion_proofs, needed_tiles_for_consistency,
+    needed_tiles_for_inclusion, needed_tiles_for_root, tree_root, verify_consistency,
+    verify_inclusion, ProofError,
 };
 pub use tiles::{edge_tiles, TileId, TileSet, TILE_HEIGHT, TILE_WIDTH};

@@ -13,7 +13,7 @@
 use super::hash::{Hash, EMPTY_ROOT};
 use super::tiles::{tile_of, TileId, TileSet};
 use std::cell::RefCell;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use tlog_tiles::{check_record, check_tree, prove_record, prove_tree, tree_hash, HashReader};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -100,11 +100,60 @@ pub fn needed_tiles_for_inclusion(index: u64, tree_size: u64) -> Result<Vec<Tile
 }
 
 /// The audit path proving leaf `index` is in the tree of `tree_size` leaves.
-pub fn inclusion_proof(tiles: &TileSet, index: u64, tree_size: u64) -> Result<Vec<Hash>, ProofError> {
+pub fn inclusion_proof(
+    tiles: &TileSet,
+    index: u64,
+    tree_size: u64,
+) -> Result<Vec<Hash>, ProofError> {
     check_index(index, tree_size)?;
     prove_record(tree_size, index, tiles)
         .map(to_hashes)
         .map_err(read_error)
+}
+
+/// Inclusion proofs of many leaves in one tree. Hashes recomputed from tiles are
+/// remembered across the proofs, so proving a batch of neighbouring leaves costs little
+/// more than proving one.
+pub fn inclusion_proofs(
+    tiles: &TileSet,
+    indexes: &[u64],
+    tree_size: u64,
+) -> Result<Vec<Vec<Hash>>, ProofError> {
+    let memo = Memo {
+        tiles,
+        seen: RefCell::new(HashMap::new()),
+    };
+    indexes
+        .iter()
+        .map(|&index| {
+            check_index(index, tree_size)?;
+            prove_record(tree_size, index, &memo)
+                .map(to_hashes)
+                .map_err(read_error)
+        })
+        .collect()
+}
+
+struct Memo<'a> {
+    tiles: &'a TileSet,
+    seen: RefCell<HashMap<u64, tlog_tiles::Hash>>,
+}
+
+impl HashReader for Memo<'_> {
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<tlog_tiles::Hash>, tlog_tiles::Error> {
+        let mut seen = self.seen.borrow_mut();
+        let missing: Vec<u64> = indexes
+            .iter()
+            .copied()
+            .filter(|i| !seen.contains_key(i))
+            .collect();
+        if !missing.is_empty() {
+            for (i, h) in missing.iter().zip(self.tiles.read_hashes(&missing)?) {
+                seen.insert(*i, h);
+            }
+        }
+        Ok(indexes.iter().map(|i| seen[i]).collect())
+    }
 }
 
 /// Checks that `proof` proves `leaf_hash` at `index` in the tree with root `root`.
@@ -138,7 +187,11 @@ pub fn needed_tiles_for_consistency(first: u64, second: u64) -> Result<Vec<TileI
 }
 
 /// The proof that the tree of `second` leaves extends the tree of `first` leaves.
-pub fn consistency_proof(tiles: &TileSet, first: u64, second: u64) -> Result<Vec<Hash>, ProofError> {
+pub fn consistency_proof(
+    tiles: &TileSet,
+    first: u64,
+    second: u64,
+) -> Result<Vec<Hash>, ProofError> {
     check_sizes(first, second)?;
     if first == 0 {
         return Ok(Vec::new());

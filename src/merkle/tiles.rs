@@ -137,7 +137,13 @@ mod tests {
         assert_eq!(
             edge_tiles(256 * 256 + 257),
             vec![
-                (TileId { level: 0, index: 257 }, 1),
+                (
+                    TileId {
+                        level: 0,
+                        index: 257
+                    },
+                    1
+                ),
                 (TileId { level: 1, index: 1 }, 1),
                 (TileId { level: 2, index: 0 }, 1),
             ]

@@ -26,7 +26,9 @@ impl Checkpoint {
         )
         .map_err(|_| NoteError::Malformed("origin empty or extension line empty".into()))?;
         if self.origin.contains('\n') || self.extensions.iter().any(|l| l.contains('\n')) {
-            return Err(NoteError::Malformed("a checkpoint line contains a newline".into()));
+            return Err(NoteError::Malformed(
+                "a checkpoint line contains a newline".into(),
+            ));
         }
         String::from_utf8(cp.to_bytes()).map_err(|e| NoteError::Malformed(e.to_string()))
     }

@@ -88,7 +88,8 @@ impl FromStr for VerifierKey {
     fn from_str(s: &str) -> Result<Self, NoteError> {
         let v = StandardVerifier::new(s).map_err(|e| NoteError::BadVerifierKey(e.to_string()))?;
         // StandardVerifier accepted it, so the last field is base64(0x01 || 32-byte key).
-        let b64 = s.rsplit('+').next().unwrap_or_default();
+        // Names and hex IDs hold no '+', so the third field is the whole base64 key.
+        let b64 = s.splitn(3, '+').nth(2).unwrap_or_default();
         let raw = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64)
             .map_err(|e| NoteError::BadVerifierKey(e.to_string()))?;
         let public_key: [u8; 32] = raw
@@ -138,7 +139,8 @@ pub fn sign_note(text: &str, signers: &[&dyn NoteSigner]) -> Result<String, Note
                 .map_err(|e| NoteError::Signing(e.to_string()))?,
         );
     }
-    let note = Note::new(text.as_bytes(), &sigs).map_err(|e| NoteError::Malformed(e.to_string()))?;
+    let note =
+        Note::new(text.as_bytes(), &sigs).map_err(|e| NoteError::Malformed(e.to_string()))?;
     String::from_utf8(note.to_bytes()).map_err(|e| NoteError::Malformed(e.to_string()))
 }
 
@@ -146,7 +148,8 @@ pub fn sign_note(text: &str, signers: &[&dyn NoteSigner]) -> Result<String, Note
 /// ignored, a bad signature by a known key is an error, and at least one known key must
 /// have signed.
 pub fn open_note(note: &str, known: &[VerifierKey]) -> Result<OpenedNote, NoteError> {
-    let parsed = Note::from_bytes(note.as_bytes()).map_err(|e| NoteError::Malformed(e.to_string()))?;
+    let parsed =
+        Note::from_bytes(note.as_bytes()).map_err(|e| NoteError::Malformed(e.to_string()))?;
     let list = VerifierList::new(
         known
             .iter()

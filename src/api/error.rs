@@ -1,0 +1,140 @@
+//! The one mapping from errors to HTTP: status codes live here and nowhere else.
+//! Every error is JSON `{"error": code, "message": text}`; a 5xx never shows internal
+//! detail to the client (it is logged instead).
+
+use crate::entry::EntryError;
+use crate::merkle::ProofError;
+use crate::sequencer::SequencerError;
+use crate::store::StoreError;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{0}")]
+    Overloaded(String),
+    /// A dependency (database, signer) failed; the detail is logged, not returned.
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    fn parts(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            ApiError::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            ApiError::Overloaded(_) => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.parts();
+        let message = match &self {
+            ApiError::Unavailable(detail) => {
+                tracing::warn!(%detail, "dependency unavailable");
+                "a dependency of the log is unavailable; nothing was appended, retry later"
+                    .to_string()
+            }
+            ApiError::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                "internal error; nothing was appended".to_string()
+            }
+            other => other.to_string(),
+        };
+        let mut resp = (
+            status,
+            Json(serde_json::json!({ "error": code, "message": message })),
+        )
+            .into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        resp
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(_) => ApiError::Unavailable(e.to_string()),
+            _ => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<SequencerError> for ApiError {
+    fn from(e: SequencerError) -> Self {
+        match e {
+            SequencerError::Overloaded => ApiError::Overloaded(
+                "the append queue is full; retry after the Retry-After delay".into(),
+            ),
+            SequencerError::Conflict { key, index } => ApiError::Conflict(format!(
+                "{key} is already logged at index {index} with different content; \
+                 use a new idempotency key for a new entry"
+            )),
+            SequencerError::Store(s) => s.into(),
+            SequencerError::Signing(_) | SequencerError::Halted(_) | SequencerError::Stopped => {
+                ApiError::Unavailable(e.to_string())
+            }
+        }
+    }
+}
+
+impl From<EntryError> for ApiError {
+    fn from(e: EntryError) -> Self {
+        match e {
+            EntryError::TooLarge { .. } => ApiError::TooLarge(e.to_string()),
+            EntryError::BatchTooLarge(_) => ApiError::TooLarge(e.to_string()),
+            EntryError::BadLeaf(_) => ApiError::Internal(e.to_string()),
+            EntryError::Invalid { .. } => ApiError::Invalid(e.to_string()),
+            EntryError::Malformed(_) => ApiError::BadRequest(e.to_string()),
+        }
+    }
+}
+
+impl From<ProofError> for ApiError {
+    fn from(e: ProofError) -> Self {
+        match e {
+            ProofError::IndexOutOfRange { .. } | ProofError::SizesOutOfOrder { .. } => {
+                ApiError::BadRequest(e.to_string())
+            }
+            _ => ApiError::Internal(e.to_string()),
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! `POST /v1/events`: manufacturing trace events from production services (role `producer`).
+//! Answers `201` with a receipt per event once they are durable, or `200` when every
+//! event was already logged (the first receipts, proved against the latest checkpoint).
+
+use super::auth::{Caller, Role};
+use super::error::ApiError;
+use super::AppState;
+use crate::entry;
+use crate::merkle::Hash;
+use crate::sequencer::Receipt;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::Serialize;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/events", post(post_events))
+}
+
+#[derive(Serialize)]
+pub struct ReceiptJson {
+    pub index: u64,
+    pub leaf_hash: String,
+    pub integrated_at: String,
+    pub checkpoint: String,
+    pub inclusion_proof: ProofJson,
+}
+
+#[derive(Serialize)]
+pub struct ProofJson {
+    pub tree_size: u64,
+    pub hashes: Vec<String>,
+}
+
+pub fn hashes_b64(hashes: &[Hash]) -> Vec<String> {
+    hashes.iter().map(Hash::to_base64).collect()
+}
+
+impl From<&Receipt> for ReceiptJson {
+    fn from(r: &Receipt) -> Self {
+        ReceiptJson {
+            index: r.index,
+            leaf_hash: r.leaf_hash.to_base64(),
+            integrated_at: r.integrated_at.clone(),
+            checkpoint: r.checkpoint.clone(),
+            inclusion_proof: ProofJson {
+                tree_size: r.tree_size,
+                hashes: hashes_b64(&r.inclusion_proof),
+            },
+        }
+    }
+}
+
+/// Maps a body-extraction failure (size limit, broken stream) to our JSON errors.
+pub fn body_or_error(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, ApiError> {
+    body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge(format!(
+                "request body exceeds the {limit}-byte limit (THREADLOG_MAX_BODY_BYTES)"
+            ))
+        } else {
+            ApiError::BadRequest(format!("could not read the request body: {e}"))
+        }
+    })
+}
+
+async fn post_events(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    caller.require(&[Role::Producer])?;
+    if let Some(ct) = headers.get(axum::http::header::CONTENT_TYPE) {
+        let ct = ct.to_str().unwrap_or_default();
+        if !ct.starts_with("application/json") {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "events must be sent as application/json, not {ct:?}"
+            )));
+        }
+    }
+    let body = body_or_error(body, state.body_limit)?;
+    let single = body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'[');
+    let entries = entry::parse_events(&body, &caller.name)?;
+    let receipts = state.sequencer.submit(entries).await?;
+    let status = if receipts.iter().all(|r| r.duplicate) {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    let json: Vec<ReceiptJson> = receipts.iter().map(ReceiptJson::from).collect();
+    if single {
+        let one = json
+            .into_iter()
+            .next()
+            .ok_or_else(|| ApiError::Internal("no receipt for one event".into()))?;
+        Ok((status, Json(one)).into_response())
+    } else {
+        Ok((status, Json(json)).into_response())
+    }
+}

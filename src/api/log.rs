@@ -1,0 +1,72 @@
+//! The log's identity and its signed checkpoints (role `auditor` or `admin`).
+
+use super::auth::{Caller, Role};
+use super::error::ApiError;
+use super::AppState;
+use axum::extract::{rejection::PathRejection, Path, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+
+pub const READERS: &[Role] = &[Role::Auditor, Role::Admin];
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/log", get(log_info))
+        .route("/v1/checkpoint", get(latest))
+        .route("/v1/checkpoints/{tree_size}", get(by_size))
+}
+
+async fn log_info(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<impl IntoResponse, ApiError> {
+    caller.require(READERS)?;
+    let cp = state
+        .store
+        .latest_checkpoint()
+        .await?
+        .ok_or_else(no_checkpoint)?;
+    Ok(Json(serde_json::json!({
+        "origin": state.origin,
+        "verifier_key": state.verifier_key.to_string(),
+        "tree_size": cp.tree_size,
+        "root_hash": cp.root_hash.to_base64(),
+    })))
+}
+
+fn no_checkpoint() -> ApiError {
+    ApiError::Unavailable("the log has no checkpoint yet".into())
+}
+
+fn note_response(note: String) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note)
+}
+
+async fn latest(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<impl IntoResponse, ApiError> {
+    caller.require(READERS)?;
+    let cp = state
+        .store
+        .latest_checkpoint()
+        .await?
+        .ok_or_else(no_checkpoint)?;
+    Ok(note_response(cp.note))
+}
+
+async fn by_size(
+    State(state): State<AppState>,
+    caller: Caller,
+    size: Result<Path<u64>, PathRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    caller.require(READERS)?;
+    let Path(size) =
+        size.map_err(|_| ApiError::BadRequest("tree_size must be a non-negative integer".into()))?;
+    let cp = state.store.checkpoint(size).await?.ok_or_else(|| {
+        ApiError::NotFound(format!("no checkpoint was issued at tree size {size}"))
+    })?;
+    Ok(note_response(cp.note))
+}

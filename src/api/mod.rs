@@ -1,0 +1,57 @@
+//! The HTTP API v1 (see DESIGN.md): one router per resource, the bearer-token extractor,
+//! and the single error-to-status mapping. Handlers parse and validate at the edge, then
+//! call the sequencer (appends) or the store (reads); they hold no log logic themselves.
+
+pub mod auth;
+mod entries;
+pub mod error;
+mod events;
+mod health;
+mod log;
+mod proofs;
+
+use crate::note::VerifierKey;
+use crate::sequencer::Sequencer;
+use crate::store::{Store, TileCache};
+use axum::Router;
+use std::future::Future;
+use std::sync::Arc;
+
+/// Everything a request handler may use. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub sequencer: Sequencer,
+    pub tiles: Arc<TileCache>,
+    pub origin: String,
+    pub verifier_key: VerifierKey,
+    pub tokens: Arc<auth::TokenCache>,
+    /// Largest accepted request body, in bytes.
+    pub body_limit: usize,
+}
+
+/// The whole API.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(events::router())
+        .merge(log::router())
+        .merge(entries::router())
+        .merge(proofs::router())
+        .merge(health::router())
+        .fallback(|| async {
+            error::ApiError::NotFound("no such endpoint; see /openapi.json".into())
+        })
+        .layer(axum::extract::DefaultBodyLimit::max(state.body_limit))
+        .with_state(state)
+}
+
+/// Serves the API on `listener` until `shutdown` resolves, then drains open requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,93 @@
+//! Inclusion and consistency proofs (role `auditor` or `admin`). The tree size a proof
+//! leads to must have a signed checkpoint, so every proof ends at a signature an auditor
+//! can check; the smaller size of a consistency proof may be any size.
+
+use super::auth::Caller;
+use super::error::ApiError;
+use super::events::hashes_b64;
+use super::log::READERS;
+use super::AppState;
+use crate::merkle::{self, TileId, TileSet};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/proofs/inclusion", get(inclusion))
+        .route("/v1/proofs/consistency", get(consistency))
+}
+
+async fn require_checkpoint(state: &AppState, size: u64) -> Result<(), ApiError> {
+    if size == 0 {
+        return Ok(());
+    }
+    state
+        .store
+        .checkpoint(size)
+        .await?
+        .map(|_| ())
+        .ok_or_else(|| ApiError::NotFound(format!("no checkpoint was issued at tree size {size}")))
+}
+
+async fn load(state: &AppState, ids: &[TileId]) -> Result<TileSet, ApiError> {
+    let mut set = TileSet::new();
+    state
+        .tiles
+        .load(state.store.as_ref(), ids, &mut set)
+        .await?;
+    Ok(set)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InclusionParams {
+    index: u64,
+    tree_size: u64,
+}
+
+async fn inclusion(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: Result<Query<InclusionParams>, QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    caller.require(READERS)?;
+    let Query(p) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let ids = merkle::needed_tiles_for_inclusion(p.index, p.tree_size)?;
+    require_checkpoint(&state, p.tree_size).await?;
+    let tiles = load(&state, &ids).await?;
+    let hashes = merkle::inclusion_proof(&tiles, p.index, p.tree_size)?;
+    Ok(Json(serde_json::json!({
+        "index": p.index,
+        "tree_size": p.tree_size,
+        "hashes": hashes_b64(&hashes),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConsistencyParams {
+    first: u64,
+    second: u64,
+}
+
+async fn consistency(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: Result<Query<ConsistencyParams>, QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    caller.require(READERS)?;
+    let Query(p) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let ids = merkle::needed_tiles_for_consistency(p.first, p.second)?;
+    // Only the larger tree must be signed: the caller brings its own root for `first`.
+    require_checkpoint(&state, p.second).await?;
+    let tiles = load(&state, &ids).await?;
+    let hashes = merkle::consistency_proof(&tiles, p.first, p.second)?;
+    Ok(Json(serde_json::json!({
+        "first": p.first,
+        "second": p.second,
+        "hashes": hashes_b64(&hashes),
+    })))
+}

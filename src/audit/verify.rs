@@ -1,0 +1,411 @@
+//! The verification procedure itself; see the module doc of `audit`.
+
+use super::rebuild::Rebuilder;
+use super::source::{Source, SourceError};
+use crate::entry;
+use crate::merkle::{self, Hash, TileId};
+use crate::note::{self, VerifierKey};
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+
+const PAGE: u32 = 1000;
+
+/// The checkpoint an auditor saw on its previous run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Previous {
+    pub origin: String,
+    pub tree_size: u64,
+    pub root_hash: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Failure {
+    /// The first entry found bad, when one could be named.
+    pub index: Option<u64>,
+    /// The checkpoint (tree size) that failed, when the failure is about one.
+    pub checkpoint: Option<u64>,
+    /// The stored tile (`level/index`) that disagrees, when the source keeps tiles.
+    pub tile: Option<String>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub ok: bool,
+    pub origin: String,
+    pub tree_size: u64,
+    pub root_hash: String,
+    pub entries_checked: u64,
+    pub checkpoints_checked: u64,
+    pub tiles_checked: u64,
+    pub consistent_with_previous: Option<u64>,
+    pub failure: Option<Failure>,
+}
+
+fn fail(
+    index: Option<u64>,
+    checkpoint: Option<u64>,
+    tile: Option<String>,
+    reason: impl Into<String>,
+) -> Failure {
+    Failure {
+        index,
+        checkpoint,
+        tile,
+        reason: reason.into(),
+    }
+}
+
+/// Verifies the whole log `source` serves against `key`, and its consistency with
+/// `previous` if given. `Err` means the source could not be read; a log that fails
+/// verification is an `Ok` report with `ok: false`.
+pub async fn verify(
+    source: &dyn Source,
+    key: &VerifierKey,
+    previous: Option<&Previous>,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<Report, SourceError> {
+    let origin = key.name().to_string();
+    let mut report = Report {
+        ok: false,
+        origin: origin.clone(),
+        tree_size: 0,
+        root_hash: String::new(),
+        entries_checked: 0,
+        checkpoints_checked: 0,
+        tiles_checked: 0,
+        consistent_with_previous: None,
+        failure: None,
+    };
+    let latest_note = source.latest_checkpoint().await?;
+    let latest = match note::open_checkpoint(&latest_note, std::slice::from_ref(key), &origin) {
+        Ok((cp, _)) => cp,
+        Err(e) => {
+            report.failure = Some(fail(None, None, None, format!("latest checkpoint: {e}")));
+            return Ok(report);
+        }
+    };
+    let size = latest.tree_size;
+    let root = Hash(latest.root_hash);
+    report.tree_size = size;
+    report.root_hash = root.to_base64();
+
+    let previous_root = match previous {
+        Some(p) if p.origin != origin => {
+            report.failure = Some(fail(
+                None,
+                None,
+                None,
+                format!(
+                    "the previous run audited origin {:?}, not {origin:?}",
+                    p.origin
+                ),
+            ));
+            return Ok(report);
+        }
+        Some(p) if p.tree_size > size => {
+            report.failure = Some(fail(
+                None,
+                Some(size),
+                None,
+                format!(
+                    "rollback: the log is at tree size {size}, but the previous run saw {}",
+                    p.tree_size
+                ),
+            ));
+            return Ok(report);
+        }
+        Some(p) => match Hash::from_base64(&p.root_hash) {
+            Ok(h) => Some((p.tree_size, h)),
+            Err(_) => {
+                report.failure = Some(fail(
+                    None,
+                    None,
+                    None,
+                    "the state file's root hash is not base64 of 32 bytes",
+                ));
+                return Ok(report);
+            }
+        },
+        None => None,
+    };
+
+    match run(
+        source,
+        key,
+        &origin,
+        size,
+        root,
+        previous_root,
+        &mut report,
+        progress,
+    )
+    .await?
+    {
+        Some(f) => report.failure = Some(f),
+        None => {
+            if let Some((psize, proot)) = previous_root {
+                // The rebuild already matched the old root; the server's own proof must agree.
+                let proof = source.consistency_proof(psize, size).await?;
+                if merkle::verify_consistency(&proof, psize, &proot, size, &root).is_err() {
+                    report.failure = Some(fail(
+                        None,
+                        Some(size),
+                        None,
+                        format!("the server's consistency proof {psize} → {size} does not verify"),
+                    ));
+                    return Ok(report);
+                }
+                report.consistent_with_previous = Some(psize);
+            }
+            report.ok = true;
+        }
+    }
+    Ok(report)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run(
+    source: &dyn Source,
+    key: &VerifierKey,
+    origin: &str,
+    size: u64,
+    root: Hash,
+    previous: Option<(u64, Hash)>,
+    report: &mut Report,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<Option<Failure>, SourceError> {
+    let mut tree = Rebuilder::new();
+    // Sizes at which the rebuilt root is compared, with the root expected there.
+    let mut checks: VecDeque<(u64, Hash, &'static str)> = VecDeque::new();
+    let mut stored_after: Option<u64> = None;
+    let mut stored_done = false;
+    // Roots at page ends, for bisecting a mismatch down to an entry.
+    let mut boundaries: Vec<(u64, Hash)> = vec![(0, merkle::EMPTY_ROOT)];
+
+    loop {
+        // Keep the queue of checks filled with stored checkpoints ahead of the rebuild.
+        while !stored_done && checks.len() < 64 {
+            let page = source.checkpoints(stored_after, PAGE).await?;
+            if page.len() < PAGE as usize {
+                stored_done = true;
+            }
+            for (cp_size, text) in page {
+                stored_after = Some(cp_size);
+                if cp_size > size {
+                    stored_done = true;
+                    break;
+                }
+                match note::open_checkpoint(&text, std::slice::from_ref(key), origin) {
+                    Ok((cp, _)) if cp.tree_size == cp_size => {
+                        checks.push_back((cp_size, Hash(cp.root_hash), "checkpoint"))
+                    }
+                    Ok((cp, _)) => {
+                        return Ok(Some(fail(
+                            None,
+                            Some(cp_size),
+                            None,
+                            format!(
+                                "checkpoint stored at size {cp_size} says size {}",
+                                cp.tree_size
+                            ),
+                        )))
+                    }
+                    Err(e) => {
+                        return Ok(Some(fail(
+                            None,
+                            Some(cp_size),
+                            None,
+                            format!("checkpoint at tree size {cp_size}: {e}"),
+                        )))
+                    }
+                }
+                report.checkpoints_checked += 1;
+            }
+        }
+        let start = tree.size();
+        let next_check = checks.front().map(|c| c.0);
+        let mut targets = vec![size];
+        targets.extend(next_check);
+        if let Some((p, _)) = previous {
+            if p >= start {
+                targets.push(p);
+            }
+        }
+        let stop = targets
+            .into_iter()
+            .filter(|t| *t >= start)
+            .min()
+            .unwrap_or(size);
+
+        if stop > start {
+            let want = (stop - start).min(u64::from(PAGE)) as u32;
+            let page = source.entries(start, want).await?;
+            if page.is_empty() {
+                return Ok(Some(fail(
+                    Some(start),
+                    None,
+                    None,
+                    format!("entry {start} is missing but the checkpoint covers {size} entries"),
+                )));
+            }
+            let mut hashes = Vec::with_capacity(page.len());
+            for (i, (index, leaf)) in page.iter().enumerate() {
+                let expect = start + i as u64;
+                if *index != expect {
+                    return Ok(Some(fail(
+                        Some(expect),
+                        None,
+                        None,
+                        format!("entry {expect} is missing (the source skipped to {index})"),
+                    )));
+                }
+                if let Err(e) = entry::parse_leaf(leaf) {
+                    return Ok(Some(fail(
+                        Some(expect),
+                        None,
+                        None,
+                        format!("leaf bytes are not a canonical envelope: {e}"),
+                    )));
+                }
+                hashes.push(merkle::leaf_hash(leaf));
+            }
+            let step = tree
+                .push(&hashes)
+                .map_err(|e| SourceError::Malformed(e.to_string()))?;
+            report.entries_checked += hashes.len() as u64;
+            boundaries.push((tree.size(), step.root));
+            if let Some(f) = compare_tiles(source, step.completed, report).await? {
+                return Ok(Some(f));
+            }
+            progress(tree.size(), size);
+        }
+
+        let at = tree.size();
+        let current = boundaries.last().map(|b| b.1).unwrap_or(merkle::EMPTY_ROOT);
+        while let Some(&(cp_size, expected, what)) = checks.front() {
+            if cp_size > at {
+                break;
+            }
+            checks.pop_front();
+            if cp_size == at && current != expected {
+                return Ok(Some(
+                    bisect(source, &boundaries, cp_size, expected, what).await?,
+                ));
+            }
+        }
+        if let Some((p, proot)) = previous {
+            if p == at && current != proot {
+                return Ok(Some(fail(
+                    None,
+                    Some(p),
+                    None,
+                    format!(
+                        "fork: the log's tree at size {p} has root {}, but the previous run saw {}",
+                        current.to_base64(),
+                        proot.to_base64()
+                    ),
+                )));
+            }
+        }
+        if at == size {
+            if current != root {
+                return Ok(Some(
+                    bisect(source, &boundaries, size, root, "latest checkpoint").await?,
+                ));
+            }
+            let edge: Vec<(TileId, Vec<u8>)> =
+                tree.edge().clone().into_inner().into_iter().collect();
+            return compare_tiles(source, edge, report).await;
+        }
+    }
+}
+
+/// Compares rebuilt tiles with the source's stored ones, naming the first entry whose
+/// stored hash differs when the tile is a leaf tile.
+async fn compare_tiles(
+    source: &dyn Source,
+    tiles: Vec<(TileId, Vec<u8>)>,
+    report: &mut Report,
+) -> Result<Option<Failure>, SourceError> {
+    if tiles.is_empty() {
+        return Ok(None);
+    }
+    let ids: Vec<TileId> = tiles.iter().map(|t| t.0).collect();
+    let Some(stored) = source.tiles(&ids).await? else {
+        return Ok(None);
+    };
+    for ((id, rebuilt), stored) in tiles.into_iter().zip(stored) {
+        report.tiles_checked += 1;
+        let name = format!("{}/{}", id.level, id.index);
+        let Some(stored) = stored else {
+            return Ok(Some(fail(
+                None,
+                None,
+                Some(name.clone()),
+                format!("tile {name} is missing"),
+            )));
+        };
+        if stored.len() < rebuilt.len() || stored[..rebuilt.len()] != rebuilt[..] {
+            let pos = rebuilt
+                .chunks(32)
+                .zip(stored.chunks(32))
+                .position(|(a, b)| a != b)
+                .unwrap_or(stored.len() / 32) as u64;
+            let index = (id.level == 0).then(|| id.index * merkle::TILE_WIDTH + pos);
+            let reason = match index {
+                Some(i) => format!("stored hash of entry {i} (tile {name}) differs from the hash of its leaf bytes"),
+                None => format!("tile {name} differs from the tree rebuilt from the leaves at hash {pos}"),
+            };
+            return Ok(Some(fail(index, None, Some(name), reason)));
+        }
+    }
+    Ok(None)
+}
+
+/// A root disagrees at `size`: find the first page whose prefix is not consistent with
+/// the signed tree, then the first entry in it without a valid inclusion proof.
+async fn bisect(
+    source: &dyn Source,
+    boundaries: &[(u64, Hash)],
+    size: u64,
+    signed_root: Hash,
+    what: &str,
+) -> Result<Failure, SourceError> {
+    let reason =
+        format!("the tree rebuilt from the leaves does not match the {what} at tree size {size}");
+    let usable: Vec<(u64, Hash)> = boundaries.iter().copied().filter(|b| b.0 <= size).collect();
+    // Invariant: prefix `usable[lo]` is consistent, prefix `usable[hi]` is not.
+    let (mut lo, mut hi) = (0usize, usable.len() - 1);
+    let consistent = |b: (u64, Hash), proof: &[Hash]| {
+        merkle::verify_consistency(proof, b.0, &b.1, size, &signed_root).is_ok()
+    };
+    if usable[hi].0 != size {
+        return Ok(fail(None, Some(size), None, reason));
+    }
+    while hi - lo > 1 {
+        let mid = (lo + hi) / 2;
+        let proof = source.consistency_proof(usable[mid].0, size).await?;
+        if consistent(usable[mid], &proof) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    let (from, to) = (usable[lo].0, usable[hi].0);
+    let page = source.entries(from, (to - from) as u32).await?;
+    for (index, leaf) in page {
+        let proof = source.inclusion_proof(index, size).await?;
+        if merkle::verify_inclusion(&proof, index, size, &merkle::leaf_hash(&leaf), &signed_root)
+            .is_err()
+        {
+            return Ok(fail(
+                Some(index),
+                Some(size),
+                None,
+                format!("{reason}: entry {index} is not the leaf the signed tree holds"),
+            ));
+        }
+    }
+    Ok(fail(None, Some(size), None, reason))
+}

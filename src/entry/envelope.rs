@@ -1,0 +1,235 @@
+//! The logged envelope `{"kind","integrated_at","submitter","subjects","body"}` in RFC 8785
+//! canonical form: the exact leaf bytes.
+
+use super::EntryError;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::str::FromStr;
+
+/// Leaves stay under 64 KiB, the C2SP tlog-tiles entry limit.
+pub const LEAF_MAX_BYTES: usize = 65_535;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Event,
+    Sbom,
+    Attestation,
+    Control,
+    Key,
+}
+
+impl Kind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Kind::Event => "event",
+            Kind::Sbom => "sbom",
+            Kind::Attestation => "attestation",
+            Kind::Control => "control",
+            Kind::Key => "key",
+        }
+    }
+}
+
+impl FromStr for Kind {
+    type Err = EntryError;
+    fn from_str(s: &str) -> Result<Self, EntryError> {
+        serde_json::from_value(Value::String(s.to_string())).map_err(|_| EntryError::Invalid {
+            path: "kind".into(),
+            reason: format!("unknown kind {s:?}"),
+        })
+    }
+}
+
+/// Exact leaf bytes; only this module can make one, always by canonicalization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CanonicalLeaf(Vec<u8>);
+
+impl CanonicalLeaf {
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.0
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// The parsed view of a leaf.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Envelope {
+    pub kind: Kind,
+    pub integrated_at: String,
+    pub submitter: String,
+    pub subjects: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_sha256: Option<String>,
+}
+
+/// A validated entry waiting for its integration time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreparedEntry {
+    pub kind: Kind,
+    pub submitter: String,
+    /// Sorted, without duplicates.
+    pub subjects: Vec<String>,
+    pub body: Value,
+    /// The idempotency key, e.g. `event:<event_id>`.
+    pub dedup_key: String,
+    /// SHA-256 of the canonical body: equal for a resubmission, different for a reuse.
+    pub content_sha256: [u8; 32],
+}
+
+/// Integration times have a fixed width, so a leaf's size is known before it is stamped.
+pub fn format_integrated_at(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+pub(crate) fn canonical(v: &Value) -> Result<Vec<u8>, EntryError> {
+    serde_json_canonicalizer::to_vec(v).map_err(|e| EntryError::Invalid {
+        path: String::new(),
+        reason: format!("cannot be canonicalized: {e}"),
+    })
+}
+
+impl PreparedEntry {
+    /// Builds a prepared entry, checking now that its leaf will fit.
+    pub(crate) fn new(
+        kind: Kind,
+        submitter: &str,
+        mut subjects: Vec<String>,
+        body: Value,
+        dedup_key: String,
+    ) -> Result<Self, EntryError> {
+        subjects.sort();
+        subjects.dedup();
+        let content_sha256 = Sha256::digest(canonical(&body)?).into();
+        let e = PreparedEntry {
+            kind,
+            submitter: submitter.to_string(),
+            subjects,
+            body,
+            dedup_key,
+            content_sha256,
+        };
+        let probe = e.leaf(DateTime::<Utc>::UNIX_EPOCH)?;
+        debug_assert!(!probe.is_empty());
+        Ok(e)
+    }
+
+    /// The exact leaf bytes for this entry integrated at `integrated_at`.
+    pub fn leaf(&self, integrated_at: DateTime<Utc>) -> Result<CanonicalLeaf, EntryError> {
+        let env = Envelope {
+            kind: self.kind,
+            integrated_at: format_integrated_at(&integrated_at),
+            submitter: self.submitter.clone(),
+            subjects: self.subjects.clone(),
+            body: Some(self.body.clone()),
+            body_sha256: None,
+        };
+        let v = serde_json::to_value(&env).map_err(|e| EntryError::BadLeaf(e.to_string()))?;
+        let bytes = canonical(&v)?;
+        if bytes.len() > LEAF_MAX_BYTES {
+            return Err(EntryError::TooLarge {
+                size: bytes.len(),
+                max: LEAF_MAX_BYTES,
+            });
+        }
+        Ok(CanonicalLeaf(bytes))
+    }
+}
+
+/// Parses stored leaf bytes, and checks they are exactly their own canonical form: an
+/// auditor relies on one byte string per envelope.
+pub fn parse_leaf(bytes: &[u8]) -> Result<Envelope, EntryError> {
+    let v: Value = serde_json::from_slice(bytes).map_err(|e| EntryError::BadLeaf(e.to_string()))?;
+    if canonical(&v).map_err(|e| EntryError::BadLeaf(e.to_string()))? != bytes {
+        return Err(EntryError::BadLeaf("not in RFC 8785 canonical form".into()));
+    }
+    serde_json::from_value(v).map_err(|e| EntryError::BadLeaf(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn entry(body: Value) -> PreparedEntry {
+        PreparedEntry::new(
+            Kind::Event,
+            "mes",
+            vec!["lot:b".into(), "lot:a".into(), "lot:b".into()],
+            body,
+            "event:x".into(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn leaf_is_rfc8785_and_independent_of_input_order() {
+        let a = entry(json!({"z": 1.0, "a": [1e21, "é\u{1}"], "m": {"y": true, "b": null}}));
+        let b = entry(
+            serde_json::from_str(
+                r#"{"m": {"b": null, "y": true}, "a": [1e21, "é\u0001"], "z": 1}"#,
+            )
+            .unwrap(),
+        );
+        let t = DateTime::parse_from_rfc3339("2026-11-24T12:00:00.5Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let leaf = a.leaf(t).unwrap();
+        assert_eq!(leaf, b.leaf(t).unwrap());
+        assert_eq!(a.content_sha256, b.content_sha256);
+        let text = std::str::from_utf8(leaf.as_bytes()).unwrap();
+        assert_eq!(
+            text,
+            r#"{"body":{"a":[1e+21,"é\u0001"],"m":{"b":null,"y":true},"z":1},"integrated_at":"2026-11-24T12:00:00.500000Z","kind":"event","subjects":["lot:a","lot:b"],"submitter":"mes"}"#
+        );
+        let env = parse_leaf(leaf.as_bytes()).unwrap();
+        assert_eq!(env.subjects, vec!["lot:a", "lot:b"]);
+        // The same envelope with other spacing or key order is not a valid leaf.
+        let spaced = text.replacen(":", ": ", 1);
+        assert!(parse_leaf(spaced.as_bytes()).is_err());
+        let v: Value = serde_json::from_str(text).unwrap();
+        assert!(parse_leaf(serde_json::to_string_pretty(&v).unwrap().as_bytes()).is_err());
+    }
+
+    #[test]
+    fn content_digest_tells_content_apart() {
+        assert_ne!(
+            entry(json!({"a": 1})).content_sha256,
+            entry(json!({"a": 2})).content_sha256
+        );
+    }
+
+    #[test]
+    fn integration_time_has_fixed_width() {
+        let t0 = DateTime::<Utc>::UNIX_EPOCH;
+        let t1 = DateTime::parse_from_rfc3339("2026-11-24T12:34:56.123456789Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            format_integrated_at(&t0).len(),
+            format_integrated_at(&t1).len()
+        );
+        assert_eq!(format_integrated_at(&t1), "2026-11-24T12:34:56.123456Z");
+    }
+
+    #[test]
+    fn oversized_leaf_is_refused_when_prepared() {
+        let big = json!({ "data": "x".repeat(LEAF_MAX_BYTES) });
+        let err =
+            PreparedEntry::new(Kind::Event, "mes", vec![], big, "event:x".into()).unwrap_err();
+        assert!(matches!(err, EntryError::TooLarge { .. }));
+    }
+}

@@ -1,0 +1,389 @@
+//! The `event` kind: a manufacturing trace event in ISA-95 terms (who/what/where/when,
+//! materials consumed and produced, genealogy, quality, program and software used).
+//!
+//! Subjects are typed ids extracted for queries: `lot:`, `sublot:`, `serial:`,
+//! `work_order:`, `equipment:` and `sha256:` digests (programs, software, SBOMs).
+//! `effective_time` is kept as the producer wrote it: it is the floor's own statement of
+//! when something happened, and the server's time is `integrated_at`.
+
+use super::envelope::{Kind, PreparedEntry};
+use super::validate::{check_digest, type_name, Obj};
+use super::EntryError;
+use serde_json::Value;
+
+/// Most events in one request.
+pub const MAX_BATCH: usize = 1000;
+
+const FIELDS: &[&str] = &[
+    "event_id",
+    "event_type",
+    "effective_time",
+    "hierarchy_scope",
+    "source",
+    "job_order_id",
+    "segment",
+    "equipment",
+    "personnel",
+    "material",
+    "genealogy",
+    "quality",
+    "program",
+    "software_refs",
+    "data",
+];
+const MATERIAL_IDS: &[&str] = &["lot", "sublot", "serial"];
+
+/// Parses a request body: one event object or an array of 1 to 1000. One bad element
+/// rejects the whole body, and the error names it.
+pub fn parse_events(body: &[u8], submitter: &str) -> Result<Vec<PreparedEntry>, EntryError> {
+    let v: Value =
+        serde_json::from_slice(body).map_err(|e| EntryError::Malformed(e.to_string()))?;
+    match v {
+        Value::Array(items) => {
+            if items.is_empty() {
+                return Err(EntryError::Invalid {
+                    path: "$".into(),
+                    reason: "the array of events is empty".into(),
+                });
+            }
+            if items.len() > MAX_BATCH {
+                return Err(EntryError::BatchTooLarge(items.len()));
+            }
+            items
+                .into_iter()
+                .enumerate()
+                .map(|(i, item)| prepare(item, submitter, &format!("[{i}]")))
+                .collect()
+        }
+        single => Ok(vec![prepare(single, submitter, "")?]),
+    }
+}
+
+/// Validates one event object.
+pub fn parse_event(v: Value, submitter: &str) -> Result<PreparedEntry, EntryError> {
+    prepare(v, submitter, "")
+}
+
+fn prepare(v: Value, submitter: &str, path: &str) -> Result<PreparedEntry, EntryError> {
+    let (event_id, subjects) = validate(&v, path)?;
+    PreparedEntry::new(
+        Kind::Event,
+        submitter,
+        subjects,
+        v,
+        format!("event:{event_id}"),
+    )
+    .map_err(|e| match e {
+        EntryError::Invalid { path: p, reason } => EntryError::Invalid {
+            path: format!("{path}{p}"),
+            reason,
+        },
+        other => other,
+    })
+}
+
+/// Checks an event and returns its id and subjects.
+fn validate(v: &Value, path: &str) -> Result<(String, Vec<String>), EntryError> {
+    let o = Obj::new(v, path)?;
+    o.deny_unknown(FIELDS)?;
+    let event_id = o.req_str("event_id", 128)?;
+    if event_id.chars().any(char::is_whitespace) {
+        return Err(o.err("event_id", "must not contain whitespace"));
+    }
+    let event_type = o.req_str("event_type", 64)?;
+    if !event_type
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b))
+    {
+        return Err(o.err(
+            "event_type",
+            format!("{event_type:?} must use only a-z, 0-9, '_', '.', '-' (e.g. part_printed)"),
+        ));
+    }
+    let t = o.req_text("effective_time")?;
+    chrono::DateTime::parse_from_rfc3339(t).map_err(|e| {
+        o.err(
+            "effective_time",
+            format!("{t:?} is not an RFC 3339 timestamp with offset ({e})"),
+        )
+    })?;
+    let scope = o.req_obj("hierarchy_scope")?;
+    scope.deny_unknown(&["site", "area", "work_center", "unit"])?;
+    scope.req_text("site")?;
+    for k in ["area", "work_center", "unit"] {
+        scope.opt_text(k)?;
+    }
+    o.req_text("source")?;
+    o.opt_text("segment")?;
+
+    let mut subjects = Vec::new();
+    if let Some(wo) = o.opt_text("job_order_id")? {
+        subjects.push(format!("work_order:{wo}"));
+    }
+    for (key, typed) in [("equipment", true), ("personnel", false)] {
+        for (p, item) in o.opt_array(key)? {
+            let r = Obj::new(item, &p)?;
+            r.deny_unknown(&["id", "role"])?;
+            let id = r.req_text("id")?;
+            r.opt_text("role")?;
+            if typed {
+                subjects.push(format!("equipment:{id}"));
+            }
+        }
+    }
+    for (p, item) in o.opt_array("material")? {
+        let m = Obj::new(item, &p)?;
+        m.deny_unknown(&[
+            "definition",
+            "lot",
+            "sublot",
+            "serial",
+            "use",
+            "quantity",
+            "unit",
+        ])?;
+        m.req_text("definition")?;
+        let mut any = false;
+        for k in MATERIAL_IDS {
+            if let Some(id) = m.opt_text(k)? {
+                subjects.push(format!("{k}:{id}"));
+                any = true;
+            }
+        }
+        if !any {
+            return Err(EntryError::Invalid {
+                path: p,
+                reason: "one of lot, sublot, serial is required".into(),
+            });
+        }
+        let use_ = m.req_text("use")?;
+        if use_ != "consumed" && use_ != "produced" {
+            return Err(m.err(
+                "use",
+                format!("{use_:?} must be \"consumed\" or \"produced\""),
+            ));
+        }
+        match m.opt_number("quantity")? {
+            Some(q) if q < 0.0 => return Err(m.err("quantity", "must not be negative")),
+            Some(_) if m.opt_text("unit")?.is_none() => {
+                return Err(m.err("unit", "required when quantity is given"))
+            }
+            _ => {
+                m.opt_text("unit")?;
+            }
+        }
+    }
+    for (p, item) in o.opt_array("genealogy")? {
+        let g = Obj::new(item, &p)?;
+        g.deny_unknown(&["parent", "child", "relation"])?;
+        g.opt_text("relation")?;
+        for side in ["parent", "child"] {
+            let s = g.req_obj(side)?;
+            s.deny_unknown(MATERIAL_IDS)?;
+            let (k, id) = s.one_of(MATERIAL_IDS)?;
+            subjects.push(format!("{k}:{id}"));
+        }
+    }
+    if let Some(q) = o.opt_obj("quality")? {
+        q.deny_unknown(&["test_spec", "result", "measurements"])?;
+        q.req_text("test_spec")?;
+        let r = q.req_text("result")?;
+        if r != "pass" && r != "fail" {
+            return Err(q.err("result", format!("{r:?} must be \"pass\" or \"fail\"")));
+        }
+        for (p, item) in q.opt_array("measurements")? {
+            let m = Obj::new(item, &p)?;
+            m.deny_unknown(&["name", "value", "unit", "low", "high"])?;
+            m.req_text("name")?;
+            if m.opt_number("value")?.is_none() {
+                return Err(m.err("value", "missing required field"));
+            }
+            m.opt_text("unit")?;
+            m.opt_number("low")?;
+            m.opt_number("high")?;
+        }
+    }
+    if let Some(p) = o.opt_obj("program")? {
+        p.deny_unknown(&["name", "digest"])?;
+        p.req_text("name")?;
+        let d = p.req_text("digest")?;
+        check_digest(&p, "digest", d)?;
+        subjects.push(d.to_string());
+    }
+    for (p, item) in o.opt_array("software_refs")? {
+        let r = Obj::new(item, &p)?;
+        r.deny_unknown(&["digest", "kind", "name"])?;
+        let d = r.req_text("digest")?;
+        check_digest(&r, "digest", d)?;
+        r.opt_text("kind")?;
+        r.opt_text("name")?;
+        subjects.push(d.to_string());
+    }
+    if let Some(d) = v.get("data") {
+        if !d.is_object() {
+            return Err(o.err("data", format!("expected an object, got {}", type_name(d))));
+        }
+    }
+    Ok((event_id.to_string(), subjects))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn print_job() -> Value {
+        json!({
+            "event_id": "evt-1", "event_type": "part_printed", "effective_time": "2026-11-24T08:00:00-05:00",
+            "hierarchy_scope": {"site": "plant-1", "area": "additive", "work_center": "wc-3", "unit": "p-07"},
+            "source": "mes", "job_order_id": "WO-7",
+            "equipment": [{"id": "printer-07", "role": "printer"}],
+            "personnel": [{"id": "op-12"}],
+            "material": [
+                {"definition": "PA12", "lot": "FIL-118", "use": "consumed", "quantity": 41.5, "unit": "g"},
+                {"definition": "bracket", "serial": "SN-9", "use": "produced"}
+            ],
+            "genealogy": [{"parent": {"lot": "FIL-118"}, "child": {"serial": "SN-9"}}],
+            "quality": {"test_spec": "CMM-1", "result": "pass", "measurements": [{"name": "len", "value": 10.02, "unit": "mm", "low": 9.9, "high": 10.1}]},
+            "program": {"name": "bracket.gcode", "digest": format!("sha256:{}", "0a".repeat(32))},
+            "software_refs": [{"digest": format!("sha256:{}", "1b".repeat(32)), "kind": "firmware"}],
+            "data": {"nozzle_c": 260}
+        })
+    }
+
+    fn invalid(v: Value) -> (String, String) {
+        match parse_event(v, "mes").unwrap_err() {
+            EntryError::Invalid { path, reason } => (path, reason),
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_realistic_event_yields_typed_subjects() {
+        let e = parse_event(print_job(), "mes").unwrap();
+        assert_eq!(e.dedup_key, "event:evt-1");
+        assert_eq!(
+            e.subjects,
+            vec![
+                "equipment:printer-07".to_string(),
+                "lot:FIL-118".into(),
+                "serial:SN-9".into(),
+                format!("sha256:{}", "0a".repeat(32)),
+                format!("sha256:{}", "1b".repeat(32)),
+                "work_order:WO-7".into(),
+            ]
+        );
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        let cases: Vec<(&str, Value, &str)> = vec![
+            ("event_id", Value::Null, "missing required field"),
+            ("event_type", json!("Part Printed"), "must use only"),
+            ("effective_time", json!("2026-11-24 08:00"), "RFC 3339"),
+            ("effective_time", json!("2026-11-24T08:00:00"), "RFC 3339"),
+            ("source", json!(17), "expected a string, got number"),
+            ("hierarchy_scope", json!({"area": "x"}), "missing"),
+            (
+                "program",
+                json!({"name": "p", "digest": "sha256:XYZ"}),
+                "sha256:<64",
+            ),
+            (
+                "material",
+                json!([{"definition": "d", "use": "consumed"}]),
+                "one of lot",
+            ),
+            (
+                "material",
+                json!([{"definition": "d", "lot": "l", "use": "eaten"}]),
+                "consumed",
+            ),
+            (
+                "material",
+                json!([{"definition": "d", "lot": "l", "use": "consumed", "quantity": 2}]),
+                "required when quantity",
+            ),
+            (
+                "material",
+                json!([{"definition": "d", "lot": "l", "use": "consumed", "quantity": -1, "unit": "g"}]),
+                "negative",
+            ),
+            (
+                "genealogy",
+                json!([{"parent": {"lot": "a", "serial": "b"}, "child": {"serial": "c"}}]),
+                "exactly one",
+            ),
+            (
+                "quality",
+                json!({"test_spec": "t", "result": "maybe"}),
+                "pass",
+            ),
+            ("data", json!([1]), "expected an object"),
+            ("event_id", json!("has space"), "whitespace"),
+        ];
+        for (field, value, needle) in cases {
+            let mut v = print_job();
+            if value.is_null() {
+                v.as_object_mut().unwrap().remove(field);
+            } else {
+                v[field] = value;
+            }
+            let (path, reason) = invalid(v);
+            assert!(path.starts_with(field), "{field}: path {path}");
+            assert!(reason.contains(needle), "{field}: {reason}");
+        }
+        let mut v = print_job();
+        v["surprise"] = json!(1);
+        assert_eq!(invalid(v).0, "surprise");
+        let mut v = print_job();
+        v["material"][1]["colour"] = json!("red");
+        assert_eq!(invalid(v).0, "material[1].colour");
+    }
+
+    #[test]
+    fn a_batch_names_the_bad_element_and_is_bounded() {
+        let mut items: Vec<Value> = (0..5)
+            .map(|i| {
+                let mut e = print_job();
+                e["event_id"] = json!(format!("e{i}"));
+                e
+            })
+            .collect();
+        items[3]["effective_time"] = json!("soon");
+        let body = serde_json::to_vec(&items).unwrap();
+        match parse_events(&body, "mes").unwrap_err() {
+            EntryError::Invalid { path, .. } => assert_eq!(path, "[3].effective_time"),
+            other => panic!("{other:?}"),
+        }
+        let many = serde_json::to_vec(&vec![print_job(); 1001]).unwrap();
+        assert_eq!(
+            parse_events(&many, "mes").unwrap_err(),
+            EntryError::BatchTooLarge(1001)
+        );
+        assert!(matches!(
+            parse_events(b"[]", "mes").unwrap_err(),
+            EntryError::Invalid { .. }
+        ));
+        assert!(matches!(
+            parse_events(b"{\"event_id\": ", "mes").unwrap_err(),
+            EntryError::Malformed(_)
+        ));
+        assert_eq!(
+            parse_events(&serde_json::to_vec(&vec![print_job(); 3]).unwrap(), "mes")
+                .unwrap()
+                .len(),
+            3
+        );
+    }
+
+    #[test]
+    fn oversized_data_is_refused_at_parse_time() {
+        let mut v = print_job();
+        v["data"] = json!({"blob": "x".repeat(70_000)});
+        assert!(matches!(
+            parse_event(v, "mes").unwrap_err(),
+            EntryError::TooLarge { .. }
+        ));
+    }
+}

@@ -1,0 +1,28 @@
+//! Entry kinds: validation of what clients submit and the canonical leaf envelope.
+//!
+//! Owns the exact bytes that become leaves (RFC 8785 canonical JSON) and the rules each
+//! kind's body must follow. Pure: no I/O, no storage, no clock (the sequencer passes the
+//! integration time in).
+
+mod envelope;
+mod event;
+mod validate;
+
+pub use envelope::{parse_leaf, CanonicalLeaf, Envelope, Kind, PreparedEntry, LEAF_MAX_BYTES};
+pub use event::{parse_event, parse_events, MAX_BATCH};
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum EntryError {
+    /// Client input is invalid; `path` names the element and field, e.g. `[3].material[0].use`.
+    #[error("{path}: {reason}")]
+    Invalid { path: String, reason: String },
+    /// The body is not JSON at all.
+    #[error("malformed JSON: {0}")]
+    Malformed(String),
+    #[error("the entry's leaf would be {size} bytes, over the {max}-byte limit")]
+    TooLarge { size: usize, max: usize },
+    #[error("a batch of {0} events exceeds the limit of {MAX_BATCH}")]
+    BatchTooLarge(usize),
+    #[error("stored leaf is not a valid envelope: {0}")]
+    BadLeaf(String),
+}

@@ -1,0 +1,586 @@
+//! Group commit: many pending append requests become one database transaction and one
+//! signed checkpoint.
+//!
+//! Handlers submit validated entries and await receipts. A single task drains the bounded
+//! queue (up to `max_batch` entries) and commits them in one batch:
+//!
+//! 1. **Lock** — `Store::begin_append` opens a transaction holding the log lock.
+//!    A crash from here to step 7 leaves nothing: the transaction never commits.
+//! 2. **Read frontier** — the tree size of the latest checkpoint and its edge tiles.
+//! 3. **Resolve duplicates** — keys already logged (or repeated in this batch) with the
+//!    same content get the first entry's receipt; with other content the request fails
+//!    with a conflict and none of its entries are written.
+//! 4. **Build leaves** — canonical envelopes stamped with one `integrated_at`, never
+//!    earlier than the previous batch's.
+//! 5. **Integrate** — the pure `merkle::append` gives changed tiles and the new root.
+//! 6. **Sign** — one checkpoint signature for the batch, then verified with the
+//!    verifier key before anything is written.
+//! 7. **Write and commit** — leaves, subjects, idempotency keys, tiles and checkpoint in
+//!    the one transaction; `commit` is the durability point.
+//! 8. **Wake waiters** — inclusion proofs against the new checkpoint, each verified,
+//!    are sent as receipts. Nothing is acknowledged before step 7 succeeded.
+//!
+//! Failures are *batch-only* (database unavailable, signer failing: every waiter gets an
+//! error, nothing was written, clients retry with the same idempotency keys) or *fatal*
+//! (stored tiles disagree with the tree: the sequencer halts and refuses appends until an
+//! operator has run `threadlog verify`). A full queue is refused at once, never buffered.
+
+use crate::entry::PreparedEntry;
+use crate::merkle::{self, Hash, TileSet};
+use crate::note::{self, Checkpoint, VerifierKey};
+use crate::signer::Signer;
+use crate::store::{
+    AppendBatch, DedupHit, NewEntry, Store, StoreError, StoredCheckpoint, StoredEntry, TileCache,
+};
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// Proof that an entry is in the signed tree; enough to verify offline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    pub index: u64,
+    pub leaf_hash: Hash,
+    pub integrated_at: String,
+    /// The signed checkpoint note the proof is against.
+    pub checkpoint: String,
+    pub tree_size: u64,
+    pub inclusion_proof: Vec<Hash>,
+    /// True when the entry was logged before and nothing was appended now.
+    pub duplicate: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SequencerError {
+    #[error("the append queue is full")]
+    Overloaded,
+    #[error("{key} was already logged at index {index} with different content")]
+    Conflict { key: String, index: u64 },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("signing failed: {0}")]
+    Signing(String),
+    #[error("appends are halted: {0}")]
+    Halted(String),
+    #[error("the sequencer has stopped")]
+    Stopped,
+}
+
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+#[derive(Clone)]
+pub struct SequencerConfig {
+    /// Requests that may wait in the queue before new ones are refused.
+    pub queue_depth: usize,
+    /// Most entries committed in one batch.
+    pub max_batch: usize,
+    /// How long to wait for more requests after the first, to fill a batch.
+    pub linger: Duration,
+    pub clock: Clock,
+}
+
+impl Default for SequencerConfig {
+    fn default() -> Self {
+        SequencerConfig {
+            queue_depth: 1024,
+            max_batch: 4096,
+            linger: Duration::ZERO,
+            clock: Arc::new(Utc::now),
+        }
+    }
+}
+
+/// Counters exposed on `/metrics`.
+#[derive(Default)]
+pub struct SequencerMetrics {
+    pub entries_appended: AtomicU64,
+    pub duplicates: AtomicU64,
+    pub batches_committed: AtomicU64,
+    pub batches_failed: AtomicU64,
+    pub overloaded: AtomicU64,
+    pub tree_size: AtomicU64,
+}
+
+struct Request {
+    entries: Vec<PreparedEntry>,
+    reply: Reply,
+}
+
+#[derive(Clone)]
+pub struct Sequencer {
+    queue: mpsc::Sender<Request>,
+    halted: Arc<Mutex<Option<String>>>,
+    pub metrics: Arc<SequencerMetrics>,
+}
+
+struct Worker {
+    store: Arc<dyn Store>,
+    signer: Arc<dyn Signer>,
+    verifier: VerifierKey,
+    origin: String,
+    tiles: Arc<TileCache>,
+    config: SequencerConfig,
+    halted: Arc<Mutex<Option<String>>>,
+    metrics: Arc<SequencerMetrics>,
+    last_time: Option<DateTime<Utc>>,
+}
+
+/// Formats integration times with fixed width so they sort as strings.
+pub fn format_time(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+impl Sequencer {
+    /// Starts the sequencer task. It runs until every `Sequencer` handle is dropped.
+    pub fn start(
+        store: Arc<dyn Store>,
+        signer: Arc<dyn Signer>,
+        origin: String,
+        tiles: Arc<TileCache>,
+        config: SequencerConfig,
+    ) -> Self {
+        let (queue, rx) = mpsc::channel(config.queue_depth.max(1));
+        let halted = Arc::new(Mutex::new(None));
+        let metrics = Arc::new(SequencerMetrics::default());
+        let worker = Worker {
+            store,
+            verifier: signer.verifier_key().clone(),
+            signer,
+            origin,
+            tiles,
+            config,
+            halted: halted.clone(),
+            metrics: metrics.clone(),
+            last_time: None,
+        };
+        tokio::spawn(worker.run(rx));
+        Sequencer {
+            queue,
+            halted,
+            metrics,
+        }
+    }
+
+    /// Appends entries (all or none) and returns one receipt per entry, in order.
+    pub async fn submit(
+        &self,
+        entries: Vec<PreparedEntry>,
+    ) -> Result<Vec<Receipt>, SequencerError> {
+        if let Some(reason) = self.halted() {
+            return Err(SequencerError::Halted(reason));
+        }
+        let (reply, rx) = oneshot::channel();
+        self.queue
+            .try_send(Request { entries, reply })
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => {
+                    self.metrics.overloaded.fetch_add(1, Ordering::Relaxed);
+                    SequencerError::Overloaded
+                }
+                mpsc::error::TrySendError::Closed(_) => SequencerError::Stopped,
+            })?;
+        rx.await.map_err(|_| SequencerError::Stopped)?
+    }
+
+    /// Why appends are halted, if they are.
+    pub fn halted(&self) -> Option<String> {
+        self.halted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+/// Where an entry of a request ended up.
+#[derive(Clone, Copy)]
+enum Slot {
+    /// Position in this batch's new entries.
+    New(usize),
+    Existing(u64),
+}
+
+type Reply = oneshot::Sender<Result<Vec<Receipt>, SequencerError>>;
+
+/// A committed batch, ready to be turned into receipts.
+struct Committed {
+    /// Per request: the slot of each entry, or the conflict that failed the request.
+    outcomes: Vec<Result<Vec<Slot>, SequencerError>>,
+    /// New entries with their leaf hashes, in index order.
+    new_entries: Vec<(StoredEntry, Hash)>,
+    checkpoint: StoredCheckpoint,
+    tiles: TileSet,
+}
+
+/// Step 3 for one request: the slot of each entry, or the conflict that fails it.
+/// `new` collects (request, entry) positions of entries to append.
+fn resolve(
+    request: usize,
+    entries: &[PreparedEntry],
+    known: &HashMap<String, DedupHit>,
+    in_batch: &mut HashMap<String, (usize, [u8; 32])>,
+    new: &mut Vec<(usize, usize)>,
+    size: u64,
+) -> Result<Vec<Slot>, SequencerError> {
+    let mut slots = Vec::with_capacity(entries.len());
+    let mut local: HashMap<String, (usize, [u8; 32])> = HashMap::new();
+    let mut added = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
+        let key = e.dedup_key.as_str();
+        if let Some(hit) = known.get(key) {
+            if hit.content_sha256 != e.content_sha256 {
+                return Err(SequencerError::Conflict {
+                    key: key.into(),
+                    index: hit.index,
+                });
+            }
+            slots.push(Slot::Existing(hit.index));
+        } else if let Some(&(pos, digest)) = in_batch.get(key).or_else(|| local.get(key)) {
+            if digest != e.content_sha256 {
+                return Err(SequencerError::Conflict {
+                    key: key.into(),
+                    index: size + pos as u64,
+                });
+            }
+            slots.push(Slot::New(pos));
+        } else {
+            let pos = new.len() + added.len();
+            local.insert(key.to_string(), (pos, e.content_sha256));
+            added.push((request, i));
+            slots.push(Slot::New(pos));
+        }
+    }
+    in_batch.extend(local);
+    new.extend(added);
+    Ok(slots)
+}
+
+impl Worker {
+    async fn run(mut self, mut rx: mpsc::Receiver<Request>) {
+        while let Some(first) = rx.recv().await {
+            let mut count = first.entries.len();
+            let mut batch = vec![first];
+            let deadline = tokio::time::Instant::now() + self.config.linger;
+            while count < self.config.max_batch {
+                let next = match rx.try_recv() {
+                    Ok(r) => Some(r),
+                    Err(_) if self.config.linger.is_zero() => None,
+                    Err(_) => tokio::time::timeout_at(deadline, rx.recv())
+                        .await
+                        .ok()
+                        .flatten(),
+                };
+                match next {
+                    Some(r) => {
+                        count += r.entries.len();
+                        batch.push(r);
+                    }
+                    None => break,
+                }
+            }
+            self.process(batch).await;
+        }
+    }
+
+    fn halt_reason(&self) -> Option<String> {
+        self.halted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    async fn process(&mut self, batch: Vec<Request>) {
+        if let Some(reason) = self.halt_reason() {
+            for r in batch {
+                let _ = r.reply.send(Err(SequencerError::Halted(reason.clone())));
+            }
+            return;
+        }
+        let (requests, replies): (Vec<_>, Vec<_>) =
+            batch.into_iter().map(|r| (r.entries, r.reply)).unzip();
+        let committed = match self.commit(&requests).await {
+            Ok(c) => c,
+            Err(e) => {
+                self.metrics.batches_failed.fetch_add(1, Ordering::Relaxed);
+                if let SequencerError::Store(StoreError::Corrupt(reason)) = &e {
+                    tracing::error!(%reason, "store inconsistent; halting appends");
+                    *self.halted.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason.clone());
+                } else {
+                    tracing::warn!(error = %e, "batch failed");
+                }
+                for r in replies {
+                    let _ = r.send(Err(clone_err(&e)));
+                }
+                return;
+            }
+        };
+        match self.receipts(&committed).await {
+            Ok(per_request) => {
+                for (r, receipts) in replies.into_iter().zip(per_request) {
+                    let _ = r.send(receipts);
+                }
+            }
+            Err(e) => {
+                // Durable but not provable this instant; a retry with the same keys
+                // returns the receipts.
+                tracing::error!(error = %e, "receipts failed after commit");
+                for r in replies {
+                    let _ = r.send(Err(clone_err(&e)));
+                }
+            }
+        }
+    }
+
+    /// Steps 1–7.
+    async fn commit(
+        &mut self,
+        requests: &[Vec<PreparedEntry>],
+    ) -> Result<Committed, SequencerError> {
+        let mut tx = self.store.begin_append().await?;
+        let (size, edge) = tx.tree_state().await?;
+        let keys: Vec<&str> = requests
+            .iter()
+            .flatten()
+            .map(|e| e.dedup_key.as_str())
+            .collect();
+        let known: HashMap<String, DedupHit> = tx.find_dedup(&keys).await?.into_iter().collect();
+
+        // Step 3.
+        let mut in_batch = HashMap::new();
+        let mut new_refs = Vec::new();
+        let outcomes: Vec<_> = requests
+            .iter()
+            .enumerate()
+            .map(|(no, entries)| resolve(no, entries, &known, &mut in_batch, &mut new_refs, size))
+            .collect();
+
+        if new_refs.is_empty() {
+            // Only duplicates: nothing to write; answer against the latest checkpoint.
+            drop(tx);
+            let checkpoint =
+                self.store.latest_checkpoint().await?.ok_or_else(|| {
+                    StoreError::Corrupt("duplicates found in an empty log".into())
+                })?;
+            return Ok(Committed {
+                outcomes,
+                new_entries: Vec::new(),
+                checkpoint,
+                tiles: TileSet::new(),
+            });
+        }
+
+        // Step 4.
+        let now = match self.last_time {
+            Some(last) if last > (self.config.clock)() => last,
+            _ => (self.config.clock)(),
+        };
+        let integrated_at = format_time(&now);
+        let mut entries = Vec::with_capacity(new_refs.len());
+        let mut hashes = Vec::with_capacity(new_refs.len());
+        for (i, &(req, pos)) in new_refs.iter().enumerate() {
+            let e = &requests[req][pos];
+            let leaf = e
+                .leaf(now)
+                .map_err(|err| {
+                    StoreError::Corrupt(format!("leaf build failed after validation: {err}"))
+                })?
+                .into_bytes();
+            hashes.push(merkle::leaf_hash(&leaf));
+            entries.push(NewEntry {
+                entry: StoredEntry {
+                    index: size + i as u64,
+                    kind: e.kind.as_str().to_string(),
+                    integrated_at: integrated_at.clone(),
+                    leaf,
+                },
+                subjects: e.subjects.clone(),
+                dedup_key: Some(e.dedup_key.clone()),
+                content_sha256: e.content_sha256,
+            });
+        }
+
+        // Step 5.
+        let mut edge_set = TileSet::new();
+        for (id, data) in edge {
+            edge_set.insert(id, data);
+        }
+        let appended = merkle::append(size, edge_set, &hashes)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+
+        // Step 6.
+        let cp = Checkpoint {
+            origin: self.origin.clone(),
+            tree_size: appended.tree_size,
+            root_hash: appended.root.0,
+            extensions: Vec::new(),
+        };
+        let signer = self.signer.clone();
+        let signed =
+            tokio::task::spawn_blocking(move || note::sign_checkpoint(&cp, &[signer.as_ref()]))
+                .await
+                .map_err(|e| SequencerError::Signing(e.to_string()))?
+                .map_err(|e| SequencerError::Signing(e.to_string()))?;
+        note::open_checkpoint(&signed, std::slice::from_ref(&self.verifier), &self.origin)
+            .map_err(|e| SequencerError::Signing(format!("new checkpoint does not verify: {e}")))?;
+
+        // Step 7.
+        let batch = AppendBatch {
+            entries,
+            tiles: appended.tiles,
+            checkpoint: StoredCheckpoint {
+                tree_size: appended.tree_size,
+                root_hash: appended.root,
+                note: signed,
+                created_at: integrated_at,
+            },
+        };
+        tx.write(&batch).await?;
+        tx.commit().await?;
+
+        self.last_time = Some(now);
+        self.metrics
+            .batches_committed
+            .fetch_add(1, Ordering::Relaxed);
+        self.metrics
+            .entries_appended
+            .fetch_add(batch.entries.len() as u64, Ordering::Relaxed);
+        self.metrics
+            .tree_size
+            .store(batch.checkpoint.tree_size, Ordering::Relaxed);
+        let mut tiles = TileSet::new();
+        for (id, data) in batch.tiles {
+            self.tiles.remember(id, &data);
+            tiles.insert(id, data);
+        }
+        Ok(Committed {
+            outcomes,
+            new_entries: batch
+                .entries
+                .into_iter()
+                .map(|e| e.entry)
+                .zip(hashes)
+                .collect(),
+            checkpoint: batch.checkpoint,
+            tiles,
+        })
+    }
+
+    /// Step 8: a verified inclusion proof for every slot, against the batch's checkpoint.
+    #[allow(clippy::type_complexity)]
+    async fn receipts(
+        &self,
+        c: &Committed,
+    ) -> Result<Vec<Result<Vec<Receipt>, SequencerError>>, SequencerError> {
+        let size = c.checkpoint.tree_size;
+        let root = c.checkpoint.root_hash;
+        let slots: Vec<Slot> = c
+            .outcomes
+            .iter()
+            .filter_map(|o| o.as_ref().ok())
+            .flatten()
+            .copied()
+            .collect();
+        let mut existing: HashMap<u64, (StoredEntry, Hash)> = HashMap::new();
+        for slot in &slots {
+            if let Slot::Existing(i) = *slot {
+                if let std::collections::hash_map::Entry::Vacant(v) = existing.entry(i) {
+                    let e = self.store.entry(i).await?.ok_or_else(|| {
+                        StoreError::Corrupt(format!("logged entry {i} is missing"))
+                    })?;
+                    let h = merkle::leaf_hash(&e.leaf);
+                    v.insert((e, h));
+                }
+            }
+        }
+        self.metrics.duplicates.fetch_add(
+            slots
+                .iter()
+                .filter(|s| matches!(s, Slot::Existing(_)))
+                .count() as u64,
+            Ordering::Relaxed,
+        );
+        let lookup = |slot: &Slot| -> (&StoredEntry, Hash, bool) {
+            match slot {
+                Slot::New(pos) => (&c.new_entries[*pos].0, c.new_entries[*pos].1, false),
+                Slot::Existing(i) => {
+                    let (e, h) = &existing[i];
+                    (e, *h, true)
+                }
+            }
+        };
+        let mut indexes: Vec<u64> = slots.iter().map(|s| lookup(s).0.index).collect();
+        indexes.sort_unstable();
+        indexes.dedup();
+        let mut needed = std::collections::BTreeSet::new();
+        for &i in &indexes {
+            needed.extend(
+                merkle::needed_tiles_for_inclusion(i, size)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            );
+        }
+        let mut tiles = c.tiles.clone();
+        let needed: Vec<_> = needed.into_iter().collect();
+        self.tiles
+            .load(self.store.as_ref(), &needed, &mut tiles)
+            .await?;
+        let proofs = merkle::inclusion_proofs(&tiles, &indexes, size)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let by_index: HashMap<u64, Vec<Hash>> = indexes.into_iter().zip(proofs).collect();
+
+        let mut out = Vec::with_capacity(c.outcomes.len());
+        for outcome in &c.outcomes {
+            let slots = match outcome {
+                Ok(slots) => slots,
+                Err(conflict) => {
+                    out.push(Err(clone_err(conflict)));
+                    continue;
+                }
+            };
+            let mut receipts = Vec::with_capacity(slots.len());
+            for slot in slots {
+                let (e, leaf_hash, duplicate) = lookup(slot);
+                let proof = by_index[&e.index].clone();
+                merkle::verify_inclusion(&proof, e.index, size, &leaf_hash, &root).map_err(
+                    |err| {
+                        StoreError::Corrupt(format!(
+                            "receipt for {} does not verify: {err}",
+                            e.index
+                        ))
+                    },
+                )?;
+                receipts.push(Receipt {
+                    index: e.index,
+                    leaf_hash,
+                    integrated_at: e.integrated_at.clone(),
+                    checkpoint: c.checkpoint.note.clone(),
+                    tree_size: size,
+                    inclusion_proof: proof,
+                    duplicate,
+                });
+            }
+            out.push(Ok(receipts));
+        }
+        Ok(out)
+    }
+}
+
+fn clone_err(e: &SequencerError) -> SequencerError {
+    match e {
+        SequencerError::Overloaded => SequencerError::Overloaded,
+        SequencerError::Conflict { key, index } => SequencerError::Conflict {
+            key: key.clone(),
+            index: *index,
+        },
+        SequencerError::Store(s) => SequencerError::Store(match s {
+            StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
+            StoreError::Corrupt(m) => StoreError::Corrupt(m.clone()),
+            StoreError::Conflict(m) => StoreError::Conflict(m.clone()),
+            StoreError::Config(m) => StoreError::Config(m.clone()),
+        }),
+        SequencerError::Signing(m) => SequencerError::Signing(m.clone()),
+        SequencerError::Halted(m) => SequencerError::Halted(m.clone()),
+        SequencerError::Stopped => SequencerError::Stopped,
+    }
+}

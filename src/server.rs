@@ -1,0 +1,92 @@
+//! Assembling a running log from configuration: data directory, store, signer, identity
+//! check and sequencer. `main` and the tests share this one startup path.
+
+use crate::api::{auth::TokenCache, AppState};
+use crate::config::{ServeConfig, DEFAULT_ORIGIN};
+use crate::ledger::{self, OpenError};
+use crate::sequencer::{Sequencer, SequencerConfig};
+use crate::signer::{FileSigner, Signer, SignerError};
+use crate::store::{self, StoreError, TileCache};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("data directory {path}: {reason}")]
+    DataDir { path: String, reason: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Signer(#[from] SignerError),
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    #[error("THREADLOG_SIGNER={0:?} is not supported; use file:PATH")]
+    SignerSpec(String),
+}
+
+/// What start-up printed and built.
+pub struct Started {
+    pub state: AppState,
+    /// True when the key file was created by this start.
+    pub key_created: bool,
+    pub tree_size: u64,
+}
+
+fn open_signer(cfg: &ServeConfig, origin: &str) -> Result<(Arc<dyn Signer>, bool), StartError> {
+    let spec = cfg
+        .signer
+        .clone()
+        .unwrap_or_else(|| format!("file:{}", cfg.store.data_dir.join("log.key").display()));
+    let path = spec
+        .strip_prefix("file:")
+        .ok_or_else(|| StartError::SignerSpec(spec.clone()))?;
+    let (signer, created) = FileSigner::open_or_create(&PathBuf::from(path), origin)?;
+    Ok((Arc::new(signer), created))
+}
+
+/// Opens everything `serve` needs; refuses to start on any disagreement.
+pub async fn start(cfg: &ServeConfig) -> Result<Started, StartError> {
+    std::fs::create_dir_all(&cfg.store.data_dir).map_err(|e| StartError::DataDir {
+        path: cfg.store.data_dir.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let store = store::open(&cfg.store.url()).await?;
+    let origin = match (&cfg.origin, ledger::stored_origin(store.as_ref()).await?) {
+        (Some(o), _) => o.clone(),
+        (None, Some(stored)) => stored,
+        (None, None) => DEFAULT_ORIGIN.to_string(),
+    };
+    let (signer, key_created) = open_signer(cfg, &origin)?;
+    let latest = ledger::open(store.as_ref(), signer.as_ref(), &origin).await?;
+    let tiles = Arc::new(TileCache::new(cfg.tile_cache));
+    let sequencer = Sequencer::start(
+        store.clone(),
+        signer.clone(),
+        origin.clone(),
+        tiles.clone(),
+        SequencerConfig {
+            queue_depth: cfg.queue_depth,
+            max_batch: cfg.max_batch,
+            linger: Duration::from_millis(cfg.batch_linger_ms),
+            ..SequencerConfig::default()
+        },
+    );
+    sequencer
+        .metrics
+        .tree_size
+        .store(latest.tree_size, std::sync::atomic::Ordering::Relaxed);
+    Ok(Started {
+        state: AppState {
+            store,
+            sequencer,
+            tiles,
+            origin,
+            verifier_key: signer.verifier_key().clone(),
+            tokens: Arc::new(TokenCache::default()),
+            body_limit: cfg.max_body_bytes,
+        },
+        key_created,
+        tree_size: latest.tree_size,
+    })
+}

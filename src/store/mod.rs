@@ -1,0 +1,169 @@
+//! Durable storage of the log behind the [`Store`] trait; SQL lives in the backends and
+//! in `migrations/`, nowhere else.
+//!
+//! The trait is shaped after its callers: the sequencer begins an append transaction,
+//! reads the tree state under the log lock and writes one batch; readers fetch tiles,
+//! entries and checkpoints. Stores never compute hashes or sign: they keep bytes.
+//!
+//! Guarantees every implementation gives (checked by one contract test suite):
+//! - *Atomicity*: everything written through one [`AppendTx`] becomes visible at once on
+//!   `commit`, or not at all (dropping the transaction rolls it back).
+//! - *Durability*: when `commit` returns `Ok`, the batch survives a crash or power loss.
+//! - *Serialization*: between `begin_append` and `commit`, no other appender (in this
+//!   process or another) can write; the state read inside the transaction is current.
+//! - Readers never see a tree size without its entries, tiles and checkpoint.
+
+mod sqlite;
+mod tiles;
+
+pub use sqlite::SqliteStore;
+pub use tiles::TileCache;
+
+use crate::merkle::{Hash, TileId};
+use async_trait::async_trait;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached or refused the operation; retrying later may work.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data breaks an invariant of the log.
+    #[error("store is inconsistent: {0}")]
+    Corrupt(String),
+    /// The request conflicts with what is stored (e.g. a token hash collision).
+    #[error("{0}")]
+    Conflict(String),
+    #[error("bad configuration: {0}")]
+    Config(String),
+}
+
+/// The log identity the database remembers, so a misconfigured server cannot split it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogMeta {
+    pub origin: String,
+    pub verifier_key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    pub tree_size: u64,
+    pub root_hash: Hash,
+    /// The signed note text, exactly as issued.
+    pub note: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEntry {
+    pub index: u64,
+    pub kind: String,
+    pub integrated_at: String,
+    pub leaf: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEntry {
+    pub entry: StoredEntry,
+    pub subjects: Vec<String>,
+    pub dedup_key: Option<String>,
+    pub content_sha256: [u8; 32],
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DedupHit {
+    pub index: u64,
+    pub content_sha256: [u8; 32],
+}
+
+/// One batch: new leaves, the tiles that changed and the checkpoint that covers them.
+#[derive(Debug, Clone)]
+pub struct AppendBatch {
+    pub entries: Vec<NewEntry>,
+    pub tiles: Vec<(TileId, Vec<u8>)>,
+    pub checkpoint: StoredCheckpoint,
+}
+
+/// A page request over entries; all filters are optional and combine with AND.
+#[derive(Debug, Clone, Default)]
+pub struct EntryQuery {
+    pub kind: Option<String>,
+    pub subject: Option<String>,
+    /// Inclusive lower bound on `integrated_at` (same fixed-width RFC 3339 form).
+    pub since: Option<String>,
+    /// Exclusive upper bound on `integrated_at`.
+    pub until: Option<String>,
+    /// Only entries with an index greater than this (the page cursor).
+    pub after: Option<u64>,
+    /// Only entries with an index below this (e.g. a checkpoint's tree size).
+    pub below: Option<u64>,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub name: String,
+    pub role: String,
+}
+
+/// An open append transaction holding the log lock.
+#[async_trait]
+pub trait AppendTx: Send {
+    /// The current tree size (that of the latest checkpoint) and its edge tiles.
+    async fn tree_state(&mut self) -> Result<(u64, Vec<(TileId, Vec<u8>)>), StoreError>;
+    /// The entries already logged under any of `keys`.
+    async fn find_dedup(&mut self, keys: &[&str]) -> Result<Vec<(String, DedupHit)>, StoreError>;
+    /// Writes a batch; visible only after `commit`.
+    async fn write(&mut self, batch: &AppendBatch) -> Result<(), StoreError>;
+    async fn commit(self: Box<Self>) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Begins an append transaction, taking the log lock.
+    async fn begin_append(&self) -> Result<Box<dyn AppendTx>, StoreError>;
+    async fn meta(&self) -> Result<Option<LogMeta>, StoreError>;
+    /// Records the log identity once; fails if one is already recorded.
+    async fn init_meta(&self, meta: &LogMeta) -> Result<(), StoreError>;
+    async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError>;
+    async fn checkpoint(&self, tree_size: u64) -> Result<Option<StoredCheckpoint>, StoreError>;
+    /// Checkpoints with a tree size above `after`, ascending, at most `limit`.
+    async fn checkpoints(
+        &self,
+        after: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<StoredCheckpoint>, StoreError>;
+    /// Tiles by id; a missing tile is `None`.
+    async fn read_tiles(&self, ids: &[TileId]) -> Result<Vec<Option<Vec<u8>>>, StoreError>;
+    async fn entry(&self, index: u64) -> Result<Option<StoredEntry>, StoreError>;
+    async fn entries(&self, q: &EntryQuery) -> Result<Vec<StoredEntry>, StoreError>;
+    async fn find_dedup(&self, key: &str) -> Result<Option<DedupHit>, StoreError>;
+    async fn insert_token(
+        &self,
+        name: &str,
+        role: &str,
+        token_sha256: &[u8; 32],
+    ) -> Result<(), StoreError>;
+    async fn token(&self, token_sha256: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError>;
+    /// A cheap round trip, for readiness probes.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Index and size conversions to SQL integers, in one place.
+pub(crate) fn to_sql(v: u64) -> Result<i64, StoreError> {
+    i64::try_from(v).map_err(|_| StoreError::Corrupt(format!("{v} exceeds the SQL integer range")))
+}
+
+pub(crate) fn from_sql(v: i64) -> Result<u64, StoreError> {
+    u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("negative index {v} in store")))
+}
+
+/// Opens the store named by a database URL.
+pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(std::sync::Arc::new(SqliteStore::open(url).await?))
+    } else {
+        Err(StoreError::Config(format!(
+            "unsupported DATABASE_URL scheme in {url:?}; use sqlite://PATH"
+        )))
+    }
+}

@@ -1,0 +1,123 @@
+//! Tamper tests: change stored bytes in the SQLite file itself and expect
+//! `threadlog verify --database` to fail and name what was changed.
+
+mod common;
+
+use common::{event, TestServer};
+use serde_json::Value;
+use std::path::Path;
+use std::process::Command;
+
+async fn build_log() -> (tempfile::TempDir, String) {
+    let s = TestServer::start().await;
+    for round in 0..6 {
+        let batch: Vec<Value> = (0..100)
+            .map(|i| event(&format!("tamper-{:04}", round * 100 + i)))
+            .collect();
+        let (status, _) = s.post_events(&Value::Array(batch)).await;
+        assert_eq!(status, 201);
+    }
+    let key = s.verifier_key.to_string();
+    let dir = s.stop().await;
+    // Fold the WAL into the main file so the bytes below are where the test looks.
+    let url = format!("sqlite://{}", dir.path().join("threadlog.db").display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    // Rewritten edge tiles leave old copies in free pages; VACUUM drops them.
+    sqlx::query("VACUUM").execute(&pool).await.unwrap();
+    pool.close().await;
+    (dir, key)
+}
+
+fn db(dir: &Path) -> std::path::PathBuf {
+    dir.join("threadlog.db")
+}
+
+fn flip_at(path: &Path, needle: &[u8], offset_in_needle: usize, new_byte: u8) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let at = bytes
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .expect("pattern is in the file");
+    assert!(
+        bytes[at + needle.len()..]
+            .windows(needle.len())
+            .all(|w| w != needle),
+        "pattern must be unique"
+    );
+    assert_ne!(bytes[at + offset_in_needle], new_byte);
+    bytes[at + offset_in_needle] = new_byte;
+    std::fs::write(path, bytes).unwrap();
+}
+
+fn verify_db(dir: &Path, key: &str) -> (i32, Value) {
+    let out = Command::new(env!("CARGO_BIN_EXE_threadlog"))
+        .args(["verify", "--json", "--key", key, "--database"])
+        .arg(format!("sqlite://{}", db(dir).display()))
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (out.status.code().unwrap_or(-1), report)
+}
+
+#[tokio::test]
+async fn untouched_log_verifies() {
+    let (dir, key) = build_log().await;
+    let (code, report) = verify_db(dir.path(), &key);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["entries_checked"], 600);
+    assert!(report["checkpoints_checked"].as_u64().unwrap() >= 7);
+    assert!(report["tiles_checked"].as_u64().unwrap() >= 3);
+}
+
+#[tokio::test]
+async fn a_changed_leaf_byte_names_the_entry() {
+    let (dir, key) = build_log().await;
+    // Turn event id "tamper-0421" into "tamper-0521" inside the leaf: still canonical JSON.
+    flip_at(&db(dir.path()), b"\"event_id\":\"tamper-0421\"", 20, b'5');
+    let (code, report) = verify_db(dir.path(), &key);
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(report["failure"]["index"], 421, "{report}");
+}
+
+#[tokio::test]
+async fn a_changed_tile_hash_is_caught() {
+    let (dir, key) = build_log().await;
+    let url = format!("sqlite://{}", db(dir.path()).display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let tile: Vec<u8> = sqlx::query_scalar("SELECT data FROM tiles WHERE level = 0 AND idx = 1")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    // Hash 10 of tile 0/1 is entry 266's stored leaf hash.
+    let needle = &tile[10 * 32..11 * 32];
+    let original = needle[5];
+    flip_at(&db(dir.path()), needle, 5, original ^ 0x01);
+    let (code, report) = verify_db(dir.path(), &key);
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(report["failure"]["tile"], "0/1", "{report}");
+    assert_eq!(report["failure"]["index"], 266, "{report}");
+}
+
+#[tokio::test]
+async fn a_changed_checkpoint_signature_is_caught() {
+    let (dir, key) = build_log().await;
+    let url = format!("sqlite://{}", db(dir.path()).display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let note: String = sqlx::query_scalar("SELECT note FROM checkpoints WHERE tree_size = 300")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let sig_line = note.lines().last().unwrap().as_bytes().to_vec();
+    let pos = sig_line.len() - 10;
+    let replacement = if sig_line[pos] == b'A' { b'B' } else { b'A' };
+    flip_at(&db(dir.path()), &sig_line, pos, replacement);
+    let (code, report) = verify_db(dir.path(), &key);
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(report["failure"]["checkpoint"], 300, "{report}");
+}
