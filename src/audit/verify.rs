@@ -223,21 +223,57 @@ async fn run(
                 report.checkpoints_checked += 1;
             }
         }
-        let start = tree.size();
-        let next_check = checks.front().map(|c| c.0);
-        let mut targets = vec![size];
-        targets.extend(next_check);
-        if let Some((p, _)) = previous {
-            if p >= start {
-                targets.push(p);
+        // Compare every root due at the current size before reading further.
+        let at = tree.size();
+        let current = boundaries.last().map(|b| b.1).unwrap_or(merkle::EMPTY_ROOT);
+        while let Some(&(cp_size, expected, what)) = checks.front() {
+            if cp_size > at {
+                break;
+            }
+            checks.pop_front();
+            if cp_size == at && current != expected {
+                return Ok(Some(
+                    bisect(source, &boundaries, cp_size, expected, what).await?,
+                ));
             }
         }
-        let stop = targets
-            .into_iter()
-            .filter(|t| *t >= start)
-            .min()
-            .unwrap_or(size);
+        if let Some((p, proot)) = previous {
+            if p == at && current != proot {
+                return Ok(Some(fail(
+                    None,
+                    Some(p),
+                    None,
+                    format!(
+                        "fork: the log's tree at size {p} has root {}, but the previous run saw {}",
+                        current.to_base64(),
+                        proot.to_base64()
+                    ),
+                )));
+            }
+        }
+        if at == size {
+            if current != root {
+                return Ok(Some(
+                    bisect(source, &boundaries, size, root, "latest checkpoint").await?,
+                ));
+            }
+            let edge: Vec<(TileId, Vec<u8>)> =
+                tree.edge().clone().into_inner().into_iter().collect();
+            return compare_tiles(source, edge, report).await;
+        }
 
+        // Read up to the next size where a root must be compared.
+        let start = at;
+        let stop = [
+            Some(size),
+            checks.front().map(|c| c.0),
+            previous.map(|(p, _)| p),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|t| *t > start)
+        .min()
+        .unwrap_or(size);
         if stop > start {
             let want = (stop - start).min(u64::from(PAGE)) as u32;
             let page = source.entries(start, want).await?;
@@ -279,44 +315,6 @@ async fn run(
                 return Ok(Some(f));
             }
             progress(tree.size(), size);
-        }
-
-        let at = tree.size();
-        let current = boundaries.last().map(|b| b.1).unwrap_or(merkle::EMPTY_ROOT);
-        while let Some(&(cp_size, expected, what)) = checks.front() {
-            if cp_size > at {
-                break;
-            }
-            checks.pop_front();
-            if cp_size == at && current != expected {
-                return Ok(Some(
-                    bisect(source, &boundaries, cp_size, expected, what).await?,
-                ));
-            }
-        }
-        if let Some((p, proot)) = previous {
-            if p == at && current != proot {
-                return Ok(Some(fail(
-                    None,
-                    Some(p),
-                    None,
-                    format!(
-                        "fork: the log's tree at size {p} has root {}, but the previous run saw {}",
-                        current.to_base64(),
-                        proot.to_base64()
-                    ),
-                )));
-            }
-        }
-        if at == size {
-            if current != root {
-                return Ok(Some(
-                    bisect(source, &boundaries, size, root, "latest checkpoint").await?,
-                ));
-            }
-            let edge: Vec<(TileId, Vec<u8>)> =
-                tree.edge().clone().into_inner().into_iter().collect();
-            return compare_tiles(source, edge, report).await;
         }
     }
 }

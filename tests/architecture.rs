@@ -1,0 +1,74 @@
+//! The trusted core stays pure: `merkle` and `note` may use std, sha2, base64,
+//! ed25519-dalek, thiserror and the tlog crates they wrap, and nothing that does I/O or
+//! reaches into the rest of the crate.
+
+use std::path::Path;
+
+const FORBIDDEN: &[&str] = &[
+    "tokio",
+    "sqlx",
+    "axum",
+    "reqwest",
+    "std::fs",
+    "std::net",
+    "std::process",
+    "std::env",
+    "std::io::stdin",
+    "File::",
+    "crate::api",
+    "crate::store",
+    "crate::sequencer",
+    "crate::signer",
+    "crate::entry",
+    "crate::audit",
+    "crate::server",
+    "crate::config",
+    "crate::ledger",
+    "unsafe ",
+];
+
+fn sources(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = vec![];
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_dir() {
+            out.extend(sources(&p));
+        } else if p.extension().is_some_and(|e| e == "rs") {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn trusted_core_has_no_io_and_no_upward_dependencies() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut checked = 0;
+    for module in ["merkle", "note"] {
+        for file in sources(&root.join(module)) {
+            let text = std::fs::read_to_string(&file).unwrap();
+            for (n, line) in text.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or_default();
+                for f in FORBIDDEN {
+                    assert!(
+                        !code.contains(f),
+                        "{}:{}: `{f}` is not allowed in the trusted core",
+                        file.display(),
+                        n + 1
+                    );
+                }
+                // `note` must not even use `merkle`: each is usable on its own.
+                if module == "note" {
+                    assert!(
+                        !code.contains("crate::merkle"),
+                        "{}:{}: note depends on merkle",
+                        file.display(),
+                        n + 1
+                    );
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 6, "expected the core's files, found {checked}");
+}

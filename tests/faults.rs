@@ -1,0 +1,354 @@
+//! Dependency failures: a signer and a store that fail on demand, a full queue and a clock
+//! that goes backwards. Nothing unacknowledged may appear, nothing acknowledged may be
+//! lost, and the log recovers by itself.
+
+mod common;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use common::event;
+use serde_json::Value;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use threadlog::api::auth::{new_token, token_hash, TokenCache};
+use threadlog::api::AppState;
+use threadlog::audit::{self, StoreSource};
+use threadlog::merkle::TileId;
+use threadlog::note::{NoteError, NoteSigner, VerifierKey};
+use threadlog::sequencer::{Sequencer, SequencerConfig};
+use threadlog::signer::{FileSigner, Signer};
+use threadlog::store::*;
+
+struct FlakySigner {
+    inner: FileSigner,
+    fail: AtomicBool,
+    delay_ms: AtomicU64,
+}
+
+impl NoteSigner for FlakySigner {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn key_id(&self) -> u32 {
+        self.inner.key_id()
+    }
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, NoteError> {
+        std::thread::sleep(Duration::from_millis(self.delay_ms.load(Ordering::SeqCst)));
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(NoteError::Signing("token removed".into()));
+        }
+        self.inner.sign(msg)
+    }
+}
+
+impl Signer for FlakySigner {
+    fn kind(&self) -> &'static str {
+        "file"
+    }
+    fn verifier_key(&self) -> &VerifierKey {
+        self.inner.verifier_key()
+    }
+    fn location(&self) -> String {
+        self.inner.location()
+    }
+}
+
+/// A store whose append transactions fail at commit while `fail` is set.
+struct FlakyStore {
+    inner: Arc<dyn Store>,
+    fail: Arc<AtomicBool>,
+}
+
+struct FlakyTx {
+    inner: Box<dyn AppendTx>,
+    fail: Arc<AtomicBool>,
+}
+
+#[async_trait]
+impl AppendTx for FlakyTx {
+    async fn tree_state(&mut self) -> Result<(u64, Vec<(TileId, Vec<u8>)>), StoreError> {
+        self.inner.tree_state().await
+    }
+    async fn find_dedup(&mut self, keys: &[&str]) -> Result<Vec<(String, DedupHit)>, StoreError> {
+        self.inner.find_dedup(keys).await
+    }
+    async fn write(&mut self, batch: &AppendBatch) -> Result<(), StoreError> {
+        self.inner.write(batch).await
+    }
+    async fn commit(self: Box<Self>) -> Result<(), StoreError> {
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(StoreError::Unavailable("disk I/O error".into()));
+        }
+        self.inner.commit().await
+    }
+}
+
+#[async_trait]
+impl Store for FlakyStore {
+    async fn begin_append(&self) -> Result<Box<dyn AppendTx>, StoreError> {
+        Ok(Box::new(FlakyTx {
+            inner: self.inner.begin_append().await?,
+            fail: self.fail.clone(),
+        }))
+    }
+    async fn meta(&self) -> Result<Option<LogMeta>, StoreError> {
+        self.inner.meta().await
+    }
+    async fn init_meta(&self, meta: &LogMeta) -> Result<(), StoreError> {
+        self.inner.init_meta(meta).await
+    }
+    async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
+        self.inner.latest_checkpoint().await
+    }
+    async fn checkpoint(&self, tree_size: u64) -> Result<Option<StoredCheckpoint>, StoreError> {
+        self.inner.checkpoint(tree_size).await
+    }
+    async fn checkpoints(
+        &self,
+        after: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<StoredCheckpoint>, StoreError> {
+        self.inner.checkpoints(after, limit).await
+    }
+    async fn read_tiles(&self, ids: &[TileId]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        self.inner.read_tiles(ids).await
+    }
+    async fn entry(&self, index: u64) -> Result<Option<StoredEntry>, StoreError> {
+        self.inner.entry(index).await
+    }
+    async fn entries(&self, q: &EntryQuery) -> Result<Vec<StoredEntry>, StoreError> {
+        self.inner.entries(q).await
+    }
+    async fn find_dedup(&self, key: &str) -> Result<Option<DedupHit>, StoreError> {
+        self.inner.find_dedup(key).await
+    }
+    async fn insert_token(
+        &self,
+        name: &str,
+        role: &str,
+        token_sha256: &[u8; 32],
+    ) -> Result<(), StoreError> {
+        self.inner.insert_token(name, role, token_sha256).await
+    }
+    async fn token(&self, token_sha256: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
+        self.inner.token(token_sha256).await
+    }
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.inner.ping().await
+    }
+}
+
+struct Rig {
+    _dir: tempfile::TempDir,
+    url: String,
+    token: String,
+    store: Arc<dyn Store>,
+    signer: Arc<FlakySigner>,
+    store_fails: Arc<AtomicBool>,
+    key: VerifierKey,
+    client: reqwest::Client,
+}
+
+async fn rig(config: SequencerConfig) -> Rig {
+    let dir = tempfile::tempdir().unwrap();
+    let inner: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&format!("sqlite://{}", dir.path().join("t.db").display()))
+            .await
+            .unwrap(),
+    );
+    let store_fails = Arc::new(AtomicBool::new(false));
+    let store: Arc<dyn Store> = Arc::new(FlakyStore {
+        inner,
+        fail: store_fails.clone(),
+    });
+    let (file, _) =
+        FileSigner::open_or_create(&dir.path().join("k"), "faults.example/log").unwrap();
+    let signer = Arc::new(FlakySigner {
+        inner: file,
+        fail: AtomicBool::new(false),
+        delay_ms: AtomicU64::new(0),
+    });
+    threadlog::ledger::open(store.as_ref(), signer.as_ref(), "faults.example/log")
+        .await
+        .unwrap();
+    let tiles = Arc::new(TileCache::new(16));
+    let sequencer = Sequencer::start(
+        store.clone(),
+        signer.clone(),
+        "faults.example/log".into(),
+        tiles.clone(),
+        config,
+    );
+    let token = new_token();
+    store
+        .insert_token("line-1", "producer", &token_hash(&token))
+        .await
+        .unwrap();
+    let state = AppState {
+        store: store.clone(),
+        sequencer,
+        tiles,
+        origin: "faults.example/log".into(),
+        verifier_key: signer.verifier_key().clone(),
+        tokens: Arc::new(TokenCache::default()),
+        body_limit: 1 << 20,
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(threadlog::api::serve(
+        listener,
+        state,
+        std::future::pending(),
+    ));
+    Rig {
+        _dir: dir,
+        url,
+        token,
+        key: signer.verifier_key().clone(),
+        store,
+        signer,
+        store_fails,
+        client: reqwest::Client::new(),
+    }
+}
+
+impl Rig {
+    async fn post(&self, body: &Value) -> reqwest::Response {
+        self.client
+            .post(format!("{}/v1/events", self.url))
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn size(&self) -> u64 {
+        self.store
+            .latest_checkpoint()
+            .await
+            .unwrap()
+            .unwrap()
+            .tree_size
+    }
+
+    async fn audit_ok(&self) {
+        let r = audit::verify(
+            &StoreSource::new(self.store.clone()),
+            &self.key,
+            None,
+            &|_, _| {},
+        )
+        .await
+        .unwrap();
+        assert!(r.ok, "{r:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_failing_signer_gets_503_appends_nothing_and_recovers() {
+    let r = rig(SequencerConfig::default()).await;
+    assert_eq!(r.post(&event("a")).await.status(), 201);
+    r.signer.fail.store(true, Ordering::SeqCst);
+    let resp = r.post(&event("b")).await;
+    assert_eq!(resp.status(), 503);
+    assert_eq!(resp.headers()["retry-after"], "1");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"], "unavailable");
+    assert!(
+        !body["message"].as_str().unwrap().contains("token removed"),
+        "no internal detail: {body}"
+    );
+    assert_eq!(r.size().await, 1);
+    r.signer.fail.store(false, Ordering::SeqCst);
+    let resp = r.post(&event("b")).await;
+    assert_eq!(resp.status(), 201);
+    assert_eq!(r.size().await, 2);
+    r.audit_ok().await;
+}
+
+#[tokio::test]
+async fn a_failing_commit_gets_503_and_the_retry_lands_once() {
+    let r = rig(SequencerConfig::default()).await;
+    r.store_fails.store(true, Ordering::SeqCst);
+    let batch = Value::Array((0..10).map(|i| event(&format!("c{i}"))).collect());
+    assert_eq!(r.post(&batch).await.status(), 503);
+    assert_eq!(r.size().await, 0);
+    r.store_fails.store(false, Ordering::SeqCst);
+    let resp = r.post(&batch).await;
+    assert_eq!(resp.status(), 201);
+    let receipts: Vec<Value> = resp.json().await.unwrap();
+    assert_eq!(receipts.len(), 10);
+    assert_eq!(r.size().await, 10);
+    // The client's retry of the same batch is idempotent.
+    assert_eq!(r.post(&batch).await.status(), 200);
+    assert_eq!(r.size().await, 10);
+    r.audit_ok().await;
+}
+
+#[tokio::test]
+async fn a_full_queue_is_refused_at_once_with_retry_after() {
+    let r = rig(SequencerConfig {
+        queue_depth: 1,
+        max_batch: 1,
+        ..SequencerConfig::default()
+    })
+    .await;
+    r.signer.delay_ms.store(150, Ordering::SeqCst);
+    let mut tasks = vec![];
+    for i in 0..8 {
+        let (client, url, token) = (r.client.clone(), r.url.clone(), r.token.clone());
+        tasks.push(tokio::spawn(async move {
+            let resp = client
+                .post(format!("{url}/v1/events"))
+                .bearer_auth(token)
+                .json(&event(&format!("q{i}")))
+                .send()
+                .await
+                .unwrap();
+            (
+                resp.status().as_u16(),
+                resp.headers().get("retry-after").is_some(),
+            )
+        }));
+    }
+    let mut ok = 0;
+    let mut refused = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            (201, _) => ok += 1,
+            (503, true) => refused += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(refused > 0, "some requests must be refused");
+    assert!(ok > 0, "some requests must pass");
+    assert_eq!(r.size().await, ok);
+    r.audit_ok().await;
+}
+
+#[tokio::test]
+async fn integration_time_never_goes_backwards() {
+    let start = DateTime::parse_from_rfc3339("2026-11-24T12:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    let calls = Arc::new(AtomicU64::new(0));
+    let c = calls.clone();
+    let clock = Arc::new(move || {
+        start - chrono::Duration::seconds(c.fetch_add(1, Ordering::SeqCst) as i64)
+    });
+    let r = rig(SequencerConfig {
+        clock,
+        ..SequencerConfig::default()
+    })
+    .await;
+    let mut times = vec![];
+    for i in 0..3 {
+        let receipt: Value = r.post(&event(&format!("t{i}"))).await.json().await.unwrap();
+        times.push(receipt["integrated_at"].as_str().unwrap().to_string());
+    }
+    assert_eq!(times[0], "2026-11-24T12:00:00.000000Z");
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+    r.audit_ok().await;
+}
