@@ -160,10 +160,18 @@ async fn sigkill_during_ingest_loses_no_acknowledged_entry() {
     let (cp, _) = note::open_checkpoint(&cp_text, &[verifier], "crash.example/log").unwrap();
     let root = Hash(cp.root_hash);
 
-    // Every acknowledged receipt: the entry is there, with the same leaf hash, and provable.
-    for (index, (id, ack)) in &acked {
-        let e: Value = client
-            .get(format!("{url}/v1/entries/{index}"))
+    // Walk the whole log once: no event twice, and every acknowledged receipt's entry is
+    // at its index with the same leaf hash.
+    let mut ids = HashSet::new();
+    let mut logged: HashMap<u64, (String, String)> = HashMap::new();
+    let mut after: Option<u64> = None;
+    loop {
+        let path = match after {
+            Some(a) => format!("{url}/v1/entries?limit=1000&after={a}"),
+            None => format!("{url}/v1/entries?limit=1000"),
+        };
+        let page: Value = client
+            .get(path)
             .bearer_auth(&auditor)
             .send()
             .await
@@ -171,12 +179,29 @@ async fn sigkill_during_ingest_loses_no_acknowledged_entry() {
             .json()
             .await
             .unwrap();
-        assert_eq!(
-            e["leaf_hash"].as_str().unwrap(),
-            ack.leaf_hash,
-            "entry {index}"
-        );
-        assert_eq!(e["entry"]["body"]["event_id"].as_str().unwrap(), id);
+        for e in page["entries"].as_array().unwrap() {
+            let id = e["entry"]["body"]["event_id"].as_str().unwrap().to_string();
+            assert!(ids.insert(id.clone()), "duplicate event_id {id}");
+            logged.insert(
+                e["index"].as_u64().unwrap(),
+                (id, e["leaf_hash"].as_str().unwrap().to_string()),
+            );
+        }
+        match page["next"].as_u64() {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    for (index, (id, ack)) in &acked {
+        let (logged_id, logged_hash) = logged
+            .get(index)
+            .unwrap_or_else(|| panic!("acknowledged entry {index} is gone"));
+        assert_eq!(logged_id, id, "entry {index}");
+        assert_eq!(logged_hash, &ack.leaf_hash, "entry {index}");
+    }
+    // Receipts stay provable against the latest checkpoint (a sample here; the full
+    // verification below rebuilds the whole tree).
+    for (index, (_, ack)) in acked.iter().step_by((acked.len() / 200).max(1)) {
         let p: Value = client
             .get(format!(
                 "{url}/v1/proofs/inclusion?index={index}&tree_size={}",
@@ -204,37 +229,13 @@ async fn sigkill_during_ingest_loses_no_acknowledged_entry() {
         )
         .unwrap();
     }
-
-    // No event logged twice; the tree holds only what clients sent.
-    let mut ids = HashSet::new();
-    let mut after: Option<u64> = None;
-    loop {
-        let path = match after {
-            Some(a) => format!("{url}/v1/entries?limit=1000&after={a}"),
-            None => format!("{url}/v1/entries?limit=1000"),
-        };
-        let page: Value = client
-            .get(path)
-            .bearer_auth(&auditor)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        for e in page["entries"].as_array().unwrap() {
-            assert!(
-                ids.insert(e["entry"]["body"]["event_id"].as_str().unwrap().to_string()),
-                "duplicate event_id"
-            );
-        }
-        match page["next"].as_u64() {
-            Some(n) => after = Some(n),
-            None => break,
-        }
-    }
     assert_eq!(ids.len() as u64, cp.tree_size);
     assert!(cp.tree_size >= acked.len() as u64 && cp.tree_size <= submitted);
+    eprintln!(
+        "{} acknowledged of {submitted} submitted; tree size {}",
+        acked.len(),
+        cp.tree_size
+    );
 
     // The auditor's CLI, over HTTP and on the file.
     let state = dir.path().join("audit-state.json");
