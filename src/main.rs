@@ -26,7 +26,13 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the HTTP API (creates the database and key on first start).
-    Serve(ServeConfig),
+    Serve {
+        #[command(flatten)]
+        config: ServeConfig,
+        /// Print the start-up facts (origin, verifier key, address) as one JSON line.
+        #[arg(long)]
+        json: bool,
+    },
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
@@ -99,7 +105,7 @@ async fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(cfg) => serve(cfg).await.map(|_| ExitCode::SUCCESS),
+        Command::Serve { config, json } => serve(config, json).await.map(|_| ExitCode::SUCCESS),
         Command::Token {
             command:
                 TokenCommand::Create {
@@ -123,18 +129,31 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn serve(cfg: ServeConfig) -> Result<()> {
+async fn serve(cfg: ServeConfig, json: bool) -> Result<()> {
     let started = server::start(&cfg).await.context("cannot start")?;
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;
     let addr = listener.local_addr()?;
-    println!("origin: {}", started.state.origin);
-    println!("verifier key: {}", started.state.verifier_key);
-    println!("tree size: {}", started.tree_size);
-    println!("listening on http://{addr}");
-    if started.key_created {
-        println!("created a new signing key; back it up, it is the log's identity");
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "origin": started.state.origin,
+                "verifier_key": started.state.verifier_key.to_string(),
+                "tree_size": started.tree_size,
+                "listen": format!("http://{addr}"),
+                "key_created": started.key_created,
+            })
+        );
+    } else {
+        println!("origin: {}", started.state.origin);
+        println!("verifier key: {}", started.state.verifier_key);
+        println!("tree size: {}", started.tree_size);
+        println!("listening on http://{addr}");
+        if started.key_created {
+            println!("created a new signing key; back it up, it is the log's identity");
+        }
     }
     tracing::info!(%addr, origin = %started.state.origin, "serving");
     threadlog::api::serve(listener, started.state, shutdown_signal()).await?;
