@@ -368,3 +368,48 @@ async fn restart_keeps_the_log_and_a_changed_origin_is_refused() {
     assert!(err.contains("verifier key"), "{err}");
     drop(dir);
 }
+
+#[tokio::test]
+async fn openapi_documents_every_route() {
+    let s = TestServer::start().await;
+    let doc: Value = s
+        .client
+        .get(format!("{}/openapi.json", s.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    for path in [
+        "/v1/events",
+        "/v1/log",
+        "/v1/checkpoint",
+        "/v1/checkpoints/{tree_size}",
+        "/v1/entries/{index}",
+        "/v1/entries",
+        "/v1/proofs/inclusion",
+        "/v1/proofs/consistency",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/openapi.json",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} is not documented");
+    }
+    let (status, body) = s.get("/v1/nope", &s.auditor).await;
+    assert_eq!(status, 404);
+    assert!(body.contains("openapi.json"));
+    let metrics = s
+        .client
+        .get(format!("{}/metrics", s.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("# TYPE threadlog_tree_size gauge"));
+    s.stop().await;
+}

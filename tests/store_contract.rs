@@ -1,0 +1,265 @@
+//! The `Store` contract, as one suite every implementation must pass (SQLite here).
+
+use std::sync::Arc;
+use threadlog::merkle::{Hash, TileId};
+use threadlog::store::*;
+
+async fn sqlite() -> (tempfile::TempDir, Arc<dyn Store>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&format!("sqlite://{}", dir.path().join("c.db").display()))
+        .await
+        .unwrap();
+    (dir, Arc::new(store))
+}
+
+fn entry(index: u64, kind: &str, subjects: &[&str], key: &str) -> NewEntry {
+    NewEntry {
+        entry: StoredEntry {
+            index,
+            kind: kind.into(),
+            integrated_at: format!("2026-11-24T12:00:{:02}.000000Z", index),
+            leaf: format!("leaf {index}").into_bytes(),
+        },
+        subjects: subjects.iter().map(|s| s.to_string()).collect(),
+        dedup_key: Some(key.into()),
+        content_sha256: [index as u8; 32],
+    }
+}
+
+fn checkpoint(size: u64) -> StoredCheckpoint {
+    StoredCheckpoint {
+        tree_size: size,
+        root_hash: Hash([size as u8; 32]),
+        note: format!("note {size}\n"),
+        created_at: "t".into(),
+    }
+}
+
+async fn write(
+    store: &dyn Store,
+    entries: Vec<NewEntry>,
+    tiles: Vec<(TileId, Vec<u8>)>,
+    size: u64,
+    commit: bool,
+) {
+    let mut tx = store.begin_append().await.unwrap();
+    tx.write(&AppendBatch {
+        entries,
+        tiles,
+        checkpoint: checkpoint(size),
+    })
+    .await
+    .unwrap();
+    if commit {
+        tx.commit().await.unwrap();
+    }
+}
+
+async fn contract(store: Arc<dyn Store>) {
+    // Meta is recorded once.
+    assert_eq!(store.meta().await.unwrap(), None);
+    let meta = LogMeta {
+        origin: "o".into(),
+        verifier_key: "k".into(),
+    };
+    store.init_meta(&meta).await.unwrap();
+    assert!(store.init_meta(&meta).await.is_err());
+    assert_eq!(store.meta().await.unwrap(), Some(meta));
+
+    // Empty log.
+    let mut tx = store.begin_append().await.unwrap();
+    assert_eq!(tx.tree_state().await.unwrap(), (0, vec![]));
+    drop(tx);
+
+    // A transaction dropped without commit leaves nothing behind.
+    let t0 = TileId { level: 0, index: 0 };
+    write(
+        store.as_ref(),
+        vec![entry(0, "event", &["lot:a"], "event:a")],
+        vec![(t0, vec![1; 32])],
+        1,
+        false,
+    )
+    .await;
+    assert!(store.latest_checkpoint().await.unwrap().is_none());
+    assert!(store.entry(0).await.unwrap().is_none());
+    assert!(store.find_dedup("event:a").await.unwrap().is_none());
+
+    // A committed batch is visible as a whole.
+    write(
+        store.as_ref(),
+        vec![
+            entry(0, "event", &["lot:a", "serial:s1"], "event:a"),
+            entry(1, "sbom", &["lot:a"], "sbom:b"),
+        ],
+        vec![(t0, vec![1; 64])],
+        2,
+        true,
+    )
+    .await;
+    let mut tx = store.begin_append().await.unwrap();
+    assert_eq!(tx.tree_state().await.unwrap(), (2, vec![(t0, vec![1; 64])]));
+    let hits = tx.find_dedup(&["event:a", "event:zzz"]).await.unwrap();
+    assert_eq!(
+        hits,
+        vec![(
+            "event:a".to_string(),
+            DedupHit {
+                index: 0,
+                content_sha256: [0; 32]
+            }
+        )]
+    );
+    drop(tx);
+    assert_eq!(
+        store.latest_checkpoint().await.unwrap(),
+        Some(checkpoint(2))
+    );
+    assert_eq!(store.entry(1).await.unwrap().unwrap().leaf, b"leaf 1");
+
+    // Edge tiles grow in place; a tile wider than the tree is corruption, not data.
+    write(
+        store.as_ref(),
+        vec![entry(2, "event", &[], "event:c")],
+        vec![(t0, vec![1; 96])],
+        3,
+        true,
+    )
+    .await;
+    assert_eq!(
+        store
+            .read_tiles(&[t0, TileId { level: 1, index: 0 }])
+            .await
+            .unwrap(),
+        vec![Some(vec![1; 96]), None]
+    );
+    write(store.as_ref(), vec![], vec![(t0, vec![1; 160])], 4, true).await;
+    let mut tx = store.begin_append().await.unwrap();
+    assert!(matches!(tx.tree_state().await, Err(StoreError::Corrupt(_))));
+    drop(tx);
+
+    // Queries.
+    let q = |f: fn(&mut EntryQuery)| {
+        let mut q = EntryQuery {
+            limit: 100,
+            ..EntryQuery::default()
+        };
+        f(&mut q);
+        q
+    };
+    let idx = |v: Vec<StoredEntry>| v.into_iter().map(|e| e.index).collect::<Vec<_>>();
+    assert_eq!(idx(store.entries(&q(|_| {})).await.unwrap()), vec![0, 1, 2]);
+    assert_eq!(
+        idx(store
+            .entries(&q(|q| q.subject = Some("lot:a".into())))
+            .await
+            .unwrap()),
+        vec![0, 1]
+    );
+    assert_eq!(
+        idx(store
+            .entries(&q(|q| q.kind = Some("sbom".into())))
+            .await
+            .unwrap()),
+        vec![1]
+    );
+    assert_eq!(
+        idx(store.entries(&q(|q| q.after = Some(0))).await.unwrap()),
+        vec![1, 2]
+    );
+    assert_eq!(
+        idx(store.entries(&q(|q| q.below = Some(2))).await.unwrap()),
+        vec![0, 1]
+    );
+    assert_eq!(
+        idx(store
+            .entries(&q(|q| q.since = Some("2026-11-24T12:00:01.000000Z".into())))
+            .await
+            .unwrap()),
+        vec![1, 2]
+    );
+    assert_eq!(
+        idx(store
+            .entries(&q(|q| q.until = Some("2026-11-24T12:00:01.000000Z".into())))
+            .await
+            .unwrap()),
+        vec![0]
+    );
+    assert_eq!(
+        idx(store.entries(&q(|q| q.limit = 1)).await.unwrap()),
+        vec![0]
+    );
+
+    // Checkpoints page in order.
+    let sizes = |v: Vec<StoredCheckpoint>| v.into_iter().map(|c| c.tree_size).collect::<Vec<_>>();
+    assert_eq!(
+        sizes(store.checkpoints(None, 10).await.unwrap()),
+        vec![2, 3, 4]
+    );
+    assert_eq!(sizes(store.checkpoints(Some(2), 1).await.unwrap()), vec![3]);
+    assert_eq!(store.checkpoint(3).await.unwrap(), Some(checkpoint(3)));
+    assert_eq!(store.checkpoint(7).await.unwrap(), None);
+
+    // A second checkpoint at the same size is refused: history cannot be rewritten.
+    let mut tx = store.begin_append().await.unwrap();
+    assert!(tx
+        .write(&AppendBatch {
+            entries: vec![],
+            tiles: vec![],
+            checkpoint: checkpoint(3)
+        })
+        .await
+        .is_err());
+    drop(tx);
+    // So is a second entry at an index.
+    let mut tx = store.begin_append().await.unwrap();
+    assert!(tx
+        .write(&AppendBatch {
+            entries: vec![entry(1, "event", &[], "event:new")],
+            tiles: vec![],
+            checkpoint: checkpoint(9)
+        })
+        .await
+        .is_err());
+    drop(tx);
+
+    // Tokens.
+    store
+        .insert_token("mes", "producer", &[7; 32])
+        .await
+        .unwrap();
+    assert!(store
+        .insert_token("mes-2", "producer", &[7; 32])
+        .await
+        .is_err());
+    assert_eq!(
+        store.token(&[7; 32]).await.unwrap(),
+        Some(TokenRecord {
+            name: "mes".into(),
+            role: "producer".into()
+        })
+    );
+    assert_eq!(store.token(&[8; 32]).await.unwrap(), None);
+    store.ping().await.unwrap();
+}
+
+#[tokio::test]
+async fn sqlite_store_meets_the_contract() {
+    let (_dir, store) = sqlite().await;
+    contract(store).await;
+}
+
+#[tokio::test]
+async fn appenders_are_serialized() {
+    let (_dir, store) = sqlite().await;
+    let tx = store.begin_append().await.unwrap();
+    let s2 = store.clone();
+    let second = tokio::spawn(async move { s2.begin_append().await.map(|_| ()) });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(
+        !second.is_finished(),
+        "a second appender must wait for the log lock"
+    );
+    drop(tx);
+    second.await.unwrap().unwrap();
+}
