@@ -316,21 +316,30 @@ impl Worker {
                 return;
             }
         };
-        match self.receipts(&committed).await {
-            Ok(per_request) => {
-                for (r, receipts) in replies.into_iter().zip(per_request) {
-                    let _ = r.send(receipts);
+        // Step 8 runs beside the next batch's commit: receipts need only what this
+        // batch committed, and proving them must not hold up the log lock.
+        let provers = Provers {
+            store: self.store.clone(),
+            tiles: self.tiles.clone(),
+            metrics: self.metrics.clone(),
+        };
+        tokio::spawn(async move {
+            match provers.receipts(&committed).await {
+                Ok(per_request) => {
+                    for (r, receipts) in replies.into_iter().zip(per_request) {
+                        let _ = r.send(receipts);
+                    }
+                }
+                Err(e) => {
+                    // Durable but not provable this instant; a retry with the same keys
+                    // returns the receipts.
+                    tracing::error!(error = %e, "receipts failed after commit");
+                    for r in replies {
+                        let _ = r.send(Err(clone_err(&e)));
+                    }
                 }
             }
-            Err(e) => {
-                // Durable but not provable this instant; a retry with the same keys
-                // returns the receipts.
-                tracing::error!(error = %e, "receipts failed after commit");
-                for r in replies {
-                    let _ = r.send(Err(clone_err(&e)));
-                }
-            }
-        }
+        });
     }
 
     /// Steps 1–7.
@@ -466,7 +475,16 @@ impl Worker {
             tiles,
         })
     }
+}
 
+/// What step 8 needs, owned, so it can run on its own task.
+struct Provers {
+    store: Arc<dyn Store>,
+    tiles: Arc<TileCache>,
+    metrics: Arc<SequencerMetrics>,
+}
+
+impl Provers {
     /// Step 8: a verified inclusion proof for every slot, against the batch's checkpoint.
     #[allow(clippy::type_complexity)]
     async fn receipts(

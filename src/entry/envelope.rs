@@ -88,6 +88,17 @@ pub struct PreparedEntry {
     pub dedup_key: String,
     /// SHA-256 of the canonical body: equal for a resubmission, different for a reuse.
     pub content_sha256: [u8; 32],
+    /// The canonical bytes of everything but `integrated_at`, made once at validation so
+    /// the sequencer only splices the time in.
+    parts: LeafParts,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct LeafParts {
+    /// `{"body":<canonical body>,"integrated_at":"`
+    head: Vec<u8>,
+    /// `","kind":"...","subjects":[...],"submitter":"..."}`
+    tail: Vec<u8>,
 }
 
 /// Integration times have a fixed width, so a leaf's size is known before it is stamped.
@@ -113,7 +124,21 @@ impl PreparedEntry {
     ) -> Result<Self, EntryError> {
         subjects.sort();
         subjects.dedup();
-        let content_sha256 = Sha256::digest(canonical(&body)?).into();
+        let canonical_body = canonical(&body)?;
+        let content_sha256 = Sha256::digest(&canonical_body).into();
+        // RFC 8785 orders members by key: body, integrated_at, kind, subjects, submitter.
+        let mut head = br#"{"body":"#.to_vec();
+        head.extend_from_slice(&canonical_body);
+        head.extend_from_slice(br#","integrated_at":""#);
+        let subjects_json =
+            serde_json::to_value(&subjects).map_err(|e| EntryError::BadLeaf(e.to_string()))?;
+        let mut tail = br#"","kind":"#.to_vec();
+        tail.extend_from_slice(&canonical(&Value::String(kind.as_str().into()))?);
+        tail.extend_from_slice(br#","subjects":"#);
+        tail.extend_from_slice(&canonical(&subjects_json)?);
+        tail.extend_from_slice(br#","submitter":"#);
+        tail.extend_from_slice(&canonical(&Value::String(submitter.to_string()))?);
+        tail.push(b'}');
         let e = PreparedEntry {
             kind,
             submitter: submitter.to_string(),
@@ -121,24 +146,21 @@ impl PreparedEntry {
             body,
             dedup_key,
             content_sha256,
+            parts: LeafParts { head, tail },
         };
-        let probe = e.leaf(DateTime::<Utc>::UNIX_EPOCH)?;
-        debug_assert!(!probe.is_empty());
+        // Fails now, not in the sequencer, if the leaf would be too large.
+        e.leaf(DateTime::<Utc>::UNIX_EPOCH)?;
         Ok(e)
     }
 
     /// The exact leaf bytes for this entry integrated at `integrated_at`.
     pub fn leaf(&self, integrated_at: DateTime<Utc>) -> Result<CanonicalLeaf, EntryError> {
-        let env = Envelope {
-            kind: self.kind,
-            integrated_at: format_integrated_at(&integrated_at),
-            submitter: self.submitter.clone(),
-            subjects: self.subjects.clone(),
-            body: Some(self.body.clone()),
-            body_sha256: None,
-        };
-        let v = serde_json::to_value(&env).map_err(|e| EntryError::BadLeaf(e.to_string()))?;
-        let bytes = canonical(&v)?;
+        let time = format_integrated_at(&integrated_at);
+        let mut bytes =
+            Vec::with_capacity(self.parts.head.len() + time.len() + self.parts.tail.len());
+        bytes.extend_from_slice(&self.parts.head);
+        bytes.extend_from_slice(time.as_bytes());
+        bytes.extend_from_slice(&self.parts.tail);
         if bytes.len() > LEAF_MAX_BYTES {
             return Err(EntryError::TooLarge {
                 size: bytes.len(),
@@ -202,6 +224,32 @@ mod tests {
         assert!(parse_leaf(spaced.as_bytes()).is_err());
         let v: Value = serde_json::from_str(text).unwrap();
         assert!(parse_leaf(serde_json::to_string_pretty(&v).unwrap().as_bytes()).is_err());
+    }
+
+    #[test]
+    fn spliced_leaf_equals_full_canonicalization() {
+        let e = PreparedEntry::new(
+            Kind::Event,
+            "line \"7\" \u{7f}é",
+            vec!["serial:\u{1}x".into(), "lot:ß".into()],
+            json!({"b": [1.5e-7, -0.0, 10000000000000000000000.0], "a": "\u{2028}\t\\"}),
+            "event:x".into(),
+        )
+        .unwrap();
+        let t = DateTime::parse_from_rfc3339("2026-11-24T12:00:00.000001Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let env = Envelope {
+            kind: e.kind,
+            integrated_at: format_integrated_at(&t),
+            submitter: e.submitter.clone(),
+            subjects: e.subjects.clone(),
+            body: Some(e.body.clone()),
+            body_sha256: None,
+        };
+        let full = canonical(&serde_json::to_value(&env).unwrap()).unwrap();
+        assert_eq!(e.leaf(t).unwrap().as_bytes(), full.as_slice());
+        assert!(parse_leaf(&full).is_ok());
     }
 
     #[test]

@@ -1,0 +1,485 @@
+//! Throughput with side-by-side baselines, all in one run on the same machine:
+//! library appends vs plain SQLite inserts of the same leaves, HTTP ingest, proof
+//! generation at large sizes, and full verification vs plain SHA-256 of the same bytes.
+//!
+//! Run: `cargo bench --bench ledger` (or `./scripts/bench.sh`). Sizes via env:
+//! `BENCH_APPEND` (entries, default 200000), `BENCH_PROOF_SIZES` (default "1000000,10000000").
+
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use threadlog::entry::{parse_event, PreparedEntry};
+use threadlog::merkle::{self, leaf_hash, Hash, TileSet};
+use threadlog::sequencer::{Sequencer, SequencerConfig};
+use threadlog::signer::{FileSigner, Signer};
+use threadlog::store::{SqliteStore, Store, TileCache};
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn event(id: &str) -> Value {
+    json!({
+        "event_id": id,
+        "event_type": "part_printed",
+        "effective_time": "2026-11-24T08:15:00Z",
+        "hierarchy_scope": { "site": "plant-1", "area": "additive", "work_center": "printers", "unit": "p-07" },
+        "source": "mes.plant-1",
+        "job_order_id": "WO-1001",
+        "equipment": [{ "id": "printer-07", "role": "printer" }],
+        "material": [
+            { "definition": "PA12-CF", "lot": "FIL-2026-118", "use": "consumed", "quantity": 41.5, "unit": "g" },
+            { "definition": "bracket-A", "serial": format!("SN-{id}"), "use": "produced", "quantity": 1, "unit": "ea" }
+        ],
+        "program": { "name": "bracket-A.gcode", "digest": format!("sha256:{}", "ab".repeat(32)) }
+    })
+}
+
+fn rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).map(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .unwrap_or("0")
+                    .parse::<f64>()
+                    .unwrap_or(0.0)
+            })
+        })
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
+fn pct(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+struct Log {
+    _dir: tempfile::TempDir,
+    store: Arc<dyn Store>,
+    signer: Arc<FileSigner>,
+    seq: Sequencer,
+}
+
+async fn new_log() -> Log {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bench.db");
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap(),
+    );
+    let (signer, _) =
+        FileSigner::open_or_create(&dir.path().join("k"), "bench.example/log").unwrap();
+    let signer = Arc::new(signer);
+    threadlog::ledger::open(store.as_ref(), signer.as_ref(), "bench.example/log")
+        .await
+        .unwrap();
+    let seq = Sequencer::start(
+        store.clone(),
+        signer.clone(),
+        "bench.example/log".into(),
+        Arc::new(TileCache::new(1024)),
+        SequencerConfig::default(),
+    );
+    Log {
+        _dir: dir,
+        store,
+        signer,
+        seq,
+    }
+}
+
+fn prepared(n: u64, prefix: &str) -> Vec<PreparedEntry> {
+    (0..n)
+        .map(|i| parse_event(event(&format!("{prefix}-{i}")), "bench").unwrap())
+        .collect()
+}
+
+/// 64 tasks submitting batches of 100 through the sequencer.
+async fn append_library(log: &Log, entries: Vec<PreparedEntry>) -> f64 {
+    let n = entries.len();
+    let chunks: Vec<Vec<PreparedEntry>> = entries.chunks(100).map(|c| c.to_vec()).collect();
+    let queue = Arc::new(std::sync::Mutex::new(chunks));
+    let start = Instant::now();
+    let mut tasks = vec![];
+    for _ in 0..64 {
+        let (seq, queue) = (log.seq.clone(), queue.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let next = queue.lock().unwrap().pop();
+                let Some(batch) = next else { break };
+                loop {
+                    match seq.submit(batch.clone()).await {
+                        Ok(_) => break,
+                        Err(threadlog::sequencer::SequencerError::Overloaded) => {
+                            tokio::time::sleep(Duration::from_millis(1)).await
+                        }
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+/// The same leaf bytes inserted with plain multi-row INSERTs, same durability, in
+/// transactions of the size the sequencer commits.
+async fn append_plain(leaves: &[Vec<u8>], batch: usize) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = SqliteConnectOptions::from_str(&format!(
+        "sqlite://{}",
+        dir.path().join("plain.db").display()
+    ))
+    .unwrap()
+    .create_if_missing(true)
+    .journal_mode(SqliteJournalMode::Wal)
+    .synchronous(SqliteSynchronous::Full);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(opts)
+        .await
+        .unwrap();
+    sqlx::query("CREATE TABLE leaves (idx INTEGER PRIMARY KEY, leaf BLOB NOT NULL)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let start = Instant::now();
+    let mut idx = 0i64;
+    for chunk in leaves.chunks(batch) {
+        let mut tx = pool.begin().await.unwrap();
+        for part in chunk.chunks(500) {
+            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO leaves (idx, leaf) ");
+            q.push_values(part, |mut b, leaf| {
+                b.push_bind(idx).push_bind(leaf.as_slice());
+                idx += 1;
+            });
+            q.build().execute(&mut *tx).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+    leaves.len() as f64 / start.elapsed().as_secs_f64()
+}
+
+async fn bench_append() {
+    let n = env_u64("BENCH_APPEND", 200_000);
+    let log = new_log().await;
+    let entries = prepared(n, "a");
+    let rss_before = rss_mib();
+    let lib = append_library(&log, entries.clone()).await;
+    let size = log
+        .store
+        .latest_checkpoint()
+        .await
+        .unwrap()
+        .unwrap()
+        .tree_size;
+    let batches = log.store.checkpoints(None, u32::MAX).await.unwrap().len();
+    let avg_batch = (size as usize / batches.max(1)).max(1);
+    let t = chrono::Utc::now();
+    let leaves: Vec<Vec<u8>> = entries
+        .iter()
+        .map(|e| e.leaf(t).unwrap().into_bytes())
+        .collect();
+    let plain = append_plain(&leaves, avg_batch).await;
+    println!("## appends (library path, durable)  n={n}");
+    println!("| path | entries/s |");
+    println!("|---|---|");
+    println!("| sequencer + SQLite (64 tasks × batches of 100; avg {avg_batch} entries/checkpoint) | {lib:.0} |");
+    println!("| plain SQLite multi-row INSERT, same leaves, same durability, {avg_batch} per tx | {plain:.0} |");
+    println!("| ratio | {:.2} |", lib / plain);
+    println!(
+        "process RSS: {rss_before:.0} MiB before, {:.0} MiB after {n} appends",
+        rss_mib()
+    );
+    println!(
+        "{}",
+        json!({"bench": "append", "n": n, "library_per_s": lib, "plain_per_s": plain, "ratio": lib / plain, "avg_batch": avg_batch})
+    );
+    bench_verify(&log, size).await;
+}
+
+async fn bench_verify(log: &Log, size: u64) {
+    let key = log.signer.verifier_key().clone();
+    let source = threadlog::audit::StoreSource::new(log.store.clone());
+    let start = Instant::now();
+    let report = threadlog::audit::verify(&source, &key, None, &|_, _| {})
+        .await
+        .unwrap();
+    let verify_s = start.elapsed().as_secs_f64();
+    assert!(report.ok);
+    // Baseline: read the same leaves from the same store and SHA-256 them.
+    let start = Instant::now();
+    let mut bytes = 0usize;
+    let mut after = None;
+    loop {
+        let page = log
+            .store
+            .entries(&threadlog::store::EntryQuery {
+                after,
+                limit: 1000,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some(last.index);
+        for e in &page {
+            bytes += e.leaf.len();
+            std::hint::black_box(Sha256::digest(&e.leaf));
+        }
+    }
+    let sha_s = start.elapsed().as_secs_f64();
+    println!(
+        "## verify (whole store: leaves, tiles, every checkpoint)  n={size}, {:.1} MiB of leaves",
+        bytes as f64 / 1048576.0
+    );
+    println!("| path | entries/s | MiB/s |");
+    println!("|---|---|---|");
+    println!(
+        "| threadlog verify (store) | {:.0} | {:.1} |",
+        size as f64 / verify_s,
+        bytes as f64 / 1048576.0 / verify_s
+    );
+    println!(
+        "| read + SHA-256 of the same leaves | {:.0} | {:.1} |",
+        size as f64 / sha_s,
+        bytes as f64 / 1048576.0 / sha_s
+    );
+    println!("| ratio | {:.2} | |", sha_s / verify_s);
+    println!(
+        "{}",
+        json!({"bench": "verify", "n": size, "verify_s": verify_s, "sha_s": sha_s, "ratio": sha_s / verify_s})
+    );
+}
+
+async fn bench_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = threadlog::config::ServeConfig {
+        store: threadlog::config::StoreArgs {
+            data_dir: dir.path().to_path_buf(),
+            database_url: None,
+        },
+        listen: "127.0.0.1:0".parse().unwrap(),
+        origin: Some("bench.example/log".into()),
+        signer: None,
+        max_body_bytes: 4 << 20,
+        queue_depth: 4096,
+        max_batch: 4096,
+        batch_linger_ms: 0,
+        tile_cache: 4096,
+    };
+    let started = threadlog::server::start(&cfg).await.unwrap();
+    let token = threadlog::api::auth::new_token();
+    started
+        .state
+        .store
+        .insert_token(
+            "bench",
+            "producer",
+            &threadlog::api::auth::token_hash(&token),
+        )
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1/events", listener.local_addr().unwrap());
+    tokio::spawn(threadlog::api::serve(
+        listener,
+        started.state,
+        std::future::pending(),
+    ));
+    let client = reqwest::Client::new();
+
+    println!("## HTTP ingest over 127.0.0.1 (64 concurrent clients, keep-alive)");
+    println!("| workload | requests | events/s | requests/s | p50 ms | p99 ms |");
+    println!("|---|---|---|---|---|---|");
+    for (label, per_request, requests) in [
+        ("batches of 100", 100usize, 3000usize),
+        ("single events", 1, 40_000),
+    ] {
+        let bodies: Vec<String> = (0..requests)
+            .map(|r| {
+                if per_request == 1 {
+                    event(&format!("{label}-{r}")).to_string()
+                } else {
+                    Value::Array(
+                        (0..per_request)
+                            .map(|i| event(&format!("{label}-{r}-{i}")))
+                            .collect(),
+                    )
+                    .to_string()
+                }
+            })
+            .collect();
+        let queue = Arc::new(std::sync::Mutex::new(bodies));
+        let start = Instant::now();
+        let mut tasks = vec![];
+        for _ in 0..64 {
+            let (client, url, token, queue) =
+                (client.clone(), url.clone(), token.clone(), queue.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut lat = vec![];
+                loop {
+                    let next = queue.lock().unwrap().pop();
+                    let Some(body) = next else { break };
+                    let t = Instant::now();
+                    let resp = client
+                        .post(&url)
+                        .bearer_auth(&token)
+                        .header("content-type", "application/json")
+                        .body(body)
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(resp.status(), 201);
+                    resp.bytes().await.unwrap();
+                    lat.push(t.elapsed());
+                }
+                lat
+            }));
+        }
+        let mut lat = vec![];
+        for t in tasks {
+            lat.extend(t.await.unwrap());
+        }
+        let secs = start.elapsed().as_secs_f64();
+        lat.sort();
+        let rps = requests as f64 / secs;
+        println!(
+            "| {label} | {requests} | {:.0} | {rps:.0} | {:.1} | {:.1} |",
+            rps * per_request as f64,
+            pct(&lat, 0.5),
+            pct(&lat, 0.99)
+        );
+        println!(
+            "{}",
+            json!({"bench": "http", "workload": label, "events_per_s": rps * per_request as f64, "requests_per_s": rps, "p50_ms": pct(&lat, 0.5), "p99_ms": pct(&lat, 0.99)})
+        );
+    }
+}
+
+/// Builds a tree of `n` synthetic leaves in memory and stores its tiles in a real store,
+/// then times proofs read through the store with a small cache.
+async fn bench_proofs() {
+    let sizes: Vec<u64> = std::env::var("BENCH_PROOF_SIZES")
+        .unwrap_or_else(|_| "1000000,10000000".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    println!("## inclusion proofs read from SQLite tiles (cache of 64 full tiles, random indexes)");
+    println!("| tree size | tiles on disk | p50 ms | p99 ms | proofs/s | RSS MiB |");
+    println!("|---|---|---|---|---|---|");
+    for n in sizes {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("proofs.db");
+        let store = SqliteStore::open(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        let mut edge = TileSet::new();
+        let mut size = 0u64;
+        let mut root = merkle::EMPTY_ROOT;
+        const CHUNK: u64 = 1 << 16;
+        while size < n {
+            let take = CHUNK.min(n - size);
+            let hashes: Vec<Hash> = (size..size + take)
+                .map(|i| leaf_hash(&i.to_be_bytes()))
+                .collect();
+            let out = merkle::append(size, edge.clone(), &hashes).unwrap();
+            size = out.tree_size;
+            root = out.root;
+            let mut tx = store.begin_append().await.unwrap();
+            let cp = threadlog::store::StoredCheckpoint {
+                tree_size: size,
+                root_hash: root,
+                note: String::new(),
+                created_at: String::new(),
+            };
+            tx.write(&threadlog::store::AppendBatch {
+                entries: vec![],
+                tiles: out.tiles.clone(),
+                checkpoint: cp,
+            })
+            .await
+            .unwrap();
+            tx.commit().await.unwrap();
+            let mut next = TileSet::new();
+            let changed: std::collections::HashMap<_, _> = out.tiles.into_iter().collect();
+            for (id, _) in merkle::edge_tiles(size) {
+                if let Some(d) = changed
+                    .get(&id)
+                    .map(|d| d.to_vec())
+                    .or_else(|| edge.get(&id).map(|d| d.to_vec()))
+                {
+                    next.insert(id, d);
+                }
+            }
+            edge = next;
+        }
+        let cache = TileCache::new(64);
+        let mut lat = vec![];
+        let mut x = 0x9E3779B97F4A7C15u64;
+        let start = Instant::now();
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let index = x % n;
+            let t = Instant::now();
+            let ids = merkle::needed_tiles_for_inclusion(index, n).unwrap();
+            let mut set = TileSet::new();
+            cache.load(&store, &ids, &mut set).await.unwrap();
+            let proof = merkle::inclusion_proof(&set, index, n).unwrap();
+            lat.push(t.elapsed());
+            merkle::verify_inclusion(&proof, index, n, &leaf_hash(&index.to_be_bytes()), &root)
+                .unwrap();
+        }
+        let secs = start.elapsed().as_secs_f64();
+        lat.sort();
+        let disk = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0)
+            + std::fs::metadata(path.with_extension("db-wal"))
+                .map(|m| m.len())
+                .unwrap_or(0);
+        println!(
+            "| {n} | {:.0} MiB | {:.3} | {:.3} | {:.0} | {:.0} |",
+            disk as f64 / 1048576.0,
+            pct(&lat, 0.5),
+            pct(&lat, 0.99),
+            20_000.0 / secs,
+            rss_mib()
+        );
+        println!(
+            "{}",
+            json!({"bench": "proofs", "n": n, "p50_ms": pct(&lat, 0.5), "p99_ms": pct(&lat, 0.99)})
+        );
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let which: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let run = |name: &str| which.is_empty() || which.iter().any(|w| w == name);
+    if run("append") {
+        bench_append().await;
+    }
+    if run("http") {
+        bench_http().await;
+    }
+    if run("proofs") {
+        bench_proofs().await;
+    }
+}
