@@ -305,18 +305,18 @@ async fn bench_http() {
     println!("## HTTP ingest over 127.0.0.1 (64 concurrent clients, keep-alive)");
     println!("| workload | requests | events/s | requests/s | p50 ms | p99 ms |");
     println!("|---|---|---|---|---|---|");
-    for (label, per_request, requests) in [
-        ("batches of 100", 100usize, 3000usize),
-        ("single events", 1, 40_000),
+    for (label, tag, per_request, requests) in [
+        ("batches of 100", "b", 100usize, 3000usize),
+        ("single events", "s", 1, 40_000),
     ] {
         let bodies: Vec<String> = (0..requests)
             .map(|r| {
                 if per_request == 1 {
-                    event(&format!("{label}-{r}")).to_string()
+                    event(&format!("{tag}-{r}")).to_string()
                 } else {
                     Value::Array(
                         (0..per_request)
-                            .map(|i| event(&format!("{label}-{r}-{i}")))
+                            .map(|i| event(&format!("{tag}-{r}-{i}")))
                             .collect(),
                     )
                     .to_string()

@@ -259,6 +259,12 @@ fn resolve(
 
 impl Worker {
     async fn run(mut self, mut rx: mpsc::Receiver<Request>) {
+        // Integration times continue from the log's last batch, even across restarts.
+        if let Ok(Some(cp)) = self.store.latest_checkpoint().await {
+            self.last_time = DateTime::parse_from_rfc3339(&cp.created_at)
+                .ok()
+                .map(|t| t.with_timezone(&Utc));
+        }
         while let Some(first) = rx.recv().await {
             let mut count = first.entries.len();
             let mut batch = vec![first];
@@ -381,10 +387,8 @@ impl Worker {
         }
 
         // Step 4.
-        let now = match self.last_time {
-            Some(last) if last > (self.config.clock)() => last,
-            _ => (self.config.clock)(),
-        };
+        let clock = (self.config.clock)();
+        let now = self.last_time.map_or(clock, |last| last.max(clock));
         let integrated_at = format_time(&now);
         let mut entries = Vec::with_capacity(new_refs.len());
         let mut hashes = Vec::with_capacity(new_refs.len());
