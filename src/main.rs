@@ -142,6 +142,7 @@ async fn serve(cfg: ServeConfig, json: bool) -> Result<()> {
                 "origin": started.state.origin,
                 "verifier_key": started.state.verifier_key.to_string(),
                 "tree_size": started.tree_size,
+                "signer": { "kind": started.signer_kind, "location": started.signer_location },
                 "listen": format!("http://{addr}"),
                 "key_created": started.key_created,
             })
@@ -149,6 +150,10 @@ async fn serve(cfg: ServeConfig, json: bool) -> Result<()> {
     } else {
         println!("origin: {}", started.state.origin);
         println!("verifier key: {}", started.state.verifier_key);
+        println!(
+            "signing key: {} {}",
+            started.signer_kind, started.signer_location
+        );
         println!("tree size: {}", started.tree_size);
         println!("listening on http://{addr}");
         if started.key_created {

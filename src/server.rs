@@ -31,6 +31,9 @@ pub struct Started {
     /// True when the key file was created by this start.
     pub key_created: bool,
     pub tree_size: u64,
+    /// `file` or `pkcs11`, and where the key lives (never secret material).
+    pub signer_kind: &'static str,
+    pub signer_location: String,
 }
 
 fn open_signer(cfg: &ServeConfig, origin: &str) -> Result<(Arc<dyn Signer>, bool), StartError> {
@@ -88,5 +91,7 @@ pub async fn start(cfg: &ServeConfig) -> Result<Started, StartError> {
         },
         key_created,
         tree_size: latest.tree_size,
+        signer_kind: signer.kind(),
+        signer_location: signer.location(),
     })
 }

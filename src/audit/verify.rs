@@ -272,41 +272,39 @@ async fn run(
         .flatten()
         .filter(|t| *t > start)
         .min()
-        .unwrap_or(size);
-        if stop > start {
-            let want = (stop - start).min(u64::from(PAGE)) as u32;
-            let page = source.entries(start, want).await?;
-            if page.is_empty() {
+        .unwrap_or(size); // `at < size` here, so there is always a next stop.
+        let want = (stop - start).min(u64::from(PAGE)) as u32;
+        let page = source.entries(start, want).await?;
+        if page.is_empty() {
+            return Ok(Some(fail(
+                Some(start),
+                None,
+                None,
+                format!("entry {start} is missing but the checkpoint covers {size} entries"),
+            )));
+        }
+        let mut hashes = Vec::with_capacity(page.len());
+        for (i, (index, leaf)) in page.iter().enumerate() {
+            let expect = start + i as u64;
+            if *index != expect {
                 return Ok(Some(fail(
-                    Some(start),
+                    Some(expect),
                     None,
                     None,
-                    format!("entry {start} is missing but the checkpoint covers {size} entries"),
+                    format!("entry {expect} is missing (the source skipped to {index})"),
                 )));
             }
-            let mut hashes = Vec::with_capacity(page.len());
-            for (i, (index, leaf)) in page.iter().enumerate() {
-                let expect = start + i as u64;
-                if *index != expect {
-                    return Ok(Some(fail(
-                        Some(expect),
-                        None,
-                        None,
-                        format!("entry {expect} is missing (the source skipped to {index})"),
-                    )));
-                }
-                hashes.push(merkle::leaf_hash(leaf));
-            }
-            let step = tree
-                .push(&hashes)
-                .map_err(|e| SourceError::Malformed(e.to_string()))?;
-            report.entries_checked += hashes.len() as u64;
-            boundaries.push((tree.size(), step.root));
-            if let Some(f) = compare_tiles(source, step.completed, report).await? {
-                return Ok(Some(f));
-            }
-            progress(tree.size(), size);
+            hashes.push(merkle::leaf_hash(leaf));
         }
+        let step = tree
+            .push(&hashes)
+            .map_err(|e| SourceError::Malformed(e.to_string()))?;
+        report.entries_checked += hashes.len() as u64;
+        boundaries.push((tree.size(), step.root));
+        if let Some(f) = compare_tiles(source, step.completed, report).await? {
+            return Ok(Some(f));
+        }
+        progress(tree.size(), size);
     }
 }
 

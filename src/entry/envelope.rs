@@ -54,12 +54,6 @@ impl CanonicalLeaf {
     pub fn into_bytes(self) -> Vec<u8> {
         self.0
     }
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 /// The parsed view of a leaf.

@@ -36,7 +36,6 @@ pub struct VerifierKey {
     text: String,
     name: String,
     id: u32,
-    public_key: [u8; 32],
 }
 
 /// Names one key: what a note signature carries.
@@ -66,10 +65,6 @@ impl VerifierKey {
         self.id
     }
 
-    pub fn public_key(&self) -> &[u8; 32] {
-        &self.public_key
-    }
-
     pub fn key_ref(&self) -> KeyRef {
         KeyRef {
             name: self.name.clone(),
@@ -86,21 +81,12 @@ impl FromStr for VerifierKey {
     type Err = NoteError;
 
     fn from_str(s: &str) -> Result<Self, NoteError> {
+        // The crate checks the name, the algorithm, the key length and the key ID.
         let v = StandardVerifier::new(s).map_err(|e| NoteError::BadVerifierKey(e.to_string()))?;
-        // StandardVerifier accepted it, so the last field is base64(0x01 || 32-byte key).
-        // Names and hex IDs hold no '+', so the third field is the whole base64 key.
-        let b64 = s.splitn(3, '+').nth(2).unwrap_or_default();
-        let raw = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64)
-            .map_err(|e| NoteError::BadVerifierKey(e.to_string()))?;
-        let public_key: [u8; 32] = raw
-            .get(1..)
-            .and_then(|k| k.try_into().ok())
-            .ok_or_else(|| NoteError::BadVerifierKey("key is not 32 bytes".into()))?;
         Ok(VerifierKey {
             text: s.to_string(),
             name: v.name().to_string(),
             id: v.key_id(),
-            public_key,
         })
     }
 }

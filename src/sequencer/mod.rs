@@ -25,6 +25,9 @@
 //! (stored tiles disagree with the tree: the sequencer halts and refuses appends until an
 //! operator has run `threadlog verify`). A full queue is refused at once, never buffered.
 
+mod receipts;
+mod resolve;
+
 use crate::entry::PreparedEntry;
 use crate::merkle::{self, Hash, TileSet};
 use crate::note::{self, Checkpoint, VerifierKey};
@@ -33,6 +36,8 @@ use crate::store::{
     AppendBatch, DedupHit, NewEntry, Store, StoreError, StoredCheckpoint, StoredEntry, TileCache,
 };
 use chrono::{DateTime, Utc};
+use receipts::Provers;
+use resolve::{resolve, Slot};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -194,67 +199,16 @@ impl Sequencer {
     }
 }
 
-/// Where an entry of a request ended up.
-#[derive(Clone, Copy)]
-enum Slot {
-    /// Position in this batch's new entries.
-    New(usize),
-    Existing(u64),
-}
-
 type Reply = oneshot::Sender<Result<Vec<Receipt>, SequencerError>>;
 
 /// A committed batch, ready to be turned into receipts.
-struct Committed {
+pub(crate) struct Committed {
     /// Per request: the slot of each entry, or the conflict that failed the request.
-    outcomes: Vec<Result<Vec<Slot>, SequencerError>>,
+    pub(crate) outcomes: Vec<Result<Vec<Slot>, SequencerError>>,
     /// New entries with their leaf hashes, in index order.
-    new_entries: Vec<(StoredEntry, Hash)>,
-    checkpoint: StoredCheckpoint,
-    tiles: TileSet,
-}
-
-/// Step 3 for one request: the slot of each entry, or the conflict that fails it.
-/// `new` collects (request, entry) positions of entries to append.
-fn resolve(
-    request: usize,
-    entries: &[PreparedEntry],
-    known: &HashMap<String, DedupHit>,
-    in_batch: &mut HashMap<String, (usize, [u8; 32])>,
-    new: &mut Vec<(usize, usize)>,
-    size: u64,
-) -> Result<Vec<Slot>, SequencerError> {
-    let mut slots = Vec::with_capacity(entries.len());
-    let mut local: HashMap<String, (usize, [u8; 32])> = HashMap::new();
-    let mut added = Vec::new();
-    for (i, e) in entries.iter().enumerate() {
-        let key = e.dedup_key.as_str();
-        if let Some(hit) = known.get(key) {
-            if hit.content_sha256 != e.content_sha256 {
-                return Err(SequencerError::Conflict {
-                    key: key.into(),
-                    index: hit.index,
-                });
-            }
-            slots.push(Slot::Existing(hit.index));
-        } else if let Some(&(pos, digest)) = in_batch.get(key).or_else(|| local.get(key)) {
-            if digest != e.content_sha256 {
-                return Err(SequencerError::Conflict {
-                    key: key.into(),
-                    index: size + pos as u64,
-                });
-            }
-            slots.push(Slot::New(pos));
-        } else {
-            let pos = new.len() + added.len();
-            local.insert(key.to_string(), (pos, e.content_sha256));
-            added.push((request, i));
-            slots.push(Slot::New(pos));
-        }
-    }
-    in_batch.extend(local);
-    new.extend(added);
-    Ok(slots)
+    pub(crate) new_entries: Vec<(StoredEntry, Hash)>,
+    pub(crate) checkpoint: StoredCheckpoint,
+    pub(crate) tiles: TileSet,
 }
 
 impl Worker {
@@ -481,114 +435,7 @@ impl Worker {
     }
 }
 
-/// What step 8 needs, owned, so it can run on its own task.
-struct Provers {
-    store: Arc<dyn Store>,
-    tiles: Arc<TileCache>,
-    metrics: Arc<SequencerMetrics>,
-}
-
-impl Provers {
-    /// Step 8: a verified inclusion proof for every slot, against the batch's checkpoint.
-    #[allow(clippy::type_complexity)]
-    async fn receipts(
-        &self,
-        c: &Committed,
-    ) -> Result<Vec<Result<Vec<Receipt>, SequencerError>>, SequencerError> {
-        let size = c.checkpoint.tree_size;
-        let root = c.checkpoint.root_hash;
-        let slots: Vec<Slot> = c
-            .outcomes
-            .iter()
-            .filter_map(|o| o.as_ref().ok())
-            .flatten()
-            .copied()
-            .collect();
-        let mut existing: HashMap<u64, (StoredEntry, Hash)> = HashMap::new();
-        for slot in &slots {
-            if let Slot::Existing(i) = *slot {
-                if let std::collections::hash_map::Entry::Vacant(v) = existing.entry(i) {
-                    let e = self.store.entry(i).await?.ok_or_else(|| {
-                        StoreError::Corrupt(format!("logged entry {i} is missing"))
-                    })?;
-                    let h = merkle::leaf_hash(&e.leaf);
-                    v.insert((e, h));
-                }
-            }
-        }
-        self.metrics.duplicates.fetch_add(
-            slots
-                .iter()
-                .filter(|s| matches!(s, Slot::Existing(_)))
-                .count() as u64,
-            Ordering::Relaxed,
-        );
-        let lookup = |slot: &Slot| -> (&StoredEntry, Hash, bool) {
-            match slot {
-                Slot::New(pos) => (&c.new_entries[*pos].0, c.new_entries[*pos].1, false),
-                Slot::Existing(i) => {
-                    let (e, h) = &existing[i];
-                    (e, *h, true)
-                }
-            }
-        };
-        let mut indexes: Vec<u64> = slots.iter().map(|s| lookup(s).0.index).collect();
-        indexes.sort_unstable();
-        indexes.dedup();
-        let mut needed = std::collections::BTreeSet::new();
-        for &i in &indexes {
-            needed.extend(
-                merkle::needed_tiles_for_inclusion(i, size)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            );
-        }
-        let mut tiles = c.tiles.clone();
-        let needed: Vec<_> = needed.into_iter().collect();
-        self.tiles
-            .load(self.store.as_ref(), &needed, &mut tiles)
-            .await?;
-        let proofs = merkle::inclusion_proofs(&tiles, &indexes, size)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let by_index: HashMap<u64, Vec<Hash>> = indexes.into_iter().zip(proofs).collect();
-
-        let mut out = Vec::with_capacity(c.outcomes.len());
-        for outcome in &c.outcomes {
-            let slots = match outcome {
-                Ok(slots) => slots,
-                Err(conflict) => {
-                    out.push(Err(clone_err(conflict)));
-                    continue;
-                }
-            };
-            let mut receipts = Vec::with_capacity(slots.len());
-            for slot in slots {
-                let (e, leaf_hash, duplicate) = lookup(slot);
-                let proof = by_index[&e.index].clone();
-                merkle::verify_inclusion(&proof, e.index, size, &leaf_hash, &root).map_err(
-                    |err| {
-                        StoreError::Corrupt(format!(
-                            "receipt for {} does not verify: {err}",
-                            e.index
-                        ))
-                    },
-                )?;
-                receipts.push(Receipt {
-                    index: e.index,
-                    leaf_hash,
-                    integrated_at: e.integrated_at.clone(),
-                    checkpoint: c.checkpoint.note.clone(),
-                    tree_size: size,
-                    inclusion_proof: proof,
-                    duplicate,
-                });
-            }
-            out.push(Ok(receipts));
-        }
-        Ok(out)
-    }
-}
-
-fn clone_err(e: &SequencerError) -> SequencerError {
+pub(crate) fn clone_err(e: &SequencerError) -> SequencerError {
     match e {
         SequencerError::Overloaded => SequencerError::Overloaded,
         SequencerError::Conflict { key, index } => SequencerError::Conflict {
