@@ -17,7 +17,16 @@ use threadlog::sequencer::{Sequencer, SequencerConfig};
 use threadlog::signer::{FileSigner, Signer};
 use threadlog::store::{SqliteStore, Store, TileCache};
 
+/// `cargo bench` passes `--bench`; under `cargo test` the same code runs as a quick smoke
+/// test at tiny sizes, so CI keeps the benchmarks working without spending minutes on them.
+fn smoke() -> bool {
+    !std::env::args().any(|a| a == "--bench")
+}
+
 fn env_u64(name: &str, default: u64) -> u64 {
+    if smoke() {
+        return default.min(300);
+    }
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
@@ -306,8 +315,18 @@ async fn bench_http() {
     println!("| workload | requests | events/s | requests/s | p50 ms | p99 ms |");
     println!("|---|---|---|---|---|---|");
     for (label, tag, per_request, requests) in [
-        ("batches of 100", "b", 100usize, 3000usize),
-        ("single events", "s", 1, 40_000),
+        (
+            "batches of 100",
+            "b",
+            100usize,
+            env_u64("BENCH_HTTP_BATCHES", 3000) as usize,
+        ),
+        (
+            "single events",
+            "s",
+            1,
+            env_u64("BENCH_HTTP_SINGLE", 40_000) as usize,
+        ),
     ] {
         let bodies: Vec<String> = (0..requests)
             .map(|r| {
@@ -373,8 +392,11 @@ async fn bench_http() {
 /// Builds a tree of `n` synthetic leaves in memory and stores its tiles in a real store,
 /// then times proofs read through the store with a small cache.
 async fn bench_proofs() {
+    let default_sizes = if smoke() { "5000" } else { "1000000,10000000" };
     let sizes: Vec<u64> = std::env::var("BENCH_PROOF_SIZES")
-        .unwrap_or_else(|_| "1000000,10000000".into())
+        .ok()
+        .filter(|_| !smoke())
+        .unwrap_or_else(|| default_sizes.into())
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
@@ -431,7 +453,8 @@ async fn bench_proofs() {
         let mut lat = vec![];
         let mut x = 0x9E3779B97F4A7C15u64;
         let start = Instant::now();
-        for _ in 0..20_000 {
+        let proofs = env_u64("BENCH_PROOFS", 20_000);
+        for _ in 0..proofs {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
@@ -456,7 +479,7 @@ async fn bench_proofs() {
             disk as f64 / 1048576.0,
             pct(&lat, 0.5),
             pct(&lat, 0.99),
-            20_000.0 / secs,
+            proofs as f64 / secs,
             rss_mib()
         );
         println!(
