@@ -5,6 +5,10 @@
 //! Run: `cargo bench --bench ledger` (or `./scripts/bench.sh`). Sizes via env:
 //! `BENCH_APPEND` (entries, default 200000), `BENCH_PROOF_SIZES` (default "1000000,10000000").
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::event;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -31,23 +35,6 @@ fn env_u64(name: &str, default: u64) -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn event(id: &str) -> Value {
-    json!({
-        "event_id": id,
-        "event_type": "part_printed",
-        "effective_time": "2026-11-24T08:15:00Z",
-        "hierarchy_scope": { "site": "plant-1", "area": "additive", "work_center": "printers", "unit": "p-07" },
-        "source": "mes.plant-1",
-        "job_order_id": "WO-1001",
-        "equipment": [{ "id": "printer-07", "role": "printer" }],
-        "material": [
-            { "definition": "PA12-CF", "lot": "FIL-2026-118", "use": "consumed", "quantity": 41.5, "unit": "g" },
-            { "definition": "bracket-A", "serial": format!("SN-{id}"), "use": "produced", "quantity": 1, "unit": "ea" }
-        ],
-        "program": { "name": "bracket-A.gcode", "digest": format!("sha256:{}", "ab".repeat(32)) }
-    })
 }
 
 fn rss_mib() -> f64 {

@@ -18,12 +18,7 @@ fn check_receipt(s: &TestServer, r: &Value) -> u64 {
         &s.origin,
     )
     .expect("receipt checkpoint verifies");
-    let proof: Vec<Hash> = r["inclusion_proof"]["hashes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| Hash::from_base64(h.as_str().unwrap()).unwrap())
-        .collect();
+    let proof: Vec<Hash> = common::hashes(&r["inclusion_proof"]);
     let index = r["index"].as_u64().unwrap();
     assert_eq!(
         r["inclusion_proof"]["tree_size"].as_u64(),
@@ -248,12 +243,7 @@ async fn auditor_reads_checkpoints_pages_and_proofs() {
                 .get_json(&format!("/v1/proofs/consistency?first={a}&second={b}"))
                 .await;
             assert_eq!(status, 200, "{p}");
-            let hashes: Vec<Hash> = p["hashes"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|h| Hash::from_base64(h.as_str().unwrap()).unwrap())
-                .collect();
+            let hashes: Vec<Hash> = common::hashes(&p);
             merkle::verify_consistency(&hashes, a, &roots[&a], b, &roots[&b]).unwrap();
         }
     }
@@ -264,12 +254,7 @@ async fn auditor_reads_checkpoints_pages_and_proofs() {
             .get_json(&format!("/v1/proofs/inclusion?index={i}&tree_size={total}"))
             .await;
         assert_eq!(status, 200);
-        let hashes: Vec<Hash> = p["hashes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|h| Hash::from_base64(h.as_str().unwrap()).unwrap())
-            .collect();
+        let hashes: Vec<Hash> = common::hashes(&p);
         merkle::verify_inclusion(&hashes, i, total, &merkle::leaf_hash(&leaf), &roots[&total])
             .unwrap();
     }

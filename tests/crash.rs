@@ -2,6 +2,8 @@
 //! several times. After each restart every acknowledged receipt must still be provable,
 //! no event is logged twice, and the whole log verifies (over HTTP and from the file).
 
+mod common;
+
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader};
@@ -214,12 +216,7 @@ async fn sigkill_during_ingest_loses_no_acknowledged_entry() {
             .json()
             .await
             .unwrap();
-        let proof: Vec<Hash> = p["hashes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|h| Hash::from_base64(h.as_str().unwrap()).unwrap())
-            .collect();
+        let proof: Vec<Hash> = common::hashes(&p);
         merkle::verify_inclusion(
             &proof,
             *index,

@@ -3,6 +3,7 @@
 use super::auth::{Caller, Role};
 use super::error::ApiError;
 use super::AppState;
+use crate::store::StoredCheckpoint;
 use axum::extract::{rejection::PathRejection, Path, State};
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -23,11 +24,7 @@ async fn log_info(
     caller: Caller,
 ) -> Result<impl IntoResponse, ApiError> {
     caller.require(READERS)?;
-    let cp = state
-        .store
-        .latest_checkpoint()
-        .await?
-        .ok_or_else(no_checkpoint)?;
+    let cp = latest_checkpoint(&state).await?;
     Ok(Json(serde_json::json!({
         "origin": state.origin,
         "verifier_key": state.verifier_key.to_string(),
@@ -36,8 +33,13 @@ async fn log_info(
     })))
 }
 
-fn no_checkpoint() -> ApiError {
-    ApiError::Unavailable("the log has no checkpoint yet".into())
+async fn latest_checkpoint(state: &AppState) -> Result<StoredCheckpoint, ApiError> {
+    // Start-up signs the size-0 checkpoint, so its absence means the store is unusable.
+    state
+        .store
+        .latest_checkpoint()
+        .await?
+        .ok_or_else(|| ApiError::Unavailable("the log has no checkpoint yet".into()))
 }
 
 fn note_response(note: String) -> impl IntoResponse {
@@ -49,11 +51,7 @@ async fn latest(
     caller: Caller,
 ) -> Result<impl IntoResponse, ApiError> {
     caller.require(READERS)?;
-    let cp = state
-        .store
-        .latest_checkpoint()
-        .await?
-        .ok_or_else(no_checkpoint)?;
+    let cp = latest_checkpoint(&state).await?;
     Ok(note_response(cp.note))
 }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use threadlog::api::auth::{new_token, token_hash};
 use threadlog::audit::{self, Report, StoreSource};
 use threadlog::config::{ServeConfig, StoreArgs};
+use threadlog::merkle::Hash;
 use threadlog::note::VerifierKey;
 use threadlog::store::Store;
 
@@ -177,4 +178,14 @@ pub fn event(id: &str) -> serde_json::Value {
         ],
         "program": { "name": "bracket-A.gcode", "digest": format!("sha256:{}", "ab".repeat(32)) }
     })
+}
+
+/// The `hashes` of a proof answer or `inclusion_proof` object.
+pub fn hashes(v: &serde_json::Value) -> Vec<Hash> {
+    v["hashes"]
+        .as_array()
+        .expect("a hashes array")
+        .iter()
+        .map(|h| Hash::from_base64(h.as_str().expect("a string")).expect("base64 of 32 bytes"))
+        .collect()
 }
