@@ -68,6 +68,12 @@ fn event(id: &str) -> Value {
     })
 }
 
+async fn get_json(client: &reqwest::Client, url: &str, token: &str) -> Value {
+    let resp = client.get(url).bearer_auth(token).send().await.unwrap();
+    assert!(resp.status().is_success(), "GET {url}: {}", resp.status());
+    resp.json().await.unwrap()
+}
+
 #[derive(Clone)]
 struct Ack {
     leaf_hash: String,
@@ -172,15 +178,7 @@ async fn sigkill_during_ingest_loses_no_acknowledged_entry() {
             Some(a) => format!("{url}/v1/entries?limit=1000&after={a}"),
             None => format!("{url}/v1/entries?limit=1000"),
         };
-        let page: Value = client
-            .get(path)
-            .bearer_auth(&auditor)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page = get_json(&client, &path, &auditor).await;
         for e in page["entries"].as_array().unwrap() {
             let id = e["entry"]["body"]["event_id"].as_str().unwrap().to_string();
             assert!(ids.insert(id.clone()), "duplicate event_id {id}");
@@ -204,18 +202,15 @@ async fn sigkill_during_ingest_loses_no_acknowledged_entry() {
     // Receipts stay provable against the latest checkpoint (a sample here; the full
     // verification below rebuilds the whole tree).
     for (index, (_, ack)) in acked.iter().step_by((acked.len() / 200).max(1)) {
-        let p: Value = client
-            .get(format!(
+        let p = get_json(
+            &client,
+            &format!(
                 "{url}/v1/proofs/inclusion?index={index}&tree_size={}",
                 cp.tree_size
-            ))
-            .bearer_auth(&auditor)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            ),
+            &auditor,
+        )
+        .await;
         let proof: Vec<Hash> = common::hashes(&p);
         merkle::verify_inclusion(
             &proof,
