@@ -263,20 +263,11 @@ async fn bench_verify(log: &Log, size: u64) {
 
 async fn bench_http() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = threadlog::config::ServeConfig {
-        store: threadlog::config::StoreArgs {
-            data_dir: dir.path().to_path_buf(),
-            database_url: None,
-        },
-        listen: "127.0.0.1:0".parse().unwrap(),
-        origin: Some("bench.example/log".into()),
-        signer: None,
-        max_body_bytes: 4 << 20,
-        queue_depth: 4096,
-        max_batch: 4096,
-        batch_linger_ms: 0,
-        tile_cache: 4096,
-    };
+    let mut cfg = common::config(dir.path().to_path_buf());
+    cfg.origin = Some("bench.example/log".into());
+    cfg.max_body_bytes = 4 << 20;
+    cfg.queue_depth = 4096;
+    cfg.tile_cache = 4096;
     let started = threadlog::server::start(&cfg).await.unwrap();
     let token = threadlog::api::auth::new_token();
     started

@@ -31,6 +31,11 @@ pub struct ServeConfig {
     #[command(flatten)]
     pub store: StoreArgs,
 
+    /// A PostgreSQL read replica for auditor reads (entries, checkpoints, proofs).
+    /// Default: read from DATABASE_URL.
+    #[arg(long = "read-database-url", env = "THREADLOG_READ_DATABASE_URL")]
+    pub read_database_url: Option<String>,
+
     /// Address to listen on.
     #[arg(long, env = "THREADLOG_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,

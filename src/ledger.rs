@@ -49,28 +49,35 @@ pub async fn open(
         return Err(OpenError::BadOrigin(origin.to_string()));
     }
     let configured = signer.verifier_key().to_string();
-    match store.meta().await? {
-        Some(meta) if meta.origin != origin => {
-            return Err(OpenError::OriginMismatch {
-                stored: meta.origin,
-                configured: origin.into(),
-            })
-        }
-        Some(meta) if meta.verifier_key != configured => {
-            return Err(OpenError::KeyMismatch {
-                stored: meta.verifier_key,
-                configured,
-            })
-        }
-        Some(_) => {}
+    let meta = match store.meta().await? {
+        Some(meta) => meta,
         None => {
-            store
-                .init_meta(&LogMeta {
-                    origin: origin.to_string(),
-                    verifier_key: configured,
-                })
-                .await?
+            let mine = LogMeta {
+                origin: origin.to_string(),
+                verifier_key: configured.clone(),
+            };
+            match store.init_meta(&mine).await {
+                Ok(()) => mine,
+                // Another server sharing the database recorded its identity first; ours
+                // must agree with it like on any later start.
+                Err(StoreError::Conflict(_)) => store.meta().await?.ok_or_else(|| {
+                    StoreError::Corrupt("the identity row vanished after a conflict".into())
+                })?,
+                Err(e) => return Err(e.into()),
+            }
         }
+    };
+    if meta.origin != origin {
+        return Err(OpenError::OriginMismatch {
+            stored: meta.origin,
+            configured: origin.into(),
+        });
+    }
+    if meta.verifier_key != configured {
+        return Err(OpenError::KeyMismatch {
+            stored: meta.verifier_key,
+            configured,
+        });
     }
     if let Some(cp) = store.latest_checkpoint().await? {
         return Ok(cp);
@@ -90,7 +97,7 @@ pub async fn open(
         created_at: format_time(&chrono::Utc::now()),
     };
     let mut tx = store.begin_append().await?;
-    let (size, _) = tx.tree_state().await?;
+    let size = tx.frontier().await?.tree_size;
     if size == 0 && store.checkpoint(0).await?.is_none() {
         tx.write(&AppendBatch {
             entries: vec![],

@@ -217,20 +217,12 @@ async fn migrate(args: StoreArgs, json: bool) -> Result<()> {
     if json {
         println!(
             "{}",
-            serde_json::json!({ "database": redact(&url), "migrated": true })
+            serde_json::json!({ "database": store::redact(&url), "migrated": true })
         );
     } else {
-        println!("database {} is at the current schema", redact(&url));
+        println!("database {} is at the current schema", store::redact(&url));
     }
     Ok(())
-}
-
-/// Hides a password in a database URL.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}://***{}", &url[..s], &url[at..]),
-        _ => url.to_string(),
-    }
 }
 
 fn default_state_path(key: &VerifierKey) -> Option<PathBuf> {

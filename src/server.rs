@@ -79,9 +79,14 @@ pub async fn start(cfg: &ServeConfig) -> Result<Started, StartError> {
         .metrics
         .tree_size
         .store(latest.tree_size, std::sync::atomic::Ordering::Relaxed);
+    let reads = match &cfg.read_database_url {
+        Some(url) => store::open_reader(url).await?,
+        None => store.clone(),
+    };
     Ok(Started {
         state: AppState {
             store,
+            reads,
             sequencer,
             tiles,
             origin,

@@ -1,5 +1,6 @@
-//! The HTTP API over a real socket against a real SQLite file: appends with receipts that
-//! verify offline, idempotency, authorization, bad input, reads and proofs.
+//! The HTTP API over a real socket, on a real SQLite file and on a real PostgreSQL
+//! database with the same cases: appends with receipts that verify offline,
+//! idempotency, authorization, bad input, reads and proofs.
 
 mod common;
 
@@ -9,6 +10,23 @@ use common::{event, TestServer};
 use serde_json::{json, Value};
 use threadlog::merkle::{self, Hash};
 use threadlog::note;
+
+/// Runs a scenario once per backend, as `NAME::sqlite` and `NAME::postgres`.
+macro_rules! both {
+    ($name:ident) => {
+        mod $name {
+            use super::*;
+            #[tokio::test]
+            async fn sqlite() {
+                super::$name(TestServer::start().await).await
+            }
+            #[tokio::test]
+            async fn postgres() {
+                super::$name(TestServer::start_pg().await).await
+            }
+        }
+    };
+}
 
 /// Checks a receipt as an auditor would offline: checkpoint signature, then the proof.
 fn check_receipt(s: &TestServer, r: &Value) -> u64 {
@@ -30,9 +48,8 @@ fn check_receipt(s: &TestServer, r: &Value) -> u64 {
     index
 }
 
-#[tokio::test]
-async fn appended_events_get_receipts_that_verify_offline() {
-    let s = TestServer::start().await;
+both!(appended_events_get_receipts_that_verify_offline);
+async fn appended_events_get_receipts_that_verify_offline(s: TestServer) {
     let (status, r) = s.post_events(&event("e-1")).await;
     assert_eq!(status, 201, "{r}");
     assert_eq!(check_receipt(&s, &r), 0);
@@ -67,9 +84,8 @@ async fn appended_events_get_receipts_that_verify_offline() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn resubmission_is_idempotent_and_reuse_is_a_conflict() {
-    let s = TestServer::start().await;
+both!(resubmission_is_idempotent_and_reuse_is_a_conflict);
+async fn resubmission_is_idempotent_and_reuse_is_a_conflict(s: TestServer) {
     let (status, first) = s.post_events(&event("dup-1")).await;
     assert_eq!(status, 201);
     s.post_events(&event("other")).await;
@@ -106,9 +122,8 @@ async fn resubmission_is_idempotent_and_reuse_is_a_conflict() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn every_route_but_probes_needs_the_right_role() {
-    let s = TestServer::start().await;
+both!(every_route_but_probes_needs_the_right_role);
+async fn every_route_but_probes_needs_the_right_role(s: TestServer) {
     let url = |p: &str| format!("{}{p}", s.url);
     for probe in ["/healthz", "/readyz", "/metrics", "/openapi.json"] {
         let r = s.client.get(url(probe)).send().await.unwrap();
@@ -141,9 +156,8 @@ async fn every_route_but_probes_needs_the_right_role() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn bad_input_is_a_precise_4xx_and_appends_nothing() {
-    let s = TestServer::start().await;
+both!(bad_input_is_a_precise_4xx_and_appends_nothing);
+async fn bad_input_is_a_precise_4xx_and_appends_nothing(s: TestServer) {
     let mut missing = event("m");
     missing.as_object_mut().unwrap().remove("effective_time");
     let mut bad_time = event("t");
@@ -199,9 +213,8 @@ async fn bad_input_is_a_precise_4xx_and_appends_nothing() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn auditor_reads_checkpoints_pages_and_proofs() {
-    let s = TestServer::start().await;
+both!(auditor_reads_checkpoints_pages_and_proofs);
+async fn auditor_reads_checkpoints_pages_and_proofs(s: TestServer) {
     let mut sizes = vec![];
     for round in 0..5 {
         let batch: Vec<Value> = (0..(round * 7 + 3))

@@ -67,8 +67,8 @@ struct FlakyTx {
 
 #[async_trait]
 impl AppendTx for FlakyTx {
-    async fn tree_state(&mut self) -> Result<(u64, Vec<(TileId, Vec<u8>)>), StoreError> {
-        self.inner.tree_state().await
+    async fn frontier(&mut self) -> Result<Frontier, StoreError> {
+        self.inner.frontier().await
     }
     async fn find_dedup(&mut self, keys: &[&str]) -> Result<Vec<(String, DedupHit)>, StoreError> {
         self.inner.find_dedup(keys).await
@@ -187,6 +187,7 @@ async fn rig(config: SequencerConfig) -> Rig {
         .unwrap();
     let state = AppState {
         store: store.clone(),
+        reads: store.clone(),
         sequencer,
         tiles,
         origin: "faults.example/log".into(),

@@ -1,4 +1,7 @@
-//! The `Store` contract, as one suite every implementation must pass (SQLite here).
+//! The `Store` contract, as one suite every implementation must pass: SQLite and
+//! PostgreSQL run the same cases with the same expectations.
+
+mod common;
 
 use std::sync::Arc;
 use threadlog::merkle::{Hash, TileId};
@@ -10,6 +13,11 @@ async fn sqlite() -> (tempfile::TempDir, Arc<dyn Store>) {
         .await
         .unwrap();
     (dir, Arc::new(store))
+}
+
+async fn postgres() -> Arc<dyn Store> {
+    let url = common::pg::fresh_database().await;
+    Arc::new(PostgresStore::open(&url).await.unwrap())
 }
 
 fn entry(index: u64, kind: &str, subjects: &[&str], key: &str) -> NewEntry {
@@ -31,7 +39,7 @@ fn checkpoint(size: u64) -> StoredCheckpoint {
         tree_size: size,
         root_hash: Hash([size as u8; 32]),
         note: format!("note {size}\n"),
-        created_at: "t".into(),
+        created_at: format!("2026-11-24T12:01:{:02}.000000Z", size),
     }
 }
 
@@ -68,7 +76,7 @@ async fn contract(store: Arc<dyn Store>) {
 
     // Empty log.
     let mut tx = store.begin_append().await.unwrap();
-    assert_eq!(tx.tree_state().await.unwrap(), (0, vec![]));
+    assert_eq!(tx.frontier().await.unwrap(), Frontier::default());
     drop(tx);
 
     // A transaction dropped without commit leaves nothing behind.
@@ -98,7 +106,14 @@ async fn contract(store: Arc<dyn Store>) {
     )
     .await;
     let mut tx = store.begin_append().await.unwrap();
-    assert_eq!(tx.tree_state().await.unwrap(), (2, vec![(t0, vec![1; 64])]));
+    assert_eq!(
+        tx.frontier().await.unwrap(),
+        Frontier {
+            tree_size: 2,
+            created_at: Some(checkpoint(2).created_at),
+            edge: vec![(t0, vec![1; 64])]
+        }
+    );
     let hits = tx.find_dedup(&["event:a", "event:zzz"]).await.unwrap();
     assert_eq!(
         hits,
@@ -135,7 +150,7 @@ async fn contract(store: Arc<dyn Store>) {
     );
     write(store.as_ref(), vec![], vec![(t0, vec![1; 160])], 4, true).await;
     let mut tx = store.begin_append().await.unwrap();
-    assert!(matches!(tx.tree_state().await, Err(StoreError::Corrupt(_))));
+    assert!(matches!(tx.frontier().await, Err(StoreError::Corrupt(_))));
     drop(tx);
 
     // Queries.
@@ -250,11 +265,13 @@ async fn sqlite_store_meets_the_contract() {
 }
 
 #[tokio::test]
-async fn appenders_are_serialized() {
-    let (_dir, store) = sqlite().await;
-    let tx = store.begin_append().await.unwrap();
-    let s2 = store.clone();
-    let second = tokio::spawn(async move { s2.begin_append().await.map(|_| ()) });
+async fn postgres_store_meets_the_contract() {
+    contract(postgres().await).await;
+}
+
+async fn appenders_are_serialized(a: Arc<dyn Store>, b: Arc<dyn Store>) {
+    let tx = a.begin_append().await.unwrap();
+    let second = tokio::spawn(async move { b.begin_append().await.map(|_| ()) });
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert!(
         !second.is_finished(),
@@ -262,4 +279,19 @@ async fn appenders_are_serialized() {
     );
     drop(tx);
     second.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn sqlite_appenders_are_serialized() {
+    let (_dir, store) = sqlite().await;
+    appenders_are_serialized(store.clone(), store).await;
+}
+
+#[tokio::test]
+async fn postgres_appenders_are_serialized_across_servers() {
+    // Two stores on one database stand for two replicas: separate pools, one lock.
+    let url = common::pg::fresh_database().await;
+    let a: Arc<dyn Store> = Arc::new(PostgresStore::open(&url).await.unwrap());
+    let b: Arc<dyn Store> = Arc::new(PostgresStore::open(&url).await.unwrap());
+    appenders_are_serialized(a, b).await;
 }

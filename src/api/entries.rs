@@ -45,7 +45,7 @@ async fn one(
     let Path(index) =
         index.map_err(|_| ApiError::BadRequest("index must be a non-negative integer".into()))?;
     let e = state
-        .store
+        .reads
         .entry(index)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no entry at index {index}")))?;
@@ -105,7 +105,7 @@ async fn page(
         below: None,
         limit,
     };
-    let rows = state.store.entries(&q).await?;
+    let rows = state.reads.entries(&q).await?;
     let next = if rows.len() == limit as usize {
         rows.last().map(|e| e.index)
     } else {

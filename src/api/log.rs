@@ -36,7 +36,7 @@ async fn log_info(
 async fn latest_checkpoint(state: &AppState) -> Result<StoredCheckpoint, ApiError> {
     // Start-up signs the size-0 checkpoint, so its absence means the store is unusable.
     state
-        .store
+        .reads
         .latest_checkpoint()
         .await?
         .ok_or_else(|| ApiError::Unavailable("the log has no checkpoint yet".into()))
@@ -63,7 +63,7 @@ async fn by_size(
     caller.require(READERS)?;
     let Path(size) =
         size.map_err(|_| ApiError::BadRequest("tree_size must be a non-negative integer".into()))?;
-    let cp = state.store.checkpoint(size).await?.ok_or_else(|| {
+    let cp = state.reads.checkpoint(size).await?.ok_or_else(|| {
         ApiError::NotFound(format!("no checkpoint was issued at tree size {size}"))
     })?;
     Ok(note_response(cp.note))

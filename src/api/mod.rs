@@ -20,7 +20,11 @@ use std::sync::Arc;
 /// Everything a request handler may use. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
+    /// The primary: appends, tokens, readiness.
     pub store: Arc<dyn Store>,
+    /// Auditor reads: the primary, or a read replica that may lag but is never
+    /// inconsistent (a checkpoint commits with its entries and tiles).
+    pub reads: Arc<dyn Store>,
     pub sequencer: Sequencer,
     pub tiles: Arc<TileCache>,
     pub origin: String,

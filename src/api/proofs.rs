@@ -25,7 +25,7 @@ async fn require_checkpoint(state: &AppState, size: u64) -> Result<(), ApiError>
         return Ok(());
     }
     state
-        .store
+        .reads
         .checkpoint(size)
         .await?
         .map(|_| ())
@@ -36,7 +36,7 @@ async fn load(state: &AppState, ids: &[TileId]) -> Result<TileSet, ApiError> {
     let mut set = TileSet::new();
     state
         .tiles
-        .load(state.store.as_ref(), ids, &mut set)
+        .load(state.reads.as_ref(), ids, &mut set)
         .await?;
     Ok(set)
 }

@@ -6,7 +6,8 @@
 //!
 //! 1. **Lock** — `Store::begin_append` opens a transaction holding the log lock.
 //!    A crash from here to step 7 leaves nothing: the transaction never commits.
-//! 2. **Read frontier** — the tree size of the latest checkpoint and its edge tiles.
+//! 2. **Read frontier** — the latest checkpoint's tree size, time and edge tiles, as
+//!    of the lock (other servers may have appended since this one last did).
 //! 3. **Resolve duplicates** — keys already logged (or repeated in this batch) with the
 //!    same content get the first entry's receipt; with other content the request fails
 //!    with a conflict and none of its entries are written.
@@ -138,6 +139,12 @@ pub fn format_time(t: &DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
+fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
 impl Sequencer {
     /// Starts the sequencer task. It runs until every `Sequencer` handle is dropped.
     pub fn start(
@@ -213,12 +220,6 @@ pub(crate) struct Committed {
 
 impl Worker {
     async fn run(mut self, mut rx: mpsc::Receiver<Request>) {
-        // Integration times continue from the log's last batch, even across restarts.
-        if let Ok(Some(cp)) = self.store.latest_checkpoint().await {
-            self.last_time = DateTime::parse_from_rfc3339(&cp.created_at)
-                .ok()
-                .map(|t| t.with_timezone(&Utc));
-        }
         while let Some(first) = rx.recv().await {
             let mut count = first.entries.len();
             let mut batch = vec![first];
@@ -308,7 +309,12 @@ impl Worker {
         requests: &[Vec<PreparedEntry>],
     ) -> Result<Committed, SequencerError> {
         let mut tx = self.store.begin_append().await?;
-        let (size, edge) = tx.tree_state().await?;
+        let frontier = tx.frontier().await?;
+        let size = frontier.tree_size;
+        // Another server may have appended since our last batch: its time is the floor.
+        if let Some(t) = frontier.created_at.as_deref().and_then(parse_time) {
+            self.last_time = Some(self.last_time.map_or(t, |l| l.max(t)));
+        }
         let keys: Vec<&str> = requests
             .iter()
             .flatten()
@@ -370,7 +376,7 @@ impl Worker {
 
         // Step 5.
         let mut edge_set = TileSet::new();
-        for (id, data) in edge {
+        for (id, data) in frontier.edge {
             edge_set.insert(id, data);
         }
         let appended = merkle::append(size, edge_set, &hashes)

@@ -13,9 +13,12 @@
 //!   process or another) can write; the state read inside the transaction is current.
 //! - Readers never see a tree size without its entries, tiles and checkpoint.
 
+mod postgres;
+mod rows;
 mod sqlite;
 mod tiles;
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use tiles::TileCache;
 
@@ -105,11 +108,23 @@ pub struct TokenRecord {
     pub role: String,
 }
 
+/// The right edge of the log as the append transaction sees it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Frontier {
+    /// The tree size of the latest checkpoint.
+    pub tree_size: u64,
+    /// When the latest checkpoint was made: the floor for the next integration time,
+    /// whichever server made it.
+    pub created_at: Option<String>,
+    /// The edge tiles of `tree_size`, at exactly the width it needs.
+    pub edge: Vec<(TileId, Vec<u8>)>,
+}
+
 /// An open append transaction holding the log lock.
 #[async_trait]
 pub trait AppendTx: Send {
-    /// The current tree size (that of the latest checkpoint) and its edge tiles.
-    async fn tree_state(&mut self) -> Result<(u64, Vec<(TileId, Vec<u8>)>), StoreError>;
+    /// The frontier as of the log lock: current even when other servers append.
+    async fn frontier(&mut self) -> Result<Frontier, StoreError>;
     /// The entries already logged under any of `keys`.
     async fn find_dedup(&mut self, keys: &[&str]) -> Result<Vec<(String, DedupHit)>, StoreError>;
     /// Writes a batch; visible only after `commit`.
@@ -157,13 +172,106 @@ pub(crate) fn from_sql(v: i64) -> Result<u64, StoreError> {
     u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("negative index {v} in store")))
 }
 
-/// Opens the store named by a database URL.
+/// The page query over entries, in the SQL both backends share; placeholders come from
+/// the builder.
+pub(crate) fn entries_sql<'a, DB>(
+    b: &mut sqlx::QueryBuilder<'a, DB>,
+    q: &EntryQuery,
+) -> Result<(), StoreError>
+where
+    DB: sqlx::Database,
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    b.push("SELECT e.idx, e.kind, e.integrated_at, e.leaf FROM ");
+    if let Some(s) = &q.subject {
+        b.push("subjects s JOIN entries e ON e.idx = s.idx WHERE s.subject = ");
+        b.push_bind(s.clone());
+    } else {
+        b.push("entries e WHERE 1 = 1");
+    }
+    if let Some(k) = &q.kind {
+        b.push(" AND e.kind = ").push_bind(k.clone());
+    }
+    if let Some(s) = &q.since {
+        b.push(" AND e.integrated_at >= ").push_bind(s.clone());
+    }
+    if let Some(u) = &q.until {
+        b.push(" AND e.integrated_at < ").push_bind(u.clone());
+    }
+    if let Some(a) = q.after {
+        b.push(" AND e.idx > ").push_bind(to_sql(a)?);
+    }
+    if let Some(below) = q.below {
+        b.push(" AND e.idx < ").push_bind(to_sql(below)?);
+    }
+    b.push(" ORDER BY e.idx LIMIT ")
+        .push_bind(i64::from(q.limit));
+    Ok(())
+}
+
+/// Checks an edge tile read inside an append transaction. Entries, tiles and checkpoint
+/// commit together, so a missing tile or one of another width than the tree size needs
+/// is corruption, never a torn write.
+pub(crate) fn edge_tile(
+    tree_size: u64,
+    id: TileId,
+    width: u64,
+    data: Option<Vec<u8>>,
+) -> Result<Vec<u8>, StoreError> {
+    let data = data.ok_or_else(|| {
+        StoreError::Corrupt(format!(
+            "edge tile {}/{} of tree size {tree_size} is missing",
+            id.level, id.index
+        ))
+    })?;
+    if data.len() as u64 != width * 32 {
+        return Err(StoreError::Corrupt(format!(
+            "edge tile {}/{} holds {} bytes, tree size {tree_size} needs {}",
+            id.level,
+            id.index,
+            data.len(),
+            width * 32
+        )));
+    }
+    Ok(data)
+}
+
+fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// Opens the store named by a database URL, applying migrations.
 pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {
         Ok(std::sync::Arc::new(SqliteStore::open(url).await?))
+    } else if is_postgres(url) {
+        Ok(std::sync::Arc::new(PostgresStore::open(url).await?))
     } else {
         Err(StoreError::Config(format!(
-            "unsupported DATABASE_URL scheme in {url:?}; use sqlite://PATH"
+            "unsupported database URL scheme in {:?}; use sqlite://PATH or postgres://…",
+            redact(url)
         )))
+    }
+}
+
+/// Opens a read-only view for auditor reads (`THREADLOG_READ_DATABASE_URL`): a
+/// PostgreSQL streaming replica of the log's database.
+pub async fn open_reader(url: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    if is_postgres(url) {
+        Ok(std::sync::Arc::new(PostgresStore::open_reader(url).await?))
+    } else {
+        Err(StoreError::Config(format!(
+            "a read database must be a PostgreSQL replica (postgres://…), not {:?}",
+            redact(url)
+        )))
+    }
+}
+
+/// A database URL without its credentials, for messages and logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***{}", &url[..s], &url[at..]),
+        _ => url.to_string(),
     }
 }

@@ -3,9 +3,10 @@
 //! `synchronous=FULL`, so a committed batch survives power loss. The log lock is SQLite's
 //! own write lock, taken up front with `BEGIN IMMEDIATE`.
 
+use super::rows::{self, db_err, LogRow};
 use super::*;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
+use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -15,39 +16,6 @@ const INSERT_CHUNK: usize = 500;
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
-}
-
-fn db_err(e: sqlx::Error) -> StoreError {
-    match e {
-        sqlx::Error::ColumnDecode { .. }
-        | sqlx::Error::Decode(_)
-        | sqlx::Error::ColumnNotFound(_) => StoreError::Corrupt(e.to_string()),
-        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(d.to_string()),
-        other => StoreError::Unavailable(other.to_string()),
-    }
-}
-
-fn hash_from(bytes: Vec<u8>) -> Result<Hash, StoreError> {
-    Hash::from_slice(&bytes)
-        .map_err(|_| StoreError::Corrupt("stored root hash is not 32 bytes".into()))
-}
-
-fn checkpoint_from(row: sqlx::sqlite::SqliteRow) -> Result<StoredCheckpoint, StoreError> {
-    Ok(StoredCheckpoint {
-        tree_size: from_sql(row.try_get("tree_size").map_err(db_err)?)?,
-        root_hash: hash_from(row.try_get("root_hash").map_err(db_err)?)?,
-        note: row.try_get("note").map_err(db_err)?,
-        created_at: row.try_get("created_at").map_err(db_err)?,
-    })
-}
-
-fn entry_from(row: sqlx::sqlite::SqliteRow) -> Result<StoredEntry, StoreError> {
-    Ok(StoredEntry {
-        index: from_sql(row.try_get("idx").map_err(db_err)?)?,
-        kind: row.try_get("kind").map_err(db_err)?,
-        integrated_at: row.try_get("integrated_at").map_err(db_err)?,
-        leaf: row.try_get("leaf").map_err(db_err)?,
-    })
 }
 
 impl SqliteStore {
@@ -86,14 +54,19 @@ struct SqliteAppend {
 
 #[async_trait]
 impl AppendTx for SqliteAppend {
-    async fn tree_state(&mut self) -> Result<(u64, Vec<(TileId, Vec<u8>)>), StoreError> {
-        let size: Option<i64> = sqlx::query_scalar("SELECT MAX(tree_size) FROM checkpoints")
-            .fetch_one(&mut *self.tx)
-            .await
-            .map_err(db_err)?;
-        let size = from_sql(size.unwrap_or(0))?;
+    async fn frontier(&mut self) -> Result<Frontier, StoreError> {
+        let latest = sqlx::query(
+            "SELECT tree_size, created_at FROM checkpoints ORDER BY tree_size DESC LIMIT 1",
+        )
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        let (tree_size, created_at) = match latest {
+            Some(r) => (from_sql(r.col("tree_size")?)?, Some(r.col("created_at")?)),
+            None => (0, None),
+        };
         let mut edge = Vec::new();
-        for (id, width) in crate::merkle::edge_tiles(size) {
+        for (id, width) in crate::merkle::edge_tiles(tree_size) {
             let data: Option<Vec<u8>> =
                 sqlx::query_scalar("SELECT data FROM tiles WHERE level = ? AND idx = ?")
                     .bind(i64::from(id.level))
@@ -101,26 +74,13 @@ impl AppendTx for SqliteAppend {
                     .fetch_optional(&mut *self.tx)
                     .await
                     .map_err(db_err)?;
-            let data = data.ok_or_else(|| {
-                StoreError::Corrupt(format!(
-                    "edge tile {}/{} of tree size {size} is missing",
-                    id.level, id.index
-                ))
-            })?;
-            // A tile may be wider than the checkpoint if a crash hit between writes it
-            // cannot (one transaction), so any other width is corruption.
-            if data.len() as u64 != width * 32 {
-                return Err(StoreError::Corrupt(format!(
-                    "edge tile {}/{} holds {} bytes, tree size {size} needs {}",
-                    id.level,
-                    id.index,
-                    data.len(),
-                    width * 32
-                )));
-            }
-            edge.push((id, data));
+            edge.push((id, edge_tile(tree_size, id, width, data)?));
         }
-        Ok((size, edge))
+        Ok(Frontier {
+            tree_size,
+            created_at,
+            edge,
+        })
     }
 
     async fn find_dedup(&mut self, keys: &[&str]) -> Result<Vec<(String, DedupHit)>, StoreError> {
@@ -135,7 +95,7 @@ impl AppendTx for SqliteAppend {
             }
             q.push(")");
             for row in q.build().fetch_all(&mut *self.tx).await.map_err(db_err)? {
-                out.push(dedup_from(&row)?);
+                out.push(rows::dedup(&row)?);
             }
         }
         Ok(out)
@@ -227,20 +187,6 @@ impl AppendTx for SqliteAppend {
     }
 }
 
-fn dedup_from(row: &sqlx::sqlite::SqliteRow) -> Result<(String, DedupHit), StoreError> {
-    let key: String = row.try_get("key").map_err(db_err)?;
-    let content: Vec<u8> = row.try_get("content_sha256").map_err(db_err)?;
-    Ok((
-        key,
-        DedupHit {
-            index: from_sql(row.try_get("idx").map_err(db_err)?)?,
-            content_sha256: content
-                .try_into()
-                .map_err(|_| StoreError::Corrupt("dedup digest is not 32 bytes".into()))?,
-        },
-    ))
-}
-
 #[async_trait]
 impl Store for SqliteStore {
     async fn begin_append(&self) -> Result<Box<dyn AppendTx>, StoreError> {
@@ -259,8 +205,8 @@ impl Store for SqliteStore {
             .map_err(db_err)?;
         row.map(|r| {
             Ok(LogMeta {
-                origin: r.try_get("origin").map_err(db_err)?,
-                verifier_key: r.try_get("verifier_key").map_err(db_err)?,
+                origin: r.col("origin")?,
+                verifier_key: r.col("verifier_key")?,
             })
         })
         .transpose()
@@ -282,7 +228,7 @@ impl Store for SqliteStore {
             .fetch_optional(&self.reader)
             .await
             .map_err(db_err)?
-            .map(checkpoint_from)
+            .map(|r| rows::checkpoint(&r))
             .transpose()
     }
 
@@ -292,7 +238,7 @@ impl Store for SqliteStore {
             .fetch_optional(&self.reader)
             .await
             .map_err(db_err)?
-            .map(checkpoint_from)
+            .map(|r| rows::checkpoint(&r))
             .transpose()
     }
 
@@ -312,7 +258,7 @@ impl Store for SqliteStore {
             .await
             .map_err(db_err)?
             .into_iter()
-            .map(checkpoint_from)
+            .map(|r| rows::checkpoint(&r))
             .collect()
     }
 
@@ -338,42 +284,19 @@ impl Store for SqliteStore {
             .fetch_optional(&self.reader)
             .await
             .map_err(db_err)?
-            .map(entry_from)
+            .map(|r| rows::entry(&r))
             .transpose()
     }
 
     async fn entries(&self, q: &EntryQuery) -> Result<Vec<StoredEntry>, StoreError> {
-        let mut b =
-            QueryBuilder::<Sqlite>::new("SELECT e.idx, e.kind, e.integrated_at, e.leaf FROM ");
-        if let Some(s) = &q.subject {
-            b.push("subjects s JOIN entries e ON e.idx = s.idx WHERE s.subject = ");
-            b.push_bind(s.clone());
-        } else {
-            b.push("entries e WHERE 1 = 1");
-        }
-        if let Some(k) = &q.kind {
-            b.push(" AND e.kind = ").push_bind(k.clone());
-        }
-        if let Some(s) = &q.since {
-            b.push(" AND e.integrated_at >= ").push_bind(s.clone());
-        }
-        if let Some(u) = &q.until {
-            b.push(" AND e.integrated_at < ").push_bind(u.clone());
-        }
-        if let Some(a) = q.after {
-            b.push(" AND e.idx > ").push_bind(to_sql(a)?);
-        }
-        if let Some(below) = q.below {
-            b.push(" AND e.idx < ").push_bind(to_sql(below)?);
-        }
-        b.push(" ORDER BY e.idx LIMIT ")
-            .push_bind(i64::from(q.limit));
+        let mut b = QueryBuilder::<Sqlite>::new("");
+        entries_sql(&mut b, q)?;
         b.build()
             .fetch_all(&self.reader)
             .await
             .map_err(db_err)?
             .into_iter()
-            .map(entry_from)
+            .map(|r| rows::entry(&r))
             .collect()
     }
 
@@ -383,7 +306,7 @@ impl Store for SqliteStore {
             .fetch_optional(&self.reader)
             .await
             .map_err(db_err)?
-            .map(|r| dedup_from(&r).map(|(_, h)| h))
+            .map(|r| rows::dedup(&r).map(|(_, h)| h))
             .transpose()
     }
 
@@ -414,8 +337,8 @@ impl Store for SqliteStore {
             .map_err(db_err)?;
         row.map(|r| {
             Ok(TokenRecord {
-                name: r.try_get("name").map_err(db_err)?,
-                role: r.try_get("role").map_err(db_err)?,
+                name: r.col("name")?,
+                role: r.col("role")?,
             })
         })
         .transpose()

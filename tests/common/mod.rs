@@ -2,6 +2,8 @@
 //! and an auditor's full verification after each scenario.
 #![allow(dead_code)]
 
+pub mod pg;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use threadlog::api::auth::{new_token, token_hash};
@@ -31,6 +33,7 @@ pub fn config(data_dir: PathBuf) -> ServeConfig {
             data_dir,
             database_url: None,
         },
+        read_database_url: None,
         listen: "127.0.0.1:0".parse().unwrap(),
         origin: Some("test.example/log".into()),
         signer: None,
@@ -46,6 +49,16 @@ impl TestServer {
     pub async fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
         Self::start_with(dir, |c| c).await
+    }
+
+    /// A server on a fresh PostgreSQL database.
+    pub async fn start_pg() -> Self {
+        let url = pg::fresh_database().await;
+        Self::start_with(tempfile::tempdir().unwrap(), |mut c| {
+            c.store.database_url = Some(url);
+            c
+        })
+        .await
     }
 
     pub async fn start_with(

@@ -1,0 +1,402 @@
+//! The PostgreSQL store: many stateless servers on one primary, optional streaming
+//! replicas for reads. PostgreSQL is the only coordination between servers: appends are
+//! serialized by a transaction-scoped advisory lock taken first in every append
+//! transaction, and the frontier is re-read under it, so no server ever signs a checkpoint
+//! that forks from another's. The lock is released by commit or rollback, and by the
+//! server when a client dies, so a killed replica never leaves the log locked.
+
+use super::rows::{self, db_err, LogRow};
+use super::*;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Postgres, QueryBuilder, Transaction};
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// The advisory lock key of the log ("tlog" in ASCII); one log per database.
+const LOG_LOCK: i64 = 0x746c_6f67;
+
+pub struct PostgresStore {
+    /// The primary: appends, tokens and the identity row.
+    writer: PgPool,
+    /// Reads; the primary again, or a streaming replica for a read-only store.
+    reader: PgPool,
+}
+
+async fn pool(url: &str, max: u32) -> Result<PgPool, StoreError> {
+    let opts = PgConnectOptions::from_str(url)
+        .map_err(|e| StoreError::Config(format!("DATABASE_URL: {e}")))?
+        .application_name("threadlog");
+    // A short acquire timeout turns a database outage into a prompt 503 instead of
+    // requests piling up; the pool reconnects on its own when the server returns.
+    PgPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(Duration::from_secs(3))
+        .connect_with(opts)
+        .await
+        .map_err(db_err)
+}
+
+impl PostgresStore {
+    /// Connects to the primary at `url` and applies migrations (under sqlx's own
+    /// advisory lock, so replicas starting together migrate once).
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let writer = pool(url, 4).await?;
+        sqlx::migrate!("migrations/postgres")
+            .run(&writer)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("migration failed: {e}")))?;
+        let reader = pool(url, 8).await?;
+        Ok(PostgresStore { writer, reader })
+    }
+
+    /// Connects to a read replica (or any database holding the log) for reads only;
+    /// never migrates. Appends through it fail: the replica is read-only.
+    pub async fn open_reader(url: &str) -> Result<Self, StoreError> {
+        let reader = pool(url, 8).await?;
+        Ok(PostgresStore {
+            writer: reader.clone(),
+            reader,
+        })
+    }
+}
+
+struct PgAppend {
+    tx: Transaction<'static, Postgres>,
+}
+
+#[async_trait]
+impl AppendTx for PgAppend {
+    async fn frontier(&mut self) -> Result<Frontier, StoreError> {
+        let latest = sqlx::query(
+            "SELECT tree_size, created_at FROM checkpoints ORDER BY tree_size DESC LIMIT 1",
+        )
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        let (tree_size, created_at) = match latest {
+            Some(r) => (from_sql(r.col("tree_size")?)?, Some(r.col("created_at")?)),
+            None => (0, None),
+        };
+        let wanted = crate::merkle::edge_tiles(tree_size);
+        let ids: Vec<TileId> = wanted.iter().map(|(id, _)| *id).collect();
+        let mut found = fetch_tiles(&mut self.tx, &ids).await?;
+        let mut edge = Vec::with_capacity(wanted.len());
+        for (id, width) in wanted {
+            edge.push((id, edge_tile(tree_size, id, width, found.remove(&id))?));
+        }
+        Ok(Frontier {
+            tree_size,
+            created_at,
+            edge,
+        })
+    }
+
+    async fn find_dedup(&mut self, keys: &[&str]) -> Result<Vec<(String, DedupHit)>, StoreError> {
+        sqlx::query("SELECT key, idx, content_sha256 FROM dedup WHERE key = ANY($1)")
+            .bind(keys)
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(rows::dedup)
+            .collect()
+    }
+
+    async fn write(&mut self, batch: &AppendBatch) -> Result<(), StoreError> {
+        // One statement per table: arrays are one bind parameter each, whatever the
+        // batch size, and a round trip costs more than the rows.
+        let n = batch.entries.len();
+        let (mut idx, mut kind, mut time, mut leaf) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        let (mut subject, mut subject_idx) = (Vec::new(), Vec::new());
+        let (mut key, mut key_idx, mut content) = (Vec::new(), Vec::new(), Vec::new());
+        for e in &batch.entries {
+            let i = to_sql(e.entry.index)?;
+            idx.push(i);
+            kind.push(e.entry.kind.as_str());
+            time.push(e.entry.integrated_at.as_str());
+            leaf.push(e.entry.leaf.as_slice());
+            for s in &e.subjects {
+                subject.push(s.as_str());
+                subject_idx.push(i);
+            }
+            if let Some(k) = &e.dedup_key {
+                key.push(k.as_str());
+                key_idx.push(i);
+                content.push(e.content_sha256.as_slice());
+            }
+        }
+        if !idx.is_empty() {
+            sqlx::query(
+                "INSERT INTO entries (idx, kind, integrated_at, leaf) \
+                 SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::bytea[])",
+            )
+            .bind(&idx)
+            .bind(&kind)
+            .bind(&time)
+            .bind(&leaf)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
+        }
+        if !subject.is_empty() {
+            sqlx::query(
+                "INSERT INTO subjects (subject, idx) \
+                 SELECT * FROM UNNEST($1::text[], $2::bigint[]) ON CONFLICT DO NOTHING",
+            )
+            .bind(&subject)
+            .bind(&subject_idx)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
+        }
+        if !key.is_empty() {
+            sqlx::query(
+                "INSERT INTO dedup (key, idx, content_sha256) \
+                 SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::bytea[])",
+            )
+            .bind(&key)
+            .bind(&key_idx)
+            .bind(&content)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
+        }
+        if !batch.tiles.is_empty() {
+            let mut level = Vec::with_capacity(batch.tiles.len());
+            let mut tile_idx = Vec::with_capacity(batch.tiles.len());
+            let mut data = Vec::with_capacity(batch.tiles.len());
+            for (id, d) in &batch.tiles {
+                level.push(i16::from(id.level));
+                tile_idx.push(to_sql(id.index)?);
+                data.push(d.as_slice());
+            }
+            sqlx::query(
+                "INSERT INTO tiles (level, idx, data) \
+                 SELECT * FROM UNNEST($1::smallint[], $2::bigint[], $3::bytea[]) \
+                 ON CONFLICT (level, idx) DO UPDATE SET data = excluded.data",
+            )
+            .bind(&level)
+            .bind(&tile_idx)
+            .bind(&data)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
+        }
+        let cp = &batch.checkpoint;
+        sqlx::query(
+            "INSERT INTO checkpoints (tree_size, root_hash, note, created_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(to_sql(cp.tree_size)?)
+        .bind(cp.root_hash.0.as_slice())
+        .bind(&cp.note)
+        .bind(&cp.created_at)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn commit(self: Box<Self>) -> Result<(), StoreError> {
+        self.tx.commit().await.map_err(db_err)
+    }
+}
+
+/// Tiles by id in one round trip; absent ids are absent from the map.
+async fn fetch_tiles(
+    conn: &mut sqlx::PgConnection,
+    ids: &[TileId],
+) -> Result<HashMap<TileId, Vec<u8>>, StoreError> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let level: Vec<i16> = ids.iter().map(|id| i16::from(id.level)).collect();
+    let idx = ids
+        .iter()
+        .map(|id| to_sql(id.index))
+        .collect::<Result<Vec<_>, _>>()?;
+    let rows = sqlx::query(
+        "SELECT t.level, t.idx, t.data \
+         FROM UNNEST($1::smallint[], $2::bigint[]) AS q(level, idx) \
+         JOIN tiles t ON t.level = q.level AND t.idx = q.idx",
+    )
+    .bind(&level)
+    .bind(&idx)
+    .fetch_all(conn)
+    .await
+    .map_err(db_err)?;
+    let mut out = HashMap::with_capacity(rows.len());
+    for r in rows {
+        let level: i16 = r.col("level")?;
+        let id = TileId {
+            level: u8::try_from(level)
+                .map_err(|_| StoreError::Corrupt(format!("tile level {level} out of range")))?,
+            index: from_sql(r.col("idx")?)?,
+        };
+        out.insert(id, r.col("data")?);
+    }
+    Ok(out)
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn begin_append(&self) -> Result<Box<dyn AppendTx>, StoreError> {
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(LOG_LOCK)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        Ok(Box::new(PgAppend { tx }))
+    }
+
+    async fn meta(&self) -> Result<Option<LogMeta>, StoreError> {
+        let row = sqlx::query("SELECT origin, verifier_key FROM meta WHERE id = 1")
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(db_err)?;
+        row.map(|r| {
+            Ok(LogMeta {
+                origin: r.col("origin")?,
+                verifier_key: r.col("verifier_key")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn init_meta(&self, meta: &LogMeta) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO meta (id, origin, verifier_key, created_at) VALUES (1, $1, $2, $3)",
+        )
+        .bind(&meta.origin)
+        .bind(&meta.verifier_key)
+        .bind(chrono::Utc::now().to_rfc3339())
+        .execute(&self.writer)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
+        sqlx::query("SELECT * FROM checkpoints ORDER BY tree_size DESC LIMIT 1")
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db_err)?
+            .map(|r| rows::checkpoint(&r))
+            .transpose()
+    }
+
+    async fn checkpoint(&self, tree_size: u64) -> Result<Option<StoredCheckpoint>, StoreError> {
+        sqlx::query("SELECT * FROM checkpoints WHERE tree_size = $1")
+            .bind(to_sql(tree_size)?)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db_err)?
+            .map(|r| rows::checkpoint(&r))
+            .transpose()
+    }
+
+    async fn checkpoints(
+        &self,
+        after: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<StoredCheckpoint>, StoreError> {
+        let after = after.map(to_sql).transpose()?.unwrap_or(-1);
+        sqlx::query("SELECT * FROM checkpoints WHERE tree_size > $1 ORDER BY tree_size LIMIT $2")
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .map(|r| rows::checkpoint(&r))
+            .collect()
+    }
+
+    async fn read_tiles(&self, ids: &[TileId]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        let mut conn = self.reader.acquire().await.map_err(db_err)?;
+        let mut found = fetch_tiles(&mut conn, ids).await?;
+        Ok(ids.iter().map(|id| found.remove(id)).collect())
+    }
+
+    async fn entry(&self, index: u64) -> Result<Option<StoredEntry>, StoreError> {
+        sqlx::query("SELECT idx, kind, integrated_at, leaf FROM entries WHERE idx = $1")
+            .bind(to_sql(index)?)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db_err)?
+            .map(|r| rows::entry(&r))
+            .transpose()
+    }
+
+    async fn entries(&self, q: &EntryQuery) -> Result<Vec<StoredEntry>, StoreError> {
+        let mut b = QueryBuilder::<Postgres>::new("");
+        entries_sql(&mut b, q)?;
+        b.build()
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .map(|r| rows::entry(&r))
+            .collect()
+    }
+
+    async fn find_dedup(&self, key: &str) -> Result<Option<DedupHit>, StoreError> {
+        sqlx::query("SELECT key, idx, content_sha256 FROM dedup WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(db_err)?
+            .map(|r| rows::dedup(&r).map(|(_, h)| h))
+            .transpose()
+    }
+
+    async fn insert_token(
+        &self,
+        name: &str,
+        role: &str,
+        token_sha256: &[u8; 32],
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO tokens (name, role, token_sha256, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(name)
+        .bind(role)
+        .bind(token_sha256.as_slice())
+        .bind(chrono::Utc::now().to_rfc3339())
+        .execute(&self.writer)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn token(&self, token_sha256: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
+        // The primary, so a token created a moment ago works at once.
+        let row = sqlx::query("SELECT name, role FROM tokens WHERE token_sha256 = $1")
+            .bind(token_sha256.as_slice())
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(db_err)?;
+        row.map(|r| {
+            Ok(TokenRecord {
+                name: r.col("name")?,
+                role: r.col("role")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.writer)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+}
