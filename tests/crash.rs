@@ -4,56 +4,35 @@
 
 mod common;
 
+use common::proc::{self, Serve};
+
 use serde_json::{json, Value};
-use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use threadlog::merkle::{self, Hash};
 use threadlog::note::{self, VerifierKey};
 
-const BIN: &str = env!("CARGO_BIN_EXE_threadlog");
+const ORIGIN: &str = "crash.example/log";
 
-fn token(dir: &std::path::Path, role: &str) -> String {
-    let out = Command::new(BIN)
-        .args(["token", "create", "--json", "--role", role])
-        .env("THREADLOG_DATA_DIR", dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    v["token"].as_str().unwrap().to_string()
+fn env(dir: &std::path::Path) -> Vec<(&'static str, String)> {
+    vec![
+        ("THREADLOG_DATA_DIR", dir.to_string_lossy().into_owned()),
+        ("THREADLOG_ORIGIN", ORIGIN.into()),
+    ]
 }
 
-/// Starts `threadlog serve`; returns the child, its URL and its verifier key.
-fn start(dir: &std::path::Path) -> (Child, String, String) {
-    let mut child = Command::new(BIN)
-        .arg("serve")
-        .env("THREADLOG_DATA_DIR", dir)
-        .env("THREADLOG_LISTEN", "127.0.0.1:0")
-        .env("THREADLOG_ORIGIN", "crash.example/log")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut url, mut key) = (None, None);
-    while url.is_none() {
-        let line = lines.next().expect("server printed its address").unwrap();
-        if let Some(k) = line.strip_prefix("verifier key: ") {
-            key = Some(k.to_string());
-        }
-        if let Some(u) = line.strip_prefix("listening on ") {
-            url = Some(u.to_string());
-        }
-    }
-    (child, url.unwrap(), key.unwrap())
+/// Starts `threadlog serve` on the data directory.
+fn start(dir: &std::path::Path) -> Serve {
+    let env = env(dir);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    Serve::start(&env)
+}
+
+fn token(dir: &std::path::Path, role: &str) -> String {
+    let env = env(dir);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    proc::token(role, &env)
 }
 
 fn event(id: &str) -> Value {
@@ -74,17 +53,12 @@ async fn get_json(client: &reqwest::Client, url: &str, token: &str) -> Value {
     resp.json().await.unwrap()
 }
 
-#[derive(Clone)]
-struct Ack {
-    leaf_hash: String,
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigkill_during_ingest_loses_no_acknowledged_entry() {
     let dir = tempfile::tempdir().unwrap();
     let producer = token(dir.path(), "producer");
     let auditor = token(dir.path(), "auditor");
-    let acked: Arc<Mutex<HashMap<u64, (String, Ack)>>> = Arc::default();
+    let acked: Arc<Mutex<HashMap<u64, (String, String)>>> = Arc::default();
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
@@ -93,8 +67,9 @@ async fn sigkill_during_ingest_loses_no_acknowledged_entry() {
     let mut submitted = 0u64;
 
     for round in 0..4 {
-        let (mut child, url, k) = start(dir.path());
-        key = k;
+        let server = start(dir.path());
+        let url = server.url.clone();
+        key = server.key.clone();
         let stop_at = Instant::now() + Duration::from_millis(800 + 300 * round);
         let mut tasks = vec![];
         for worker in 0..8 {
@@ -124,15 +99,8 @@ async fn sigkill_during_ingest_loses_no_acknowledged_entry() {
                     let mut acked = acked.lock().unwrap();
                     for (id, r) in ids.iter().zip(receipts) {
                         let index = r["index"].as_u64().unwrap();
-                        let prev = acked.insert(
-                            index,
-                            (
-                                id.clone(),
-                                Ack {
-                                    leaf_hash: r["leaf_hash"].as_str().unwrap().into(),
-                                },
-                            ),
-                        );
+                        let prev = acked
+                            .insert(index, (id.clone(), r["leaf_hash"].as_str().unwrap().into()));
                         assert!(prev.is_none(), "index {index} acknowledged twice");
                     }
                 }
@@ -140,8 +108,7 @@ async fn sigkill_during_ingest_loses_no_acknowledged_entry() {
             }));
         }
         tokio::time::sleep_until(stop_at.into()).await;
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
+        server.kill();
         for t in tasks {
             submitted += t.await.unwrap();
         }
@@ -153,8 +120,9 @@ async fn sigkill_during_ingest_loses_no_acknowledged_entry() {
         acked.len()
     );
 
-    let (mut child, url, k) = start(dir.path());
-    assert_eq!(k, key, "the key survives restarts");
+    let server = start(dir.path());
+    let url = server.url.clone();
+    assert_eq!(server.key, key, "the key survives restarts");
     let verifier: VerifierKey = key.parse().unwrap();
     let cp_text = client
         .get(format!("{url}/v1/checkpoint"))
@@ -170,38 +138,11 @@ async fn sigkill_during_ingest_loses_no_acknowledged_entry() {
 
     // Walk the whole log once: no event twice, and every acknowledged receipt's entry is
     // at its index with the same leaf hash.
-    let mut ids = HashSet::new();
-    let mut logged: HashMap<u64, (String, String)> = HashMap::new();
-    let mut after: Option<u64> = None;
-    loop {
-        let path = match after {
-            Some(a) => format!("{url}/v1/entries?limit=1000&after={a}"),
-            None => format!("{url}/v1/entries?limit=1000"),
-        };
-        let page = get_json(&client, &path, &auditor).await;
-        for e in page["entries"].as_array().unwrap() {
-            let id = e["entry"]["body"]["event_id"].as_str().unwrap().to_string();
-            assert!(ids.insert(id.clone()), "duplicate event_id {id}");
-            logged.insert(
-                e["index"].as_u64().unwrap(),
-                (id, e["leaf_hash"].as_str().unwrap().to_string()),
-            );
-        }
-        match page["next"].as_u64() {
-            Some(n) => after = Some(n),
-            None => break,
-        }
-    }
-    for (index, (id, ack)) in &acked {
-        let (logged_id, logged_hash) = logged
-            .get(index)
-            .unwrap_or_else(|| panic!("acknowledged entry {index} is gone"));
-        assert_eq!(logged_id, id, "entry {index}");
-        assert_eq!(logged_hash, &ack.leaf_hash, "entry {index}");
-    }
+    let walk = proc::walk(&client, &url, &auditor).await;
+    walk.holds(&acked);
     // Receipts stay provable against the latest checkpoint (a sample here; the full
     // verification below rebuilds the whole tree).
-    for (index, (_, ack)) in acked.iter().step_by((acked.len() / 200).max(1)) {
+    for (index, (_, leaf_hash)) in acked.iter().step_by((acked.len() / 200).max(1)) {
         let p = get_json(
             &client,
             &format!(
@@ -216,12 +157,12 @@ async fn sigkill_during_ingest_loses_no_acknowledged_entry() {
             &proof,
             *index,
             cp.tree_size,
-            &Hash::from_base64(&ack.leaf_hash).unwrap(),
+            &Hash::from_base64(leaf_hash).unwrap(),
             &root,
         )
         .unwrap();
     }
-    assert_eq!(ids.len() as u64, cp.tree_size);
+    assert_eq!(walk.entries.len() as u64, cp.tree_size);
     assert!(cp.tree_size >= acked.len() as u64 && cp.tree_size <= submitted);
     eprintln!(
         "{} acknowledged of {submitted} submitted; tree size {}",
@@ -231,30 +172,17 @@ async fn sigkill_during_ingest_loses_no_acknowledged_entry() {
 
     // The auditor's CLI, over HTTP and on the file.
     let state = dir.path().join("audit-state.json");
-    let out = Command::new(BIN)
-        .args(["verify", "--json", "--url", &url, "--key", &key, "--state"])
-        .arg(&state)
-        .env("THREADLOG_TOKEN", &auditor)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let out = Command::new(BIN)
-        .args(["verify", "--json", "--database"])
-        .arg(format!(
-            "sqlite://{}",
-            dir.path().join("threadlog.db").display()
-        ))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    let state = state.to_string_lossy();
+    let (code, _, out) = tokio::task::block_in_place(|| {
+        proc::cli(
+            &["verify", "--url", &url, "--key", &key, "--state", &state],
+            &[("THREADLOG_TOKEN", &auditor)],
+        )
+    });
+    assert_eq!(code, 0, "{out}");
+    server.kill();
+    let db = format!("sqlite://{}", dir.path().join("threadlog.db").display());
+    let (code, _, out) =
+        tokio::task::block_in_place(|| proc::cli(&["verify", "--database", &db], &[]));
+    assert_eq!(code, 0, "{out}");
 }

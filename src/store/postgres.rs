@@ -24,9 +24,12 @@ pub struct PostgresStore {
 }
 
 async fn pool(url: &str, max: u32) -> Result<PgPool, StoreError> {
+    // A commit is our acknowledgement, so it must wait for the WAL flush (and for
+    // synchronous standbys, where configured) whatever the server's default says.
     let opts = PgConnectOptions::from_str(url)
         .map_err(|e| StoreError::Config(format!("DATABASE_URL: {e}")))?
-        .application_name("threadlog");
+        .application_name("threadlog")
+        .options([("synchronous_commit", "on")]);
     // A short acquire timeout turns a database outage into a prompt 503 instead of
     // requests piling up; the pool reconnects on its own when the server returns.
     PgPoolOptions::new()

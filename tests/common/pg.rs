@@ -52,7 +52,7 @@ fn free_port() -> u16 {
 
 impl Cluster {
     /// initdb + pg_ctl start on a free port. `durable: false` turns fsync off, for
-    /// tests that never crash the PostgreSQL host itself.
+    /// tests that crash the server process but never the machine under it.
     pub fn start(durable: bool) -> Cluster {
         let dir = tempfile::Builder::new()
             .prefix("threadlog-pg-")
@@ -88,7 +88,9 @@ impl Cluster {
             c.dir.path().display()
         );
         if !durable {
-            conf.push_str("fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n");
+            // synchronous_commit = off as a hostile default: the store must turn it on
+            // for its own commits, or the replica fault test loses acknowledged batches.
+            conf.push_str("fsync = off\nfull_page_writes = off\nsynchronous_commit = off\n");
         }
         let conf_path = c.data().join("postgresql.conf");
         let mut all = std::fs::read_to_string(&conf_path).unwrap();
