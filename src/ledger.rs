@@ -38,8 +38,7 @@ pub async fn stored_origin(store: &dyn Store) -> Result<Option<String>, StoreErr
     Ok(store.meta().await?.map(|m| m.origin))
 }
 
-/// Checks (or on first start records) the log identity, and makes sure an empty log has
-/// its size-0 checkpoint. Returns the latest checkpoint.
+/// Checks (or on first start records) the log identity. Returns the latest checkpoint.
 pub async fn open(
     store: &dyn Store,
     signer: &dyn Signer,
@@ -51,21 +50,7 @@ pub async fn open(
     let configured = signer.verifier_key().to_string();
     let meta = match store.meta().await? {
         Some(meta) => meta,
-        None => {
-            let mine = LogMeta {
-                origin: origin.to_string(),
-                verifier_key: configured.clone(),
-            };
-            match store.init_meta(&mine).await {
-                Ok(()) => mine,
-                // Another server sharing the database recorded its identity first; ours
-                // must agree with it like on any later start.
-                Err(StoreError::Conflict(_)) => store.meta().await?.ok_or_else(|| {
-                    StoreError::Corrupt("the identity row vanished after a conflict".into())
-                })?,
-                Err(e) => return Err(e.into()),
-            }
-        }
+        None => create(store, signer, origin).await?,
     };
     if meta.origin != origin {
         return Err(OpenError::OriginMismatch {
@@ -79,9 +64,20 @@ pub async fn open(
             configured,
         });
     }
-    if let Some(cp) = store.latest_checkpoint().await? {
-        return Ok(cp);
-    }
+    Ok(store
+        .latest_checkpoint()
+        .await?
+        .ok_or_else(|| StoreError::Corrupt("the log has an identity but no checkpoint".into()))?)
+}
+
+/// First start: the identity and the signed checkpoint of the empty tree, in one
+/// transaction. Returns the identity now recorded: ours, or that of another server that
+/// shares the database and got there first.
+async fn create(
+    store: &dyn Store,
+    signer: &dyn Signer,
+    origin: &str,
+) -> Result<LogMeta, OpenError> {
     let cp = Checkpoint {
         origin: origin.to_string(),
         tree_size: 0,
@@ -90,22 +86,32 @@ pub async fn open(
     };
     let note =
         note::sign_checkpoint(&cp, &[signer]).map_err(|e| OpenError::Signing(e.to_string()))?;
-    let checkpoint = StoredCheckpoint {
-        tree_size: 0,
-        root_hash: EMPTY_ROOT,
-        note,
-        created_at: format_time(&chrono::Utc::now()),
+    let mine = LogMeta {
+        origin: origin.to_string(),
+        verifier_key: signer.verifier_key().to_string(),
     };
     let mut tx = store.begin_append().await?;
-    let size = tx.frontier().await?.tree_size;
-    if size == 0 && store.checkpoint(0).await?.is_none() {
-        tx.write(&AppendBatch {
-            entries: vec![],
-            tiles: vec![],
-            checkpoint: checkpoint.clone(),
-        })
-        .await?;
-        tx.commit().await?;
+    match tx.init_meta(&mine).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => {
+            drop(tx);
+            return Ok(store.meta().await?.ok_or_else(|| {
+                StoreError::Corrupt("the identity row vanished after a conflict".into())
+            })?);
+        }
+        Err(e) => return Err(e.into()),
     }
-    Ok(store.latest_checkpoint().await?.unwrap_or(checkpoint))
+    tx.write(&AppendBatch {
+        entries: vec![],
+        tiles: vec![],
+        checkpoint: StoredCheckpoint {
+            tree_size: 0,
+            root_hash: EMPTY_ROOT,
+            note,
+            created_at: format_time(&chrono::Utc::now()),
+        },
+    })
+    .await?;
+    tx.commit().await?;
+    Ok(mine)
 }

@@ -73,6 +73,9 @@ impl AppendTx for FlakyTx {
     async fn find_dedup(&mut self, keys: &[&str]) -> Result<Vec<(String, DedupHit)>, StoreError> {
         self.inner.find_dedup(keys).await
     }
+    async fn init_meta(&mut self, meta: &LogMeta) -> Result<(), StoreError> {
+        self.inner.init_meta(meta).await
+    }
     async fn write(&mut self, batch: &AppendBatch) -> Result<(), StoreError> {
         self.inner.write(batch).await
     }
@@ -94,9 +97,6 @@ impl Store for FlakyStore {
     }
     async fn meta(&self) -> Result<Option<LogMeta>, StoreError> {
         self.inner.meta().await
-    }
-    async fn init_meta(&self, meta: &LogMeta) -> Result<(), StoreError> {
-        self.inner.init_meta(meta).await
     }
     async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
         self.inner.latest_checkpoint().await

@@ -70,8 +70,23 @@ async fn contract(store: Arc<dyn Store>) {
         origin: "o".into(),
         verifier_key: "k".into(),
     };
-    store.init_meta(&meta).await.unwrap();
-    assert!(store.init_meta(&meta).await.is_err());
+    let mut tx = store.begin_append().await.unwrap();
+    tx.init_meta(&meta).await.unwrap();
+    drop(tx);
+    assert_eq!(
+        store.meta().await.unwrap(),
+        None,
+        "rolled back with its transaction"
+    );
+    let mut tx = store.begin_append().await.unwrap();
+    tx.init_meta(&meta).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.begin_append().await.unwrap();
+    assert!(matches!(
+        tx.init_meta(&meta).await,
+        Err(StoreError::Conflict(_))
+    ));
+    drop(tx);
     assert_eq!(store.meta().await.unwrap(), Some(meta));
 
     // Empty log.

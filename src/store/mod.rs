@@ -127,7 +127,10 @@ pub trait AppendTx: Send {
     async fn frontier(&mut self) -> Result<Frontier, StoreError>;
     /// The entries already logged under any of `keys`.
     async fn find_dedup(&mut self, keys: &[&str]) -> Result<Vec<(String, DedupHit)>, StoreError>;
-    /// Writes a batch; visible only after `commit`.
+    /// Records the log identity, once: `Conflict` if one is already recorded. In the
+    /// transaction, so a log never exists without its first checkpoint.
+    async fn init_meta(&mut self, meta: &LogMeta) -> Result<(), StoreError>;
+    /// Writes a batch; visible only after `commit`. May be called several times.
     async fn write(&mut self, batch: &AppendBatch) -> Result<(), StoreError>;
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;
 }
@@ -137,8 +140,6 @@ pub trait Store: Send + Sync {
     /// Begins an append transaction, taking the log lock.
     async fn begin_append(&self) -> Result<Box<dyn AppendTx>, StoreError>;
     async fn meta(&self) -> Result<Option<LogMeta>, StoreError>;
-    /// Records the log identity once; fails if one is already recorded.
-    async fn init_meta(&self, meta: &LogMeta) -> Result<(), StoreError>;
     async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError>;
     async fn checkpoint(&self, tree_size: u64) -> Result<Option<StoredCheckpoint>, StoreError>;
     /// Checkpoints with a tree size above `after`, ascending, at most `limit`.

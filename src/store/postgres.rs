@@ -106,6 +106,19 @@ impl AppendTx for PgAppend {
             .collect()
     }
 
+    async fn init_meta(&mut self, meta: &LogMeta) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO meta (id, origin, verifier_key, created_at) VALUES (1, $1, $2, $3)",
+        )
+        .bind(&meta.origin)
+        .bind(&meta.verifier_key)
+        .bind(chrono::Utc::now().to_rfc3339())
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
     async fn write(&mut self, batch: &AppendBatch) -> Result<(), StoreError> {
         // One statement per table: arrays are one bind parameter each, whatever the
         // batch size, and a round trip costs more than the rows.
@@ -271,19 +284,6 @@ impl Store for PostgresStore {
             })
         })
         .transpose()
-    }
-
-    async fn init_meta(&self, meta: &LogMeta) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO meta (id, origin, verifier_key, created_at) VALUES (1, $1, $2, $3)",
-        )
-        .bind(&meta.origin)
-        .bind(&meta.verifier_key)
-        .bind(chrono::Utc::now().to_rfc3339())
-        .execute(&self.writer)
-        .await
-        .map_err(db_err)?;
-        Ok(())
     }
 
     async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {

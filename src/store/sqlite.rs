@@ -101,6 +101,17 @@ impl AppendTx for SqliteAppend {
         Ok(out)
     }
 
+    async fn init_meta(&mut self, meta: &LogMeta) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO meta (id, origin, verifier_key, created_at) VALUES (1, ?, ?, ?)")
+            .bind(&meta.origin)
+            .bind(&meta.verifier_key)
+            .bind(chrono::Utc::now().to_rfc3339())
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
     async fn write(&mut self, batch: &AppendBatch) -> Result<(), StoreError> {
         for chunk in batch.entries.chunks(INSERT_CHUNK) {
             let mut q = QueryBuilder::<Sqlite>::new(
@@ -210,17 +221,6 @@ impl Store for SqliteStore {
             })
         })
         .transpose()
-    }
-
-    async fn init_meta(&self, meta: &LogMeta) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO meta (id, origin, verifier_key, created_at) VALUES (1, ?, ?, ?)")
-            .bind(&meta.origin)
-            .bind(&meta.verifier_key)
-            .bind(chrono::Utc::now().to_rfc3339())
-            .execute(&self.writer)
-            .await
-            .map_err(db_err)?;
-        Ok(())
     }
 
     async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
