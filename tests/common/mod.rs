@@ -2,6 +2,8 @@
 //! and an auditor's full verification after each scenario.
 #![allow(dead_code)]
 
+pub mod softhsm;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use threadlog::api::auth::{new_token, token_hash};
