@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, unit, property, integration, crash and tamper
-# tests, and PKCS#11 tests on SoftHSM. Installs what the tests need on a fresh Debian machine with Rust.
+# tests, and PKCS#11 tests on SoftHSM. Installs what the tests need on a fresh Debian
+# machine with Rust.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
