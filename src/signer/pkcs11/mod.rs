@@ -8,13 +8,23 @@
 //! Recovery: a PKCS#11 error that means the session or token went away (session handle
 //! invalid or closed, token not present, device removed or failing, user not logged in,
 //! key handle invalid) drops that session, opens and logs in a new one, finds the key
-//! again and retries once. If that fails too the signer answers
+//! again and retries once. When not even a new session can be opened (the token is gone,
+//! or the module answers only errors), the module is re-initialised first, at most once a
+//! second (see [`token::Module`]). If the retry fails too the signer answers
 //! [`SignerError::Unavailable`]; the next call tries again, so it heals by itself when
 //! the HSM is back.
+//!
+//! PKCS#11 login state is per token and process: while one session of this process is
+//! logged in to a token, a second login is not checked (CKR_USER_ALREADY_LOGGED_IN), so
+//! a wrong PIN is only noticed by the first signer to open a token.
 
+mod error;
+mod init;
 mod spec;
 mod token;
 
+pub use error::Pkcs11Error;
+pub use init::{init_key, KeyInit};
 pub use spec::{pin_from_env, PinError, Pkcs11Spec, SpecError, TokenRef};
 pub use spec::{PIN_ENV, PIN_FILE_ENV, SLOT_ENV};
 pub use token::{is_ed25519_params, parse_ec_point};
@@ -36,79 +46,6 @@ pub const POOL_SIZE: usize = 2;
 
 /// The fixed message `probe` signs.
 pub const PROBE_MESSAGE: &[u8] = b"threadlog pkcs11 health probe\n";
-
-/// Why a PKCS#11 key could not be used; each message says what to do about it.
-#[derive(Debug, thiserror::Error)]
-pub enum Pkcs11Error {
-    #[error(transparent)]
-    Spec(#[from] SpecError),
-    #[error(transparent)]
-    Pin(#[from] PinError),
-    #[error(
-        "cannot load PKCS#11 module {path}: {reason}; check module= (SoftHSM on Debian: \
-         apt-get install softhsm2, module /usr/lib/softhsm/libsofthsm2.so)"
-    )]
-    Module { path: String, reason: String },
-    #[error(
-        "no initialised token in slot {slot} (tokens present: {present}); slot ids change \
-         when a token is initialised, so prefer token=LABEL"
-    )]
-    NoSlot { slot: u64, present: String },
-    #[error(
-        "no token labelled {label:?} (tokens present: {present}); create it, e.g. \
-         softhsm2-util --init-token --free --label {label}, or fix token="
-    )]
-    NoToken { label: String, present: String },
-    #[error(
-        "the PIN for token {token:?} is wrong; fix THREADLOG_PKCS11_PIN or \
-         THREADLOG_PKCS11_PIN_FILE (repeated wrong PINs lock the token)"
-    )]
-    WrongPin { token: String },
-    #[error("the user PIN of token {token:?} is locked; the security officer must reset it")]
-    PinLocked { token: String },
-    #[error(
-        "no private key labelled {label:?} in the token; create it with \
-         `threadlog keys init --label {label}` or fix key="
-    )]
-    KeyNotFound { label: String },
-    #[error(
-        "{count} private keys are labelled {label:?}; threadlog needs exactly one: give the \
-         others another label or remove them"
-    )]
-    DuplicateKey { label: String, count: usize },
-    #[error(
-        "key {label:?} is {found}, not an Ed25519 key (CKK_EC_EDWARDS on edwards25519); \
-         threadlog signs checkpoints with Ed25519: create one with `threadlog keys init` \
-         under another label"
-    )]
-    WrongKeyType { label: String, found: String },
-    #[error("public key of {label:?}: {reason}")]
-    BadPublicKey { label: String, reason: String },
-    #[error("the key name (log origin): {0}")]
-    KeyName(String),
-    #[error("{op}: {reason}")]
-    Op { op: &'static str, reason: String },
-    #[error("test signature by {label:?} does not verify with its public key: {reason}")]
-    BadSignature { label: String, reason: String },
-}
-
-impl Pkcs11Error {
-    /// Whether the module or token state looks broken rather than merely misconfigured,
-    /// so that restarting the module may help.
-    fn module_broken(&self) -> bool {
-        matches!(
-            self,
-            Pkcs11Error::Op { .. } | Pkcs11Error::NoToken { .. } | Pkcs11Error::NoSlot { .. }
-        )
-    }
-
-    pub(crate) fn op(op: &'static str, e: Error) -> Self {
-        Pkcs11Error::Op {
-            op,
-            reason: e.to_string(),
-        }
-    }
-}
 
 /// Errors of `C_Sign` after which a new session is worth a try.
 fn is_session_lost(e: &Error) -> bool {
@@ -401,48 +338,6 @@ impl Pkcs11Signer {
         }
         self.returned.notify_one();
     }
-}
-
-/// What `keys init` did.
-pub struct KeyInit {
-    /// True when the key pair was generated now, false when an existing key was adopted.
-    pub created: bool,
-    pub verifier_key: VerifierKey,
-    pub info: KeyInfo,
-    /// The `THREADLOG_SIGNER` value for this key (by token label: slot ids can change).
-    pub signer_spec: String,
-}
-
-/// Generates an Ed25519 key pair labelled `spec.key_label` in the token, or adopts the one
-/// already there, then opens it as a signer (one verified test signature) to prove it works.
-pub fn init_key(spec: &Pkcs11Spec, pin: SecretString, name: &str) -> Result<KeyInit, Pkcs11Error> {
-    let module = token::module(&spec.module)?;
-    let (created, token_label) = {
-        let (_gate, _) = module.enter();
-        let (slot, token_label) = token::find_slot(&module.ctx, &spec.token)?;
-        let session = token::open_session(&module.ctx, slot, &token_label, &pin, true)?;
-        let created = match token::find_key(&session, &spec.key_label) {
-            Ok(_) => false,
-            Err(Pkcs11Error::KeyNotFound { .. }) => {
-                token::generate_key(&session, &spec.key_label)?;
-                true
-            }
-            Err(e) => return Err(e),
-        };
-        (created, token_label)
-    };
-    let by_label = Pkcs11Spec {
-        module: spec.module.clone(),
-        token: TokenRef::Label(token_label),
-        key_label: spec.key_label.clone(),
-    };
-    let signer = Pkcs11Signer::open(&by_label, pin, name)?;
-    Ok(KeyInit {
-        created,
-        verifier_key: signer.verifier.clone(),
-        info: signer.info.clone(),
-        signer_spec: by_label.to_string(),
-    })
 }
 
 impl NoteSigner for Pkcs11Signer {
