@@ -21,7 +21,9 @@ use threadlog::signer::{Pkcs11Signer, Signer};
 const ORIGIN: &str = "plant.example/threadlog";
 
 fn tokens() -> &'static Tokens {
-    softhsm::tokens(&["gen", "sign", "adopt", "refuse", "pin", "server", "cli"])
+    softhsm::tokens(&[
+        "gen", "sign", "adopt", "refuse", "pin", "server", "cli", "relogin",
+    ])
 }
 
 fn pin() -> SecretString {
@@ -142,6 +144,21 @@ fn hsm_signatures_verify_with_the_note_code_and_ed25519_dalek() {
     for t in threads {
         t.join().unwrap();
     }
+}
+
+#[test]
+fn a_lost_login_is_healed_by_a_new_session() {
+    init("relogin", "log-key", ORIGIN);
+    let signer = Pkcs11Signer::open(&spec("relogin", "log-key"), pin(), ORIGIN).unwrap();
+    let before = signer.last_signature_at().unwrap();
+    // Logging out any session logs out every session of this process on the token,
+    // including the signer's pool: the private key is out of reach until a new login.
+    let session = tokens().session("relogin");
+    session.logout().unwrap();
+    assert!(find(&session, ObjectClass::PRIVATE_KEY, "log-key").is_empty());
+    signer.probe().expect("a new session logs in again");
+    assert!(signer.last_signature_at().unwrap() > before);
+    assert_eq!(find(&session, ObjectClass::PRIVATE_KEY, "log-key").len(), 1);
 }
 
 #[test]
