@@ -340,6 +340,19 @@ impl Pkcs11Signer {
     }
 }
 
+impl Drop for Pkcs11Signer {
+    /// Closes the pooled sessions, except those a module restart already killed.
+    fn drop(&mut self) {
+        let (_gate, generation) = self.module.enter();
+        let pool = self.pool.get_mut().unwrap_or_else(|e| e.into_inner());
+        for p in pool.idle.drain(..) {
+            if p.generation != generation {
+                p.abandon();
+            }
+        }
+    }
+}
+
 impl NoteSigner for Pkcs11Signer {
     fn name(&self) -> &str {
         self.verifier.name()
