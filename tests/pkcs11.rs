@@ -343,6 +343,21 @@ async fn server_signs_checkpoints_in_the_hsm() {
         err.contains("no private key labelled \"no-such-key\""),
         "{err}"
     );
+
+    // A log begun with a key file does not silently switch to the HSM key.
+    let file_log = threadlog::server::start(&common::config(other.path().to_path_buf()))
+        .await
+        .unwrap();
+    drop(file_log);
+    let err = threadlog::server::start(&threadlog::config::ServeConfig {
+        signer: Some(done.signer_spec.clone()),
+        ..common::config(other.path().to_path_buf())
+    })
+    .await
+    .err()
+    .expect("refused")
+    .to_string();
+    assert!(err.contains("keys change only by rotation"), "{err}");
     s.stop().await;
 }
 
