@@ -10,7 +10,7 @@ rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup comp
 
 # The PKCS#11 tests run against real SoftHSM tokens; they fail (never skip) without it.
 if [ ! -e /usr/lib/softhsm/libsofthsm2.so ] || ! command -v softhsm2-util >/dev/null; then
-    apt-get update && apt-get install -y softhsm2
+    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y softhsm2
 fi
 
 cargo fmt --all -- --check
