@@ -1,14 +1,16 @@
 //! Throughput with side-by-side baselines, all in one run on the same machine:
 //! library appends vs plain SQLite inserts of the same leaves, HTTP ingest, proof
-//! generation at large sizes, and full verification vs plain SHA-256 of the same bytes.
+//! generation at large sizes, full verification vs plain SHA-256 of the same bytes, and
+//! Ed25519 signatures through SoftHSM (PKCS#11) vs ed25519-dalek in process.
 //!
 //! Run: `cargo bench --bench ledger` (or `./scripts/bench.sh`). Sizes via env:
-//! `BENCH_APPEND` (entries, default 200000), `BENCH_PROOF_SIZES` (default "1000000,10000000").
+//! `BENCH_APPEND` (entries, default 200000), `BENCH_PROOF_SIZES` (default "1000000,10000000"),
+//! `BENCH_SIGNATURES` (default 20000).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use common::event;
+use common::{event, softhsm};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -17,8 +19,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use threadlog::entry::{parse_event, PreparedEntry};
 use threadlog::merkle::{self, leaf_hash, Hash, TileSet};
+use threadlog::note::NoteSigner;
 use threadlog::sequencer::{Sequencer, SequencerConfig};
-use threadlog::signer::{FileSigner, Signer};
+use threadlog::signer::pkcs11::{init_key, Pkcs11Spec};
+use threadlog::signer::{FileSigner, Pkcs11Signer, Signer};
 use threadlog::store::{SqliteStore, Store, TileCache};
 
 /// `cargo bench` passes `--bench`; under `cargo test` the same code runs as a quick smoke
@@ -61,11 +65,16 @@ fn pct(sorted: &[Duration], p: f64) -> f64 {
 struct Log {
     _dir: tempfile::TempDir,
     store: Arc<dyn Store>,
-    signer: Arc<FileSigner>,
+    signer: Arc<dyn Signer>,
     seq: Sequencer,
 }
 
 async fn new_log() -> Log {
+    new_log_with(None).await
+}
+
+/// A log signed by `signer`, or by a new key file.
+async fn new_log_with(signer: Option<Arc<dyn Signer>>) -> Log {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bench.db");
     let store: Arc<dyn Store> = Arc::new(
@@ -73,9 +82,11 @@ async fn new_log() -> Log {
             .await
             .unwrap(),
     );
-    let (signer, _) =
-        FileSigner::open_or_create(&dir.path().join("k"), "bench.example/log").unwrap();
-    let signer = Arc::new(signer);
+    let signer = signer.unwrap_or_else(|| {
+        let (file, _) =
+            FileSigner::open_or_create(&dir.path().join("k"), "bench.example/log").unwrap();
+        Arc::new(file)
+    });
     threadlog::ledger::open(store.as_ref(), signer.as_ref(), "bench.example/log")
         .await
         .unwrap();
@@ -483,4 +494,76 @@ async fn main() {
     if run("proofs") {
         bench_proofs().await;
     }
+    if run("hsm") {
+        bench_hsm().await;
+    }
+}
+
+/// Signs `n` checkpoint-sized messages on `threads` threads; signatures per second.
+fn sign_rate(signer: Arc<dyn NoteSigner>, n: u64, threads: u64) -> f64 {
+    let msg = b"bench.example/log\n1234567\nq1Lq8CKgcBkcqdWcXnNF3jBX5GU3rlmEPhsGsMEGeSk=\n";
+    let start = Instant::now();
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let signer = signer.clone();
+            std::thread::spawn(move || {
+                for _ in 0..n / threads {
+                    signer.sign(msg).unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    (n / threads * threads) as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Checkpoint signatures through SoftHSM (PKCS#11, each verified before it is returned)
+/// against ed25519-dalek in process, then ingest with the HSM signer beside the file
+/// signer: one signature per batch should keep the HSM's cost out of the ingest rate.
+async fn bench_hsm() {
+    let n = env_u64("BENCH_SIGNATURES", 20_000);
+    let tokens = softhsm::tokens(&["bench"]);
+    let spec = Pkcs11Spec::parse(&softhsm::spec("bench", "log-key"), None).unwrap();
+    init_key(&spec, softhsm::PIN.to_string().into(), "bench.example/log").unwrap();
+    let hsm: Arc<Pkcs11Signer> = Arc::new(
+        Pkcs11Signer::open(&spec, softhsm::PIN.to_string().into(), "bench.example/log").unwrap(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (file, _) = FileSigner::open_or_create(&dir.path().join("k"), "bench.example/log").unwrap();
+    let file = Arc::new(file);
+    let pool = threadlog::signer::pkcs11::POOL_SIZE as u64;
+    let hsm_1 = sign_rate(hsm.clone(), n, 1);
+    let hsm_pool = sign_rate(hsm.clone(), n, pool);
+    let dalek_1 = sign_rate(file.clone(), n, 1);
+    println!(
+        "## Ed25519 checkpoint signatures  n={n}  (SoftHSM tokens in {})",
+        tokens.tokendir.display()
+    );
+    println!("| signer | signatures/s |");
+    println!("|---|---|");
+    println!("| PKCS#11 SoftHSM, 1 thread (sign + verify) | {hsm_1:.0} |");
+    println!("| PKCS#11 SoftHSM, {pool} threads (session pool) | {hsm_pool:.0} |");
+    println!("| ed25519-dalek in process, 1 thread | {dalek_1:.0} |");
+    println!(
+        "{}",
+        json!({"bench": "signatures", "n": n, "hsm_per_s": hsm_1, "hsm_pool_per_s": hsm_pool, "dalek_per_s": dalek_1})
+    );
+
+    let n = env_u64("BENCH_APPEND", 200_000) / 4;
+    let file_log = new_log().await;
+    let file_rate = append_library(&file_log, prepared(n, "f")).await;
+    let hsm_log = new_log_with(Some(hsm.clone())).await;
+    let hsm_rate = append_library(&hsm_log, prepared(n, "h")).await;
+    println!("## ingest with the HSM signer  n={n}");
+    println!("| signer | entries/s |");
+    println!("|---|---|");
+    println!("| file key (ed25519-dalek) | {file_rate:.0} |");
+    println!("| PKCS#11 SoftHSM | {hsm_rate:.0} |");
+    println!("| ratio | {:.2} |", hsm_rate / file_rate);
+    println!(
+        "{}",
+        json!({"bench": "ingest_hsm", "n": n, "file_per_s": file_rate, "hsm_per_s": hsm_rate, "ratio": hsm_rate / file_rate})
+    );
 }

@@ -45,7 +45,9 @@ pub struct ServeConfig {
     #[arg(long, env = "THREADLOG_ORIGIN")]
     pub origin: Option<String>,
 
-    /// Signing key: `file:PATH` for an Ed25519 PKCS#8 key file (created if missing).
+    /// Signing key: `file:PATH` for an Ed25519 PKCS#8 key file (created if missing), or
+    /// `pkcs11:module=PATH;token=LABEL;key=KEYLABEL` (or `slot=N`, default `HSM_SLOT`) for
+    /// an HSM key; its PIN comes from THREADLOG_PKCS11_PIN or THREADLOG_PKCS11_PIN_FILE.
     /// Default: file:<data dir>/log.key
     #[arg(long, env = "THREADLOG_SIGNER")]
     pub signer: Option<String>,

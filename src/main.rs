@@ -12,6 +12,10 @@ use threadlog::config::{ServeConfig, StoreArgs};
 use threadlog::note::VerifierKey;
 use threadlog::{server, store};
 
+mod cli {
+    pub mod keys;
+}
+
 #[derive(Parser)]
 #[command(
     name = "threadlog",
@@ -37,6 +41,11 @@ enum Command {
     Token {
         #[command(subcommand)]
         command: TokenCommand,
+    },
+    /// Manage the log's signing key (PKCS#11 HSM keys).
+    Keys {
+        #[command(subcommand)]
+        command: cli::keys::KeysCommand,
     },
     /// Verify the whole log: against a server (--url) or a database (--database).
     Verify(VerifyArgs),
@@ -117,6 +126,7 @@ async fn main() -> ExitCode {
         } => token_create(store, &role, name, json)
             .await
             .map(|_| ExitCode::SUCCESS),
+        Command::Keys { command } => cli::keys::run(command).map(|_| ExitCode::SUCCESS),
         Command::Verify(args) => verify(args).await,
         Command::Migrate { store, json } => migrate(store, json).await.map(|_| ExitCode::SUCCESS),
     };

@@ -5,7 +5,7 @@ use crate::api::{auth::TokenCache, AppState};
 use crate::config::{ServeConfig, DEFAULT_ORIGIN};
 use crate::ledger::{self, OpenError};
 use crate::sequencer::{Sequencer, SequencerConfig};
-use crate::signer::{FileSigner, Signer, SignerError};
+use crate::signer::{FileSigner, Pkcs11Signer, Signer, SignerError};
 use crate::store::{self, StoreError, TileCache};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -21,7 +21,10 @@ pub enum StartError {
     Signer(#[from] SignerError),
     #[error(transparent)]
     Open(#[from] OpenError),
-    #[error("THREADLOG_SIGNER={0:?} is not supported; use file:PATH")]
+    #[error(
+        "THREADLOG_SIGNER={0:?} is not supported; use file:PATH or \
+         pkcs11:module=PATH;token=LABEL;key=KEYLABEL"
+    )]
     SignerSpec(String),
 }
 
@@ -41,6 +44,10 @@ fn open_signer(cfg: &ServeConfig, origin: &str) -> Result<(Arc<dyn Signer>, bool
         .signer
         .clone()
         .unwrap_or_else(|| format!("file:{}", cfg.store.data_dir.join("log.key").display()));
+    if spec.starts_with("pkcs11:") {
+        let signer = Pkcs11Signer::from_spec(&spec, origin).map_err(SignerError::from)?;
+        return Ok((Arc::new(signer), false));
+    }
     let path = spec
         .strip_prefix("file:")
         .ok_or_else(|| StartError::SignerSpec(spec.clone()))?;

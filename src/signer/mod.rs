@@ -1,11 +1,13 @@
 //! Signing keys for checkpoints: the [`Signer`] trait and its implementations.
 //!
-//! Owns key material and its protection (file permissions today, an HSM later). Signs
-//! only what `note` hands it; knows nothing of trees, entries or storage.
+//! Owns key material and its protection (file permissions, or an HSM through PKCS#11).
+//! Signs only what `note` hands it; knows nothing of trees, entries or storage.
 
 mod file;
+pub mod pkcs11;
 
 pub use file::FileSigner;
+pub use pkcs11::{Pkcs11Error, Pkcs11Signer};
 
 use crate::note::{NoteSigner, VerifierKey};
 
@@ -15,6 +17,8 @@ pub enum SignerError {
     KeyFile { path: String, reason: String },
     #[error("signing key unavailable: {0}")]
     Unavailable(String),
+    #[error("PKCS#11 signer: {0}")]
+    Pkcs11(#[from] Pkcs11Error),
 }
 
 /// A log signing key. Contract: `sign` returns an Ed25519 signature that verifies under

@@ -4,6 +4,7 @@
 
 pub mod pg;
 pub mod proc;
+pub mod softhsm;
 
 use std::path::PathBuf;
 use std::sync::Arc;
