@@ -2,12 +2,14 @@
 //!
 //! Layers, each depending only on those below it: `merkle` and `note` (pure, the
 //! auditor's trusted core); `entry` (leaf envelopes); `signer` and `store` (key and
-//! storage behind small traits); `sequencer` (group commit); `audit` (full verification);
+//! storage behind small traits); `sequencer` (group commit); `audit` (full verification)
+//! and `dump` (moving a log between stores);
 //! `api` (HTTP) and `server` (start-up) on top.
 
 pub mod api;
 pub mod audit;
 pub mod config;
+pub mod dump;
 pub mod entry;
 pub mod ledger;
 pub mod merkle;

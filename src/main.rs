@@ -5,16 +5,13 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use threadlog::api::auth::{new_token, token_hash, Role};
 use threadlog::audit::{self, HttpSource, Previous, Report, Source, StoreSource};
 use threadlog::config::{ServeConfig, StoreArgs};
 use threadlog::note::VerifierKey;
 use threadlog::{server, store};
 
-mod cli {
-    pub mod keys;
-}
+mod cli;
 
 #[derive(Parser)]
 #[command(
@@ -49,6 +46,10 @@ enum Command {
     },
     /// Verify the whole log: against a server (--url) or a database (--database).
     Verify(VerifyArgs),
+    /// Write the whole log (leaves, checkpoints, key history) to a verifiable dump.
+    Export(cli::dump::ExportArgs),
+    /// Load a dump into an empty store of either backend, verifying it on the way.
+    Import(cli::dump::ImportArgs),
     /// Create or upgrade the database schema, then exit.
     Migrate {
         #[command(flatten)]
@@ -128,6 +129,8 @@ async fn main() -> ExitCode {
             .map(|_| ExitCode::SUCCESS),
         Command::Keys { command } => cli::keys::run(command).map(|_| ExitCode::SUCCESS),
         Command::Verify(args) => verify(args).await,
+        Command::Export(args) => cli::dump::export(args).await.map(|_| ExitCode::SUCCESS),
+        Command::Import(args) => cli::dump::import(args).await.map(|_| ExitCode::SUCCESS),
         Command::Migrate { store, json } => migrate(store, json).await.map(|_| ExitCode::SUCCESS),
     };
     match result {
@@ -191,20 +194,10 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-async fn open_store(args: &StoreArgs) -> Result<Arc<dyn store::Store>> {
-    if args.database_url.is_none() {
-        std::fs::create_dir_all(&args.data_dir)
-            .with_context(|| format!("cannot create {}", args.data_dir.display()))?;
-    }
-    store::open(&args.url())
-        .await
-        .context("cannot open the database")
-}
-
 async fn token_create(args: StoreArgs, role: &str, name: Option<String>, json: bool) -> Result<()> {
     let role: Role = role.parse().map_err(anyhow::Error::msg)?;
     let name = name.unwrap_or_else(|| role.to_string());
-    let store = open_store(&args).await?;
+    let store = cli::open_store(&args).await?;
     let token = new_token();
     store
         .insert_token(&name, role.as_str(), &token_hash(&token))
@@ -223,7 +216,7 @@ async fn token_create(args: StoreArgs, role: &str, name: Option<String>, json: b
 
 async fn migrate(args: StoreArgs, json: bool) -> Result<()> {
     let url = args.url();
-    open_store(&args).await?;
+    cli::open_store(&args).await?;
     if json {
         println!(
             "{}",
@@ -296,18 +289,7 @@ async fn verify(args: VerifyArgs) -> Result<ExitCode> {
         _ => None,
     };
 
-    let bar = if args.json {
-        indicatif::ProgressBar::hidden()
-    } else {
-        let bar = indicatif::ProgressBar::new(0);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} verifying [{bar:40}] {pos}/{len} entries ({per_sec}, eta {eta})",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar
-    };
+    let bar = cli::progress("verifying", args.json);
     let report = audit::verify(source.as_ref(), &key, previous.as_ref(), &|done, total| {
         bar.set_length(total);
         bar.set_position(done);

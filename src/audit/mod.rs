@@ -7,7 +7,6 @@
 //! mismatch it names the first bad entry (bisecting with consistency proofs when only the
 //! root disagrees). It must not write to the log.
 
-mod rebuild;
 mod remote;
 mod source;
 mod verify;

@@ -1,8 +1,7 @@
 //! The verification procedure itself; see the module doc of `audit`.
 
-use super::rebuild::Rebuilder;
 use super::source::{Source, SourceError};
-use crate::merkle::{self, Hash, TileId};
+use crate::merkle::{self, Hash, Rebuilder, TileId};
 use crate::note::{self, VerifierKey};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;

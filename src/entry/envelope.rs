@@ -175,6 +175,45 @@ pub fn parse_leaf(bytes: &[u8]) -> Result<Envelope, EntryError> {
     serde_json::from_value(v).map_err(|e| EntryError::BadLeaf(e.to_string()))
 }
 
+/// What the store indexes about a leaf, derived from its bytes alone, so that a log
+/// moved between stores gets exactly the index rows its sequencer wrote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Derived {
+    pub envelope: Envelope,
+    pub dedup_key: Option<String>,
+    pub content_sha256: [u8; 32],
+}
+
+/// Parses a stored leaf and derives its index rows.
+pub fn derive(leaf: &[u8]) -> Result<Derived, EntryError> {
+    let envelope = parse_leaf(leaf)?;
+    let content_sha256 = match (&envelope.body, &envelope.body_sha256) {
+        (Some(body), _) => Sha256::digest(canonical(body)?).into(),
+        (None, Some(hex_digest)) => hex::decode(hex_digest)
+            .ok()
+            .and_then(|d| d.try_into().ok())
+            .ok_or_else(|| EntryError::BadLeaf("body_sha256 is not 32 bytes of hex".into()))?,
+        (None, None) => return Err(EntryError::BadLeaf("neither body nor body_sha256".into())),
+    };
+    let dedup_key = match envelope.kind {
+        Kind::Event => {
+            let id = envelope
+                .body
+                .as_ref()
+                .and_then(|b| b.get("event_id"))
+                .and_then(Value::as_str)
+                .ok_or_else(|| EntryError::BadLeaf("an event without event_id".into()))?;
+            Some(super::event::dedup_key(id))
+        }
+        _ => None,
+    };
+    Ok(Derived {
+        envelope,
+        dedup_key,
+        content_sha256,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

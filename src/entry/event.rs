@@ -59,6 +59,11 @@ pub fn parse_events(body: &[u8], submitter: &str) -> Result<Vec<PreparedEntry>, 
     }
 }
 
+/// The idempotency key of an event: its producer-chosen `event_id`.
+pub(crate) fn dedup_key(event_id: &str) -> String {
+    format!("event:{event_id}")
+}
+
 /// Validates one event object.
 pub fn parse_event(v: Value, submitter: &str) -> Result<PreparedEntry, EntryError> {
     prepare(v, submitter, "")
@@ -66,19 +71,14 @@ pub fn parse_event(v: Value, submitter: &str) -> Result<PreparedEntry, EntryErro
 
 fn prepare(v: Value, submitter: &str, path: &str) -> Result<PreparedEntry, EntryError> {
     let (event_id, subjects) = validate(&v, path)?;
-    PreparedEntry::new(
-        Kind::Event,
-        submitter,
-        subjects,
-        v,
-        format!("event:{event_id}"),
-    )
-    .map_err(|e| match e {
-        EntryError::Invalid { path: p, reason } => EntryError::Invalid {
-            path: format!("{path}{p}"),
-            reason,
-        },
-        other => other,
+    PreparedEntry::new(Kind::Event, submitter, subjects, v, dedup_key(&event_id)).map_err(|e| {
+        match e {
+            EntryError::Invalid { path: p, reason } => EntryError::Invalid {
+                path: format!("{path}{p}"),
+                reason,
+            },
+            other => other,
+        }
     })
 }
 
@@ -272,6 +272,26 @@ mod tests {
                 format!("sha256:{}", "1b".repeat(32)),
                 "work_order:WO-7".into(),
             ]
+        );
+    }
+
+    #[test]
+    fn index_rows_derive_from_the_leaf_alone() {
+        let e = parse_event(print_job(), "mes").unwrap();
+        let leaf = e.leaf(chrono::Utc::now()).unwrap();
+        let d = crate::entry::derive(leaf.as_bytes()).unwrap();
+        assert_eq!(d.envelope.subjects, e.subjects);
+        assert_eq!(d.dedup_key.as_deref(), Some(e.dedup_key.as_str()));
+        assert_eq!(d.content_sha256, e.content_sha256);
+        let mut other = print_job();
+        other["event_id"] = "evt-2".into();
+        let o = parse_event(other, "mes")
+            .unwrap()
+            .leaf(chrono::Utc::now())
+            .unwrap();
+        assert_ne!(
+            crate::entry::derive(o.as_bytes()).unwrap().content_sha256,
+            d.content_sha256
         );
     }
 

@@ -8,7 +8,9 @@ mod envelope;
 mod event;
 mod validate;
 
-pub use envelope::{parse_leaf, CanonicalLeaf, Envelope, Kind, PreparedEntry, LEAF_MAX_BYTES};
+pub use envelope::{
+    derive, parse_leaf, CanonicalLeaf, Derived, Envelope, Kind, PreparedEntry, LEAF_MAX_BYTES,
+};
 pub use event::{parse_event, parse_events, MAX_BATCH};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

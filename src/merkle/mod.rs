@@ -12,6 +12,7 @@
 mod append;
 mod hash;
 mod proof;
+mod rebuild;
 mod tiles;
 
 pub use append::{append, Appended};
@@ -21,4 +22,5 @@ pub use proof::{
     needed_tiles_for_inclusion, needed_tiles_for_root, tree_root, verify_consistency,
     verify_inclusion, ProofError,
 };
+pub use rebuild::{Rebuilder, Step};
 pub use tiles::{edge_tiles, TileId, TileSet, TILE_HEIGHT, TILE_WIDTH};

@@ -87,11 +87,18 @@ impl Tokens {
     /// A logged-in read-write session on the token, through the test's own handle on the
     /// module (the same library instance the signer uses), to make or inspect objects.
     pub fn session(&self, label: &str) -> Session {
-        let ctx = Pkcs11::new(MODULE).unwrap();
-        match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
-            Ok(()) | Err(Error::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
-            Err(e) => panic!("C_Initialize: {e}"),
-        }
+        // One handle for the whole test binary, never dropped: dropping a cryptoki
+        // context finalizes the module, which would pull it from under every other
+        // test's signer in this process.
+        static CTX: OnceLock<Pkcs11> = OnceLock::new();
+        let ctx = CTX.get_or_init(|| {
+            let ctx = Pkcs11::new(MODULE).unwrap();
+            match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
+                Ok(()) | Err(Error::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
+                Err(e) => panic!("C_Initialize: {e}"),
+            }
+            ctx
+        });
         let slot = ctx
             .get_slots_with_token()
             .unwrap()

@@ -1,6 +1,7 @@
-//! Rebuilding the tree leaf by leaf with bounded memory: only the edge tiles are kept.
+//! Rebuilding a tree from its leaves with bounded memory: only the edge tiles are kept.
+//! Auditors and imports use it to recompute what a log claims.
 
-use crate::merkle::{self, edge_tiles, Hash, ProofError, TileId, TileSet, TILE_WIDTH};
+use super::{append, edge_tiles, Hash, ProofError, TileId, TileSet, TILE_WIDTH};
 
 pub struct Rebuilder {
     size: u64,
@@ -12,6 +13,12 @@ pub struct Step {
     pub root: Hash,
     /// Tiles that became full during the step: they never change again.
     pub completed: Vec<(TileId, Vec<u8>)>,
+}
+
+impl Default for Rebuilder {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Rebuilder {
@@ -33,7 +40,7 @@ impl Rebuilder {
 
     pub fn push(&mut self, leaf_hashes: &[Hash]) -> Result<Step, ProofError> {
         // The edge is a few tiles at most; a copy keeps the untouched ones for the next step.
-        let out = merkle::append(self.size, self.edge.clone(), leaf_hashes)?;
+        let out = append(self.size, self.edge.clone(), leaf_hashes)?;
         self.size = out.tree_size;
         let mut completed = Vec::new();
         let mut changed = TileSet::new();

@@ -1,0 +1,36 @@
+//! Subcommands that are more than a few lines of wiring, one file each, and the pieces
+//! they share. Argument shapes and printing only: the work is done by the library.
+
+pub mod dump;
+pub mod keys;
+
+use anyhow::{Context, Result};
+use std::sync::Arc;
+use threadlog::config::StoreArgs;
+use threadlog::store;
+
+/// A progress bar on a terminal, nothing with `--json`.
+pub fn progress(label: &str, json: bool) -> indicatif::ProgressBar {
+    if json {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(&format!(
+            "{{spinner}} {label} [{{bar:40}}] {{pos}}/{{len}} entries ({{per_sec}}, eta {{eta}})"
+        ))
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+/// Opens the store the arguments name, creating the data directory for the default.
+pub async fn open_store(args: &StoreArgs) -> Result<Arc<dyn store::Store>> {
+    if args.database_url.is_none() {
+        std::fs::create_dir_all(&args.data_dir)
+            .with_context(|| format!("cannot create {}", args.data_dir.display()))?;
+    }
+    store::open(&args.url())
+        .await
+        .context("cannot open the database")
+}

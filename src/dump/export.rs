@@ -1,0 +1,175 @@
+//! Writing a dump, streaming page by page (memory stays bounded whatever the log size),
+//! as of the latest checkpoint when the export starts: a server may keep appending.
+
+use super::*;
+use crate::merkle;
+use crate::store::{EntryQuery, Store};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+const PAGE: u32 = 1000;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportReport {
+    pub out: String,
+    pub origin: String,
+    pub tree_size: u64,
+    pub root_hash: String,
+    pub entries: u64,
+    pub checkpoints: u64,
+}
+
+struct JsonLines {
+    path: std::path::PathBuf,
+    w: BufWriter<Hashed<File>>,
+    lines: u64,
+}
+
+impl JsonLines {
+    fn create(dir: &Path, name: &str) -> Result<Self, DumpError> {
+        let path = dir.join(name);
+        let f = File::create(&path).map_err(|e| io_err(&path, e))?;
+        Ok(JsonLines {
+            w: BufWriter::new(Hashed::new(f)),
+            path,
+            lines: 0,
+        })
+    }
+
+    fn push(&mut self, v: &impl Serialize) -> Result<(), DumpError> {
+        serde_json::to_writer(&mut self.w, v).map_err(|e| io_err(&self.path, e))?;
+        self.w.write_all(b"\n").map_err(|e| io_err(&self.path, e))?;
+        self.lines += 1;
+        Ok(())
+    }
+
+    /// Flushes and syncs the file; returns its manifest record.
+    fn finish(self) -> Result<FileRecord, DumpError> {
+        let path = self.path;
+        let hashed = self.w.into_inner().map_err(|e| io_err(&path, e))?;
+        hashed.inner.sync_all().map_err(|e| io_err(&path, e))?;
+        Ok(FileRecord {
+            file: path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            lines: self.lines,
+            sha256: hashed.hex(),
+        })
+    }
+}
+
+/// Exports the log in `store` into the new directory `out`.
+pub async fn export(
+    store: &dyn Store,
+    out: &Path,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<ExportReport, DumpError> {
+    if out.exists()
+        && std::fs::read_dir(out)
+            .map_err(|e| io_err(out, e))?
+            .next()
+            .is_some()
+    {
+        return Err(DumpError::OutExists(out.display().to_string()));
+    }
+    std::fs::create_dir_all(out).map_err(|e| io_err(out, e))?;
+    let meta = store.meta().await?.ok_or(DumpError::NoLog)?;
+    let latest = store.latest_checkpoint().await?.ok_or(DumpError::NoLog)?;
+    let size = latest.tree_size;
+
+    let mut entries = JsonLines::create(out, ENTRIES)?;
+    let mut after = None;
+    let mut next = 0u64;
+    while next < size {
+        let page = store
+            .entries(&EntryQuery {
+                after,
+                below: Some(size),
+                limit: PAGE,
+                ..EntryQuery::default()
+            })
+            .await?;
+        if page.is_empty() {
+            return Err(crate::store::StoreError::Corrupt(format!(
+                "entry {next} is missing below tree size {size}"
+            ))
+            .into());
+        }
+        for e in page {
+            if e.index != next {
+                return Err(crate::store::StoreError::Corrupt(format!(
+                    "entry {next} is missing (the store skipped to {})",
+                    e.index
+                ))
+                .into());
+            }
+            entries.push(&EntryLine {
+                index: e.index,
+                leaf_hash: merkle::leaf_hash(&e.leaf).to_base64(),
+                leaf: B64.encode(&e.leaf),
+            })?;
+            after = Some(e.index);
+            next += 1;
+        }
+        progress(next, size);
+    }
+
+    let mut checkpoints = JsonLines::create(out, CHECKPOINTS)?;
+    let mut after = None;
+    'pages: loop {
+        let page = store.checkpoints(after, PAGE).await?;
+        let last_page = page.len() < PAGE as usize;
+        for cp in page {
+            if cp.tree_size > size {
+                break 'pages;
+            }
+            after = Some(cp.tree_size);
+            checkpoints.push(&CheckpointLine {
+                tree_size: cp.tree_size,
+                created_at: cp.created_at,
+                note: cp.note,
+            })?;
+        }
+        if last_page {
+            break;
+        }
+    }
+
+    let manifest = Manifest {
+        format: FORMAT.into(),
+        origin: meta.origin.clone(),
+        verifier_key: meta.verifier_key.clone(),
+        keys: vec![KeyRecord {
+            verifier_key: meta.verifier_key,
+            from_tree_size: 0,
+        }],
+        tree_size: size,
+        root_hash: latest.root_hash.to_base64(),
+        checkpoint: latest.note,
+        entries: entries.finish()?,
+        checkpoints: checkpoints.finish()?,
+        exported_at: crate::sequencer::format_time(&chrono::Utc::now()),
+    };
+    // The manifest goes last and whole: a dump without one is unfinished.
+    let tmp = out.join(format!("{MANIFEST}.tmp"));
+    let bytes = serde_json::to_vec_pretty(&manifest).map_err(|e| io_err(&tmp, e))?;
+    let mut f = File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
+    f.write_all(&bytes).map_err(|e| io_err(&tmp, e))?;
+    f.sync_all().map_err(|e| io_err(&tmp, e))?;
+    std::fs::rename(&tmp, out.join(MANIFEST)).map_err(|e| io_err(out, e))?;
+    File::open(out)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io_err(out, e))?;
+    Ok(ExportReport {
+        out: out.display().to_string(),
+        origin: manifest.origin,
+        tree_size: size,
+        root_hash: manifest.root_hash,
+        entries: manifest.entries.lines,
+        checkpoints: manifest.checkpoints.lines,
+    })
+}
