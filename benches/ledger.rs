@@ -9,6 +9,7 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+mod support;
 
 use common::{event, softhsm};
 use serde_json::{json, Value};
@@ -16,51 +17,13 @@ use sha2::{Digest, Sha256};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-use threadlog::entry::{parse_event, PreparedEntry};
-use threadlog::merkle::{self, leaf_hash, Hash, TileSet};
+use std::time::Instant;
+use support::*;
 use threadlog::note::NoteSigner;
 use threadlog::sequencer::{Sequencer, SequencerConfig};
 use threadlog::signer::pkcs11::{init_key, Pkcs11Spec};
 use threadlog::signer::{FileSigner, Pkcs11Signer, Signer};
 use threadlog::store::{SqliteStore, Store, TileCache};
-
-/// `cargo bench` passes `--bench`; under `cargo test` the same code runs as a quick smoke
-/// test at tiny sizes, so CI keeps the benchmarks working without spending minutes on them.
-fn smoke() -> bool {
-    !std::env::args().any(|a| a == "--bench")
-}
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    if smoke() {
-        return default.min(300);
-    }
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmRSS:")).map(|l| {
-                l.split_whitespace()
-                    .nth(1)
-                    .unwrap_or("0")
-                    .parse::<f64>()
-                    .unwrap_or(0.0)
-            })
-        })
-        .unwrap_or(0.0)
-        / 1024.0
-}
-
-fn pct(sorted: &[Duration], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
-    sorted[i].as_secs_f64() * 1000.0
-}
 
 struct Log {
     _dir: tempfile::TempDir,
@@ -103,43 +66,6 @@ async fn new_log_with(signer: Option<Arc<dyn Signer>>) -> Log {
         signer,
         seq,
     }
-}
-
-fn prepared(n: u64, prefix: &str) -> Vec<PreparedEntry> {
-    (0..n)
-        .map(|i| parse_event(event(&format!("{prefix}-{i}")), "bench").unwrap())
-        .collect()
-}
-
-/// 64 tasks submitting batches of 100 through the sequencer.
-async fn append_library(log: &Log, entries: Vec<PreparedEntry>) -> f64 {
-    let n = entries.len();
-    let chunks: Vec<Vec<PreparedEntry>> = entries.chunks(100).map(|c| c.to_vec()).collect();
-    let queue = Arc::new(std::sync::Mutex::new(chunks));
-    let start = Instant::now();
-    let mut tasks = vec![];
-    for _ in 0..64 {
-        let (seq, queue) = (log.seq.clone(), queue.clone());
-        tasks.push(tokio::spawn(async move {
-            loop {
-                let next = queue.lock().unwrap().pop();
-                let Some(batch) = next else { break };
-                loop {
-                    match seq.submit(batch.clone()).await {
-                        Ok(_) => break,
-                        Err(threadlog::sequencer::SequencerError::Overloaded) => {
-                            tokio::time::sleep(Duration::from_millis(1)).await
-                        }
-                        Err(e) => panic!("{e}"),
-                    }
-                }
-            }
-        }));
-    }
-    for t in tasks {
-        t.await.unwrap();
-    }
-    n as f64 / start.elapsed().as_secs_f64()
 }
 
 /// The same leaf bytes inserted with plain multi-row INSERTs, same durability, in
@@ -185,7 +111,7 @@ async fn bench_append() {
     let log = new_log().await;
     let entries = prepared(n, "a");
     let rss_before = rss_mib();
-    let lib = append_library(&log, entries.clone()).await;
+    let lib = append_through(std::slice::from_ref(&log.seq), entries.clone()).await;
     let size = log
         .store
         .latest_checkpoint()
@@ -398,67 +324,8 @@ async fn bench_proofs() {
         let store = SqliteStore::open(&format!("sqlite://{}", path.display()))
             .await
             .unwrap();
-        let mut edge = TileSet::new();
-        let mut size = 0u64;
-        let mut root = merkle::EMPTY_ROOT;
-        const CHUNK: u64 = 1 << 16;
-        while size < n {
-            let take = CHUNK.min(n - size);
-            let hashes: Vec<Hash> = (size..size + take)
-                .map(|i| leaf_hash(&i.to_be_bytes()))
-                .collect();
-            let out = merkle::append(size, edge.clone(), &hashes).unwrap();
-            size = out.tree_size;
-            root = out.root;
-            let mut tx = store.begin_append().await.unwrap();
-            let cp = threadlog::store::StoredCheckpoint {
-                tree_size: size,
-                root_hash: root,
-                note: String::new(),
-                created_at: String::new(),
-            };
-            tx.write(&threadlog::store::AppendBatch {
-                entries: vec![],
-                tiles: out.tiles.clone(),
-                checkpoint: cp,
-            })
-            .await
-            .unwrap();
-            tx.commit().await.unwrap();
-            let mut next = TileSet::new();
-            let changed: std::collections::HashMap<_, _> = out.tiles.into_iter().collect();
-            for (id, _) in merkle::edge_tiles(size) {
-                if let Some(d) = changed
-                    .get(&id)
-                    .map(|d| d.to_vec())
-                    .or_else(|| edge.get(&id).map(|d| d.to_vec()))
-                {
-                    next.insert(id, d);
-                }
-            }
-            edge = next;
-        }
-        let cache = TileCache::new(64);
-        let mut lat = vec![];
-        let mut x = 0x9E3779B97F4A7C15u64;
-        let start = Instant::now();
-        let proofs = env_u64("BENCH_PROOFS", 20_000);
-        for _ in 0..proofs {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let index = x % n;
-            let t = Instant::now();
-            let ids = merkle::needed_tiles_for_inclusion(index, n).unwrap();
-            let mut set = TileSet::new();
-            cache.load(&store, &ids, &mut set).await.unwrap();
-            let proof = merkle::inclusion_proof(&set, index, n).unwrap();
-            lat.push(t.elapsed());
-            merkle::verify_inclusion(&proof, index, n, &leaf_hash(&index.to_be_bytes()), &root)
-                .unwrap();
-        }
-        let secs = start.elapsed().as_secs_f64();
-        lat.sort();
+        let root = fill_tiles(&store, n).await;
+        let (p50, p99, rate) = prove(&store, n, root, env_u64("BENCH_PROOFS", 20_000)).await;
         let disk = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0)
             + std::fs::metadata(path.with_extension("db-wal"))
                 .map(|m| m.len())
@@ -466,14 +333,14 @@ async fn bench_proofs() {
         println!(
             "| {n} | {:.0} MiB | {:.3} | {:.3} | {:.0} | {:.0} |",
             disk as f64 / 1048576.0,
-            pct(&lat, 0.5),
-            pct(&lat, 0.99),
-            proofs as f64 / secs,
+            p50,
+            p99,
+            rate,
             rss_mib()
         );
         println!(
             "{}",
-            json!({"bench": "proofs", "n": n, "p50_ms": pct(&lat, 0.5), "p99_ms": pct(&lat, 0.99)})
+            json!({"bench": "proofs", "n": n, "p50_ms": p50, "p99_ms": p99})
         );
     }
 }
@@ -553,9 +420,9 @@ async fn bench_hsm() {
 
     let n = env_u64("BENCH_APPEND", 200_000) / 4;
     let file_log = new_log().await;
-    let file_rate = append_library(&file_log, prepared(n, "f")).await;
+    let file_rate = append_through(std::slice::from_ref(&file_log.seq), prepared(n, "f")).await;
     let hsm_log = new_log_with(Some(hsm.clone())).await;
-    let hsm_rate = append_library(&hsm_log, prepared(n, "h")).await;
+    let hsm_rate = append_through(std::slice::from_ref(&hsm_log.seq), prepared(n, "h")).await;
     println!("## ingest with the HSM signer  n={n}");
     println!("| signer | entries/s |");
     println!("|---|---|");

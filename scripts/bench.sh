@@ -3,4 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p bench-out
-cargo bench --bench ledger -- "$@" 2>&1 | tee "bench-out/ledger-$(date +%Y%m%dT%H%M%S).txt"
+stamp=$(date +%Y%m%dT%H%M%S)
+cargo bench --bench ledger -- "$@" 2>&1 | tee "bench-out/ledger-$stamp.txt"
+cargo bench --bench postgres -- "$@" 2>&1 | tee "bench-out/postgres-$stamp.txt"

@@ -1,0 +1,226 @@
+//! The PostgreSQL store under load, each figure beside its baseline in the same run, on
+//! a private durable cluster (fsync and synchronous_commit on):
+//! - ingest through the sequencer vs plain batched INSERTs of the same leaves into the
+//!   same server, in transactions of the same size;
+//! - aggregate ingest with one and with three replicas (separate pools and sequencers on
+//!   one database, serialized by the advisory lock);
+//! - inclusion-proof latency read from PostgreSQL tiles at large tree sizes;
+//! - export and import rates of the ingested log (import includes its verification).
+//!
+//! Run: `cargo bench --bench postgres` (or `./scripts/bench.sh`). Sizes via env:
+//! `BENCH_PG_APPEND` (default 1000000), `BENCH_PG_REPLICA_APPEND` (default 200000),
+//! `BENCH_PG_PROOF_SIZES` (default "10000000").
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+mod support;
+
+use common::pg::{create_database, Cluster};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Instant;
+use support::*;
+use threadlog::dump;
+use threadlog::sequencer::{Sequencer, SequencerConfig};
+use threadlog::signer::{FileSigner, Signer};
+use threadlog::store::{PostgresStore, SqliteStore, Store, TileCache};
+
+const ORIGIN: &str = "bench.example/log";
+
+struct Bench {
+    pg: Cluster,
+    dir: tempfile::TempDir,
+    signer: Arc<dyn Signer>,
+}
+
+impl Bench {
+    async fn database(&self, name: &str) -> String {
+        create_database(&self.pg.url("postgres"), name).await;
+        self.pg.url(name)
+    }
+
+    /// `replicas` stores and sequencers on one new database, as separate servers.
+    async fn log(&self, name: &str, replicas: usize) -> (Arc<dyn Store>, Vec<Sequencer>) {
+        let url = self.database(name).await;
+        let mut stores: Vec<Arc<dyn Store>> = vec![];
+        for _ in 0..replicas {
+            stores.push(Arc::new(PostgresStore::open(&url).await.unwrap()));
+        }
+        threadlog::ledger::open(stores[0].as_ref(), self.signer.as_ref(), ORIGIN)
+            .await
+            .unwrap();
+        let seqs = stores
+            .iter()
+            .map(|s| {
+                Sequencer::start(
+                    s.clone(),
+                    self.signer.clone(),
+                    ORIGIN.into(),
+                    Arc::new(TileCache::new(1024)),
+                    SequencerConfig::default(),
+                )
+            })
+            .collect();
+        (stores[0].clone(), seqs)
+    }
+}
+
+/// The same leaves with plain INSERT … UNNEST, `batch` rows per transaction.
+async fn plain_inserts(url: &str, leaves: &[Vec<u8>], batch: usize) -> f64 {
+    let pool = sqlx::PgPool::connect(url).await.unwrap();
+    sqlx::query("CREATE TABLE leaves (idx BIGINT PRIMARY KEY, leaf BYTEA NOT NULL)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let start = Instant::now();
+    for (n, chunk) in leaves.chunks(batch).enumerate() {
+        let first = (n * batch) as i64;
+        let idx: Vec<i64> = (first..first + chunk.len() as i64).collect();
+        let rows: Vec<&[u8]> = chunk.iter().map(Vec::as_slice).collect();
+        let mut tx = pool.begin().await.unwrap();
+        sqlx::query("INSERT INTO leaves SELECT * FROM UNNEST($1::bigint[], $2::bytea[])")
+            .bind(&idx)
+            .bind(&rows)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+    leaves.len() as f64 / start.elapsed().as_secs_f64()
+}
+
+async fn size_and_batches(store: &dyn Store) -> (u64, u64) {
+    let size = store.latest_checkpoint().await.unwrap().unwrap().tree_size;
+    let batches = store.checkpoints(None, u32::MAX).await.unwrap().len() as u64;
+    (size, batches)
+}
+
+async fn bench_ingest_and_dump(b: &Bench) {
+    let n = env_u64("BENCH_PG_APPEND", 1_000_000);
+    let (store, seqs) = b.log("ingest", 1).await;
+    let entries = prepared(n, "a");
+    let t = chrono::Utc::now();
+    let leaves: Vec<Vec<u8>> = entries
+        .iter()
+        .map(|e| e.leaf(t).unwrap().into_bytes())
+        .collect();
+    let lib = append_through(&seqs, entries).await;
+    let (size, batches) = size_and_batches(store.as_ref()).await;
+    let avg = (size / batches.max(1)).max(1) as usize;
+    let plain = plain_inserts(&b.database("plain").await, &leaves, avg).await;
+    drop(leaves);
+    println!("## appends on PostgreSQL (library path, durable)  n={n}");
+    println!("| path | entries/s |");
+    println!("|---|---|");
+    println!("| sequencer + PostgreSQL (64 tasks × batches of 100; avg {avg} entries/checkpoint) | {lib:.0} |");
+    println!("| plain INSERT … UNNEST, same leaves, same server, {avg} per tx | {plain:.0} |");
+    println!("| ratio | {:.2} |", lib / plain);
+    println!(
+        "{}",
+        json!({"bench": "pg_append", "n": n, "library_per_s": lib, "plain_per_s": plain, "ratio": lib / plain, "avg_batch": avg})
+    );
+
+    let out = b.dir.path().join("dump");
+    let start = Instant::now();
+    dump::export(store.as_ref(), &out, &|_, _| {})
+        .await
+        .unwrap();
+    let export = size as f64 / start.elapsed().as_secs_f64();
+    let target = b.database("imported").await;
+    let target: Arc<dyn Store> = Arc::new(PostgresStore::open(&target).await.unwrap());
+    let start = Instant::now();
+    dump::import(&out, target, &|_, _| {}).await.unwrap();
+    let import_pg = size as f64 / start.elapsed().as_secs_f64();
+    let sqlite: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&format!(
+            "sqlite://{}",
+            b.dir.path().join("imported.db").display()
+        ))
+        .await
+        .unwrap(),
+    );
+    let start = Instant::now();
+    dump::import(&out, sqlite, &|_, _| {}).await.unwrap();
+    let import_sqlite = size as f64 / start.elapsed().as_secs_f64();
+    println!("## export and import  tree size {size}");
+    println!("| step | entries/s |");
+    println!("|---|---|");
+    println!("| export from PostgreSQL | {export:.0} |");
+    println!("| import into PostgreSQL, then full verification | {import_pg:.0} |");
+    println!("| import into SQLite, then full verification | {import_sqlite:.0} |");
+    println!(
+        "{}",
+        json!({"bench": "dump", "n": size, "export_per_s": export, "import_pg_per_s": import_pg, "import_sqlite_per_s": import_sqlite})
+    );
+}
+
+async fn bench_replicas(b: &Bench) {
+    let n = env_u64("BENCH_PG_REPLICA_APPEND", 200_000);
+    println!("## aggregate ingest, replicas on one PostgreSQL database  n={n}");
+    println!("| replicas | entries/s | avg entries/checkpoint |");
+    println!("|---|---|---|");
+    for replicas in [1, 3] {
+        let (store, seqs) = b.log(&format!("replicas{replicas}"), replicas).await;
+        let rate = append_through(&seqs, prepared(n, "r")).await;
+        let (size, batches) = size_and_batches(store.as_ref()).await;
+        assert_eq!(size, n);
+        println!("| {replicas} | {rate:.0} | {} |", size / batches.max(1));
+        println!(
+            "{}",
+            json!({"bench": "pg_replicas", "replicas": replicas, "n": n, "per_s": rate})
+        );
+    }
+}
+
+async fn bench_proofs(b: &Bench) {
+    let sizes: Vec<u64> = if smoke() {
+        vec![5000]
+    } else {
+        std::env::var("BENCH_PG_PROOF_SIZES")
+            .unwrap_or_else(|_| "10000000".into())
+            .split(',')
+            .filter_map(|s| s.trim().parse().ok())
+            .collect()
+    };
+    println!("## inclusion proofs read from PostgreSQL tiles (cache of 64 full tiles)");
+    println!("| tree size | p50 ms | p99 ms | proofs/s |");
+    println!("|---|---|---|---|");
+    for n in sizes {
+        let url = b.database(&format!("proofs{n}")).await;
+        let store = PostgresStore::open(&url).await.unwrap();
+        let root = fill_tiles(&store, n).await;
+        let (p50, p99, rate) = prove(&store, n, root, env_u64("BENCH_PROOFS", 20_000)).await;
+        println!("| {n} | {p50:.3} | {p99:.3} | {rate:.0} |");
+        println!(
+            "{}",
+            json!({"bench": "pg_proofs", "n": n, "p50_ms": p50, "p99_ms": p99})
+        );
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let which: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let run = |name: &str| which.is_empty() || which.iter().any(|w| w == name);
+    let dir = tempfile::tempdir().unwrap();
+    let (signer, _) = FileSigner::open_or_create(&dir.path().join("k"), ORIGIN).unwrap();
+    let b = Bench {
+        pg: tokio::task::spawn_blocking(|| Cluster::start(true))
+            .await
+            .unwrap(),
+        dir,
+        signer: Arc::new(signer),
+    };
+    if run("ingest") {
+        bench_ingest_and_dump(&b).await;
+    }
+    if run("replicas") {
+        bench_replicas(&b).await;
+    }
+    if run("proofs") {
+        bench_proofs(&b).await;
+    }
+}
