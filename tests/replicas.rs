@@ -287,3 +287,111 @@ async fn replicas_survive_a_killed_replica_and_a_database_restart() {
     drop(servers);
     drop(pg);
 }
+
+/// Polls the server's latest tree size (read from the replica) until it is `want`.
+async fn await_size(s: &common::TestServer, want: u64) {
+    for _ in 0..200 {
+        if s.tree_size().await == want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the read replica never reached tree size {want}");
+}
+
+fn signed_root(s: &common::TestServer, note: &str) -> (u64, threadlog::merkle::Hash) {
+    let (cp, _) =
+        threadlog::note::open_checkpoint(note, std::slice::from_ref(&s.verifier_key), &s.origin)
+            .expect("the served checkpoint verifies");
+    (cp.tree_size, threadlog::merkle::Hash(cp.root_hash))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lagging_read_replica_serves_an_older_checkpoint_never_an_inconsistent_one() {
+    use sqlx::Connection;
+    use threadlog::merkle;
+    let pg = tokio::task::spawn_blocking(|| Cluster::start(false))
+        .await
+        .unwrap();
+    common::pg::create_database(&pg.url("postgres"), "plant").await;
+    let (pg, replica) = tokio::task::spawn_blocking(|| {
+        let replica = pg.replica();
+        (pg, replica)
+    })
+    .await
+    .unwrap();
+    let (primary_url, replica_url) = (pg.url("plant"), replica.url("plant"));
+    let s = common::TestServer::start_with(tempfile::tempdir().unwrap(), |mut c| {
+        c.store.database_url = Some(primary_url);
+        c.read_database_url = Some(replica_url);
+        c
+    })
+    .await;
+    for b in 0..5 {
+        let batch: Vec<Value> = (0..10).map(|i| event(&format!("b{b}-{i}"))).collect();
+        assert_eq!(s.post_events(&Value::Array(batch)).await.0, 201);
+    }
+    await_size(&s, 50).await;
+    let (_, old_note) = s.get("/v1/checkpoint", &s.auditor).await;
+    let (old_size, old_root) = signed_root(&s, &old_note);
+    assert_eq!(old_size, 50);
+
+    // Replay stops on the replica: appends go on through the primary, reads keep
+    // answering from the replica's older, complete state.
+    let mut standby = sqlx::PgConnection::connect(&replica.url("plant"))
+        .await
+        .unwrap();
+    sqlx::query("SELECT pg_wal_replay_pause()")
+        .execute(&mut standby)
+        .await
+        .unwrap();
+    for b in 5..8 {
+        let batch: Vec<Value> = (0..10).map(|i| event(&format!("b{b}-{i}"))).collect();
+        let (status, receipts) = s.post_events(&Value::Array(batch)).await;
+        assert_eq!(status, 201, "appends never wait for the read replica");
+        assert_eq!(receipts[9]["index"].as_u64(), Some(b * 10 + 9));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_, note) = s.get("/v1/checkpoint", &s.auditor).await;
+    assert_eq!(
+        signed_root(&s, &note),
+        (old_size, old_root),
+        "an older checkpoint"
+    );
+    let (status, _) = s.get_json("/v1/entries/60").await;
+    assert_eq!(status, 404, "not yet on the replica, and said so");
+    let (status, _) = s
+        .get_json("/v1/proofs/inclusion?index=3&tree_size=80")
+        .await;
+    assert!((400..500).contains(&status), "{status}");
+    let (status, p) = s
+        .get_json("/v1/proofs/inclusion?index=3&tree_size=50")
+        .await;
+    assert_eq!(status, 200);
+    let (_, e) = s.get_json("/v1/entries/3").await;
+    let leaf = threadlog::merkle::leaf_hash(
+        &base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            e["leaf"].as_str().unwrap(),
+        )
+        .unwrap(),
+    );
+    merkle::verify_inclusion(&common::hashes(&p), 3, 50, &leaf, &old_root).unwrap();
+
+    // Replay resumes: the replica catches up, and its history extends the old one.
+    sqlx::query("SELECT pg_wal_replay_resume()")
+        .execute(&mut standby)
+        .await
+        .unwrap();
+    await_size(&s, 80).await;
+    let (_, note) = s.get("/v1/checkpoint", &s.auditor).await;
+    let (size, root) = signed_root(&s, &note);
+    let (status, p) = s
+        .get_json(&format!("/v1/proofs/consistency?first=50&second={size}"))
+        .await;
+    assert_eq!(status, 200);
+    merkle::verify_consistency(&common::hashes(&p), 50, &old_root, size, &root).unwrap();
+    assert!(s.audit().await.ok);
+    s.stop().await;
+    drop((replica, pg));
+}

@@ -100,6 +100,52 @@ impl Cluster {
         c
     }
 
+    /// A streaming replica of this cluster (hot standby), started on its own port.
+    pub fn replica(&self) -> Cluster {
+        let dir = tempfile::Builder::new()
+            .prefix("threadlog-pg-")
+            .tempdir()
+            .unwrap();
+        if is_root() {
+            run(Command::new("chown").arg("postgres:").arg(dir.path()));
+        }
+        let r = Cluster {
+            dir,
+            bin: self.bin.clone(),
+            port: free_port(),
+        };
+        let port = self.port.to_string();
+        r.pg(
+            "pg_basebackup",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                "postgres",
+                "-D",
+                &r.data().to_string_lossy(),
+                "-R",
+                "-X",
+                "stream",
+                "--checkpoint=fast",
+            ],
+        );
+        // The copied configuration names the primary's port and socket; the last
+        // setting wins.
+        let conf_path = r.data().join("postgresql.conf");
+        let mut conf = std::fs::read_to_string(&conf_path).unwrap();
+        conf.push_str(&format!(
+            "port = {}\nunix_socket_directories = '{}'\nhot_standby = on\n",
+            r.port,
+            r.dir.path().display()
+        ));
+        std::fs::write(&conf_path, conf).unwrap();
+        r.ctl("start");
+        r
+    }
+
     fn data(&self) -> PathBuf {
         self.dir.path().join("data")
     }
