@@ -255,3 +255,45 @@ async fn a_damaged_dump_is_refused_saying_where() {
         .unwrap_err();
     assert!(matches!(err, DumpError::NotEmpty(_)), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_dump_and_restore_is_a_valid_backup() {
+    let pg = tokio::task::spawn_blocking(|| common::pg::Cluster::start(false))
+        .await
+        .unwrap();
+    common::pg::create_database(&pg.url("postgres"), "plant").await;
+    let url = pg.url("plant");
+    let s = TestServer::start_with(tempfile::tempdir().unwrap(), |mut c| {
+        c.store.database_url = Some(url);
+        c
+    })
+    .await;
+    build(&s).await;
+    let file = pg.path("plant.dump");
+    tokio::task::block_in_place(|| pg.tool("pg_dump", &["-Fc", "-d", "plant", "-f", &file]));
+    common::pg::create_database(&pg.url("postgres"), "restored").await;
+    tokio::task::block_in_place(|| pg.tool("pg_restore", &["-d", "restored", &file]));
+
+    let restored = pg.url("restored");
+    let key = s.verifier_key.to_string();
+    let (code, v, out) = tokio::task::block_in_place(|| {
+        proc::cli(
+            &[
+                "verify",
+                "--database",
+                &restored,
+                "--key",
+                &key,
+                "--no-state",
+            ],
+            &[],
+        )
+    });
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(v["tree_size"], 400);
+    let restored = store::open(&restored).await.unwrap();
+    assert_eq!(
+        contents(restored.as_ref()).await,
+        contents(s.store.as_ref()).await
+    );
+}

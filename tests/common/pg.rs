@@ -150,6 +150,19 @@ impl Cluster {
         self.dir.path().join("data")
     }
 
+    /// A path inside the cluster's directory, writable by the server's tools.
+    pub fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).to_string_lossy().into_owned()
+    }
+
+    /// Runs one of the server's tools (pg_dump, pg_restore, …) against this cluster.
+    pub fn tool(&self, tool: &str, args: &[&str]) {
+        let port = self.port.to_string();
+        let mut all = vec!["-h", "127.0.0.1", "-p", &port, "-U", "postgres"];
+        all.extend_from_slice(args);
+        self.pg(tool, &all);
+    }
+
     fn pg(&self, tool: &str, args: &[&str]) {
         let exe = self.bin.join(tool);
         let mut cmd = if is_root() {
