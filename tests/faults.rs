@@ -17,7 +17,7 @@ use threadlog::audit::{self, StoreSource};
 use threadlog::merkle::TileId;
 use threadlog::note::{NoteError, NoteSigner, VerifierKey};
 use threadlog::sequencer::{Sequencer, SequencerConfig};
-use threadlog::signer::{FileSigner, Signer};
+use threadlog::signer::{FileSigner, KeyLocation, Signer, SignerError, SignerHealth};
 use threadlog::store::*;
 
 struct FlakySigner {
@@ -49,8 +49,14 @@ impl Signer for FlakySigner {
     fn verifier_key(&self) -> &VerifierKey {
         self.inner.verifier_key()
     }
-    fn location(&self) -> String {
+    fn location(&self) -> KeyLocation {
         self.inner.location()
+    }
+    fn probe(&self) -> Result<(), SignerError> {
+        threadlog::signer::probe_note(self, self.inner.verifier_key())
+    }
+    fn last_signature_at(&self) -> Option<std::time::SystemTime> {
+        self.inner.last_signature_at()
     }
 }
 
@@ -192,6 +198,10 @@ async fn rig(config: SequencerConfig) -> Rig {
         tiles,
         origin: "faults.example/log".into(),
         verifier_key: signer.verifier_key().clone(),
+        signer: Arc::new(SignerHealth::new(
+            signer.clone(),
+            threadlog::signer::PROBE_MAX_AGE,
+        )),
         tokens: Arc::new(TokenCache::default()),
         body_limit: 1 << 20,
     };
