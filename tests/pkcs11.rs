@@ -328,6 +328,35 @@ async fn server_signs_checkpoints_in_the_hsm() {
     assert!(report.ok, "{report:?}");
     assert_eq!(report.tree_size, 3);
 
+    // The key status names the HSM key and a live probe through the token succeeds.
+    let (status, body) = s.get("/v1/keys", &s.admin).await;
+    assert_eq!(status, 200, "{body}");
+    let keys: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(keys["kind"], "pkcs11", "{keys}");
+    assert_eq!(keys["answering"], true, "{keys}");
+    assert_eq!(keys["verifier_key"], done.verifier_key.to_string());
+    let location = &keys["location"];
+    assert_eq!(location["kind"], "pkcs11", "{keys}");
+    assert_eq!(location["module"], MODULE, "{keys}");
+    assert_eq!(location["token_label"], "server", "{keys}");
+    assert_eq!(location["key_label"], "log-key", "{keys}");
+    assert_eq!(location["cka_id"], done.info.key_id, "{keys}");
+    assert!(keys["last_signature_at"].is_string(), "{keys}");
+    assert_eq!(
+        keys["history"][0]["verifier_key"],
+        done.verifier_key.to_string()
+    );
+    assert!(!body.contains(PIN), "the PIN never appears: {body}");
+    let (status, _) = s.get("/v1/keys", &s.auditor).await;
+    assert_eq!(status, 403);
+    let ready = s
+        .client
+        .get(format!("{}/readyz", s.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+
     // A bad spec keeps the server from starting, with the reason.
     let other = tempfile::tempdir().unwrap();
     let cfg = common::config(other.path().to_path_buf());
