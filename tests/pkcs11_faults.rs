@@ -70,6 +70,24 @@ async fn token_lost_mid_run_gives_503_then_the_server_heals() {
     let reason = wait_ready(&s, 503).await;
     assert!(reason.contains("signer pkcs11"), "{reason}");
     assert!(reason.contains("\"fault\""), "names the token: {reason}");
+    // The key status says so too, and `keys status` exits 1.
+    let (status, body) = s.get("/v1/keys", &s.admin).await;
+    assert_eq!(status, 200, "{body}");
+    let keys: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(keys["answering"], false, "{keys}");
+    assert!(
+        keys["probe_error"].as_str().unwrap().contains("fault"),
+        "{keys}"
+    );
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_threadlog"));
+    cmd.args(["keys", "status", "--url", &s.url])
+        .env("THREADLOG_TOKEN", &s.admin);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("answering:       NO"), "{stdout}");
 
     // The token comes back; the next appends succeed without a restart.
     std::fs::rename(&away, &token_dir).unwrap();
