@@ -4,6 +4,8 @@
 //! few pooled sessions, so readiness polls (every few seconds from each load balancer and
 //! orchestrator) must not each cause one. The cached result is at most [`PROBE_MAX_AGE`]
 //! old; one caller probes while others wait for its answer instead of probing too.
+//! Live probes (`GET /v1/keys`) take the same lock, so at most one probe is in flight:
+//! the PKCS#11 pool has two sessions, and the other stays free for checkpoint signing.
 //! Must not be called on the async executor: probing blocks.
 
 use super::Signer;
