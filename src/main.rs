@@ -127,7 +127,7 @@ async fn main() -> ExitCode {
         } => token_create(store, &role, name, json)
             .await
             .map(|_| ExitCode::SUCCESS),
-        Command::Keys { command } => cli::keys::run(command).map(|_| ExitCode::SUCCESS),
+        Command::Keys { command } => cli::keys::run(command).await,
         Command::Verify(args) => verify(args).await,
         Command::Export(args) => cli::dump::export(args).await.map(|_| ExitCode::SUCCESS),
         Command::Import(args) => cli::dump::import(args).await.map(|_| ExitCode::SUCCESS),

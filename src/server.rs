@@ -5,7 +5,7 @@ use crate::api::{auth::TokenCache, AppState};
 use crate::config::{ServeConfig, DEFAULT_ORIGIN};
 use crate::ledger::{self, OpenError};
 use crate::sequencer::{Sequencer, SequencerConfig};
-use crate::signer::{FileSigner, Pkcs11Signer, Signer, SignerError};
+use crate::signer::{FileSigner, Pkcs11Signer, Signer, SignerError, SignerHealth, PROBE_MAX_AGE};
 use crate::store::{self, StoreError, TileCache};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -98,12 +98,13 @@ pub async fn start(cfg: &ServeConfig) -> Result<Started, StartError> {
             tiles,
             origin,
             verifier_key: signer.verifier_key().clone(),
+            signer: Arc::new(SignerHealth::new(signer.clone(), PROBE_MAX_AGE)),
             tokens: Arc::new(TokenCache::default()),
             body_limit: cfg.max_body_bytes,
         },
         key_created,
         tree_size: latest.tree_size,
         signer_kind: signer.kind(),
-        signer_location: signer.location(),
+        signer_location: signer.location().to_string(),
     })
 }

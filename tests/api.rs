@@ -367,6 +367,62 @@ async fn restart_keeps_the_log_and_a_changed_origin_is_refused() {
     drop(dir);
 }
 
+both!(keys_status_is_for_admins_and_probes_the_file_key);
+async fn keys_status_is_for_admins_and_probes_the_file_key(s: TestServer) {
+    let (status, _) = s.get("/v1/keys", "").await;
+    assert_eq!(status, 401);
+    for token in [&s.auditor, &s.producer] {
+        let (status, body) = s.get("/v1/keys", token).await;
+        assert_eq!(status, 403, "{body}");
+        let body: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["error"], "forbidden");
+        assert!(
+            body["message"].as_str().unwrap().contains("admin"),
+            "{body}"
+        );
+    }
+    let (status, body) = s.get("/v1/keys", &s.admin).await;
+    assert_eq!(status, 200, "{body}");
+    let keys: Value = serde_json::from_str(&body).unwrap();
+    let key = s.verifier_key.to_string();
+    assert_eq!(keys["kind"], "file", "{keys}");
+    assert_eq!(keys["location"]["kind"], "file", "{keys}");
+    let path = keys["location"]["path"].as_str().unwrap();
+    assert!(path.ends_with("log.key"), "{keys}");
+    assert_eq!(keys["verifier_key"], key);
+    assert_eq!(
+        keys["key_id"],
+        format!("{:08x}", s.verifier_key.key_id()),
+        "{keys}"
+    );
+    assert_eq!(keys["answering"], true, "{keys}");
+    assert!(keys["probe_error"].is_null(), "{keys}");
+    // The probe just signed, so the last signature is recent and well-formed.
+    let last = keys["last_signature_at"].as_str().expect("a time");
+    let last = chrono::DateTime::parse_from_rfc3339(last).unwrap();
+    let age = chrono::Utc::now().signed_duration_since(last);
+    assert!(age.num_seconds() < 60, "{keys}");
+    let history = keys["history"].as_array().unwrap();
+    assert_eq!(history.len(), 1, "{keys}");
+    assert_eq!(history[0]["verifier_key"], key);
+    assert_eq!(history[0]["introduced_at_tree_size"], 0);
+    assert_eq!(history[0]["current"], true);
+    assert!(history[0]["introduced_at"].is_string(), "{keys}");
+    // The key file never shows up: nothing secret is reported.
+    let pem = std::fs::read_to_string(path).unwrap();
+    let secret = pem.lines().nth(1).unwrap();
+    assert!(!body.contains(secret));
+    // Readiness includes the signer probe.
+    let r = s
+        .client
+        .get(format!("{}/readyz", s.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    s.stop().await;
+}
+
 #[tokio::test]
 async fn openapi_documents_every_route() {
     let s = TestServer::start().await;
@@ -385,6 +441,7 @@ async fn openapi_documents_every_route() {
         "/v1/log",
         "/v1/checkpoint",
         "/v1/checkpoints/{tree_size}",
+        "/v1/keys",
         "/v1/entries/{index}",
         "/v1/entries",
         "/v1/proofs/inclusion",

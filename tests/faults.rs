@@ -17,7 +17,7 @@ use threadlog::audit::{self, StoreSource};
 use threadlog::merkle::TileId;
 use threadlog::note::{NoteError, NoteSigner, VerifierKey};
 use threadlog::sequencer::{Sequencer, SequencerConfig};
-use threadlog::signer::{FileSigner, Signer};
+use threadlog::signer::{FileSigner, KeyLocation, Signer, SignerError, SignerHealth};
 use threadlog::store::*;
 
 struct FlakySigner {
@@ -49,8 +49,14 @@ impl Signer for FlakySigner {
     fn verifier_key(&self) -> &VerifierKey {
         self.inner.verifier_key()
     }
-    fn location(&self) -> String {
+    fn location(&self) -> KeyLocation {
         self.inner.location()
+    }
+    fn probe(&self) -> Result<(), SignerError> {
+        threadlog::signer::probe_note(self, self.inner.verifier_key())
+    }
+    fn last_signature_at(&self) -> Option<std::time::SystemTime> {
+        self.inner.last_signature_at()
     }
 }
 
@@ -192,6 +198,8 @@ async fn rig(config: SequencerConfig) -> Rig {
         tiles,
         origin: "faults.example/log".into(),
         verifier_key: signer.verifier_key().clone(),
+        // No probe caching here, so readiness follows the signer at once.
+        signer: Arc::new(SignerHealth::new(signer.clone(), Duration::ZERO)),
         tokens: Arc::new(TokenCache::default()),
         body_limit: 1 << 20,
     };
@@ -215,6 +223,19 @@ async fn rig(config: SequencerConfig) -> Rig {
 }
 
 impl Rig {
+    /// `/readyz`: the status and the reason given.
+    async fn ready(&self) -> (u16, String) {
+        let r = self
+            .client
+            .get(format!("{}/readyz", self.url))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let body: Value = r.json().await.unwrap();
+        (status, body["reason"].as_str().unwrap_or_default().into())
+    }
+
     async fn post(&self, body: &Value) -> reqwest::Response {
         self.client
             .post(format!("{}/v1/events", self.url))
@@ -262,7 +283,12 @@ async fn a_failing_signer_gets_503_appends_nothing_and_recovers() {
         "no internal detail: {body}"
     );
     assert_eq!(r.size().await, 1);
+    let (status, reason) = r.ready().await;
+    assert_eq!(status, 503);
+    assert!(reason.contains("signer file"), "{reason}");
+    assert!(reason.contains("token removed"), "{reason}");
     r.signer.fail.store(false, Ordering::SeqCst);
+    assert_eq!(r.ready().await.0, 200);
     let resp = r.post(&event("b")).await;
     assert_eq!(resp.status(), 201);
     assert_eq!(r.size().await, 2);

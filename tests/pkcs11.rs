@@ -1,7 +1,7 @@
 //! The PKCS#11 signer against real SoftHSM tokens: key generation and protection, HSM
 //! signatures checked by the `note` code and by ed25519-dalek, adopting a key, start-up
 //! refusals, `keys init` on the command line, and a server signing its checkpoints in
-//! the HSM.
+//! the HSM and reporting its key status (`GET /v1/keys`, `keys status`).
 
 mod common;
 
@@ -303,6 +303,25 @@ fn wrong_pin_is_refused() {
     ));
 }
 
+/// Runs `threadlog keys status` against the server, off the runtime's workers so the
+/// in-process server keeps serving. Returns the exit code, stdout and stderr.
+async fn keys_status(s: &TestServer, token: &str, json: bool) -> (i32, String, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_threadlog"));
+    cmd.args(["keys", "status", "--url", &s.url])
+        .env("THREADLOG_TOKEN", token);
+    if json {
+        cmd.arg("--json");
+    }
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_signs_checkpoints_in_the_hsm() {
     let done = init("server", "log-key", "test.example/log");
@@ -327,6 +346,51 @@ async fn server_signs_checkpoints_in_the_hsm() {
     let report = s.audit().await;
     assert!(report.ok, "{report:?}");
     assert_eq!(report.tree_size, 3);
+
+    // The key status names the HSM key and a live probe through the token succeeds.
+    let (status, body) = s.get("/v1/keys", &s.admin).await;
+    assert_eq!(status, 200, "{body}");
+    let keys: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(keys["kind"], "pkcs11", "{keys}");
+    assert_eq!(keys["answering"], true, "{keys}");
+    assert_eq!(keys["verifier_key"], done.verifier_key.to_string());
+    let location = &keys["location"];
+    assert_eq!(location["kind"], "pkcs11", "{keys}");
+    assert_eq!(location["module"], MODULE, "{keys}");
+    assert_eq!(location["token_label"], "server", "{keys}");
+    assert_eq!(location["key_label"], "log-key", "{keys}");
+    assert_eq!(location["cka_id"], done.info.key_id, "{keys}");
+    assert!(keys["last_signature_at"].is_string(), "{keys}");
+    assert_eq!(
+        keys["history"][0]["verifier_key"],
+        done.verifier_key.to_string()
+    );
+    assert!(!body.contains(PIN), "the PIN never appears: {body}");
+    let (status, _) = s.get("/v1/keys", &s.auditor).await;
+    assert_eq!(status, 403);
+    let ready = s
+        .client
+        .get(format!("{}/readyz", s.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+
+    // `threadlog keys status` shows the same through the server, for admins only.
+    let (code, out, _) = keys_status(&s, &s.admin, true).await;
+    assert_eq!(code, 0, "{out}");
+    let cli: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(cli["kind"], "pkcs11", "{cli}");
+    assert_eq!(cli["answering"], true, "{cli}");
+    assert_eq!(cli["location"]["token_label"], "server", "{cli}");
+    let (code, out, _) = keys_status(&s, &s.admin, false).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("signer:          pkcs11"), "{out}");
+    assert!(out.contains("answering:       yes"), "{out}");
+    assert!(out.contains(&done.verifier_key.to_string()), "{out}");
+    let (code, _, err) = keys_status(&s, &s.auditor, false).await;
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("403") && err.contains("admin"), "{err}");
 
     // A bad spec keeps the server from starting, with the reason.
     let other = tempfile::tempdir().unwrap();

@@ -1,4 +1,6 @@
 //! Unauthenticated endpoints: liveness, readiness, Prometheus metrics, the OpenAPI document.
+//! Readiness means appends could succeed now: the sequencer runs, the store answers and
+//! the signer signs (a probe at most `signer::PROBE_MAX_AGE` old).
 
 use super::AppState;
 use axum::extract::State;
@@ -25,7 +27,13 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     } else if let Err(e) = state.store.ping().await {
         Some(e.to_string())
     } else {
-        None
+        // Probing blocks (an HSM round trip, or a module restart while the token is
+        // gone), so it runs off the executor; the result is cached for PROBE_MAX_AGE.
+        let health = state.signer.clone();
+        match tokio::task::spawn_blocking(move || health.cached()).await {
+            Ok(outcome) => outcome.err(),
+            Err(e) => Some(format!("signer probe did not finish: {e}")),
+        }
     };
     match reason {
         None => (

@@ -7,11 +7,13 @@ mod entries;
 pub mod error;
 mod events;
 mod health;
+mod keys;
 mod log;
 mod proofs;
 
 use crate::note::VerifierKey;
 use crate::sequencer::Sequencer;
+use crate::signer::SignerHealth;
 use crate::store::{Store, TileCache};
 use axum::Router;
 use std::future::Future;
@@ -29,6 +31,8 @@ pub struct AppState {
     pub tiles: Arc<TileCache>,
     pub origin: String,
     pub verifier_key: VerifierKey,
+    /// The signing key, with the cached probe `/readyz` uses.
+    pub signer: Arc<SignerHealth>,
     pub tokens: Arc<auth::TokenCache>,
     /// Largest accepted request body, in bytes.
     pub body_limit: usize,
@@ -39,6 +43,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(events::router())
         .merge(log::router())
+        .merge(keys::router())
         .merge(entries::router())
         .merge(proofs::router())
         .merge(health::router())

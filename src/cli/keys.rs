@@ -1,13 +1,18 @@
 //! `threadlog keys …`: signing-key administration from the command line.
 //!
 //! Owns argument shapes and printing only; key handling lives in `threadlog::signer`.
+//! `keys status` asks the running server (`GET /v1/keys` with an admin token) rather than
+//! opening the key itself: only the serving process knows when its key last signed, and
+//! the status command then needs neither the PIN nor a session of the token.
 //! The PIN is read from the environment (THREADLOG_PKCS11_PIN or
 //! THREADLOG_PKCS11_PIN_FILE), never from a flag, so it stays out of shell history and
 //! process listings.
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
+use serde_json::Value;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use threadlog::config::DEFAULT_ORIGIN;
 use threadlog::signer::pkcs11::{self, Pkcs11Spec, TokenRef, SLOT_ENV};
 
@@ -16,6 +21,23 @@ pub enum KeysCommand {
     /// Generate an Ed25519 key pair in a PKCS#11 token (or adopt the one with that label)
     /// and print its verifier key and the THREADLOG_SIGNER value to use.
     Init(InitArgs),
+    /// Show the running server's signing key: kind, location, key ID, whether it signs
+    /// right now, its last signature and the key history. Exits 1 when the key does not
+    /// answer.
+    Status(StatusArgs),
+}
+
+#[derive(Args)]
+pub struct StatusArgs {
+    /// The server, e.g. http://127.0.0.1:8080
+    #[arg(long, env = "THREADLOG_URL", default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// An admin token.
+    #[arg(long, env = "THREADLOG_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Print the server's answer as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -40,9 +62,95 @@ pub struct InitArgs {
     json: bool,
 }
 
-pub fn run(command: KeysCommand) -> Result<()> {
+pub async fn run(command: KeysCommand) -> Result<ExitCode> {
     match command {
-        KeysCommand::Init(args) => init(args),
+        // Talks to the token synchronously; the CLI has nothing else to run meanwhile.
+        KeysCommand::Init(args) => init(args).map(|_| ExitCode::SUCCESS),
+        KeysCommand::Status(args) => status(args).await,
+    }
+}
+
+async fn status(args: StatusArgs) -> Result<ExitCode> {
+    let token = args
+        .token
+        .context("an admin token is required: set THREADLOG_TOKEN or pass --token")?;
+    let url = format!("{}/v1/keys", args.url.trim_end_matches('/'));
+    let resp = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()?
+        .get(&url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .with_context(|| format!("GET {url}"))?;
+    let code = resp.status();
+    let body = resp.text().await.with_context(|| format!("GET {url}"))?;
+    if !code.is_success() {
+        let message = serde_json::from_str::<Value>(&body)
+            .ok()
+            .and_then(|v| v["message"].as_str().map(str::to_string))
+            .unwrap_or(body);
+        bail!("GET {url}: {code}: {message}");
+    }
+    let keys: Value =
+        serde_json::from_str(&body).with_context(|| format!("GET {url}: not JSON"))?;
+    if args.json {
+        println!("{keys}");
+    } else {
+        print_status(&keys);
+    }
+    // 1 like a failed `verify`: the question was answered, and the answer is no.
+    // Errors (no server, no admin token) exit 2.
+    Ok(if keys["answering"] == true {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn print_status(keys: &Value) {
+    let text = |v: &Value| v.as_str().unwrap_or("-").to_string();
+    let loc = &keys["location"];
+    let location = match loc["kind"].as_str() {
+        Some("pkcs11") => format!(
+            "module {}, token {:?} (slot {}), key label {:?}, CKA_ID {}",
+            text(&loc["module"]),
+            text(&loc["token_label"]),
+            loc["slot"],
+            text(&loc["key_label"]),
+            text(&loc["cka_id"])
+        ),
+        Some("file") => format!("key file {}", text(&loc["path"])),
+        _ => loc.to_string(),
+    };
+    println!("signer:          {}", text(&keys["kind"]));
+    println!("location:        {location}");
+    println!("key ID:          {}", text(&keys["key_id"]));
+    println!("verifier key:    {}", text(&keys["verifier_key"]));
+    if keys["answering"] == true {
+        println!("answering:       yes (live test signature verified)");
+    } else {
+        println!("answering:       NO: {}", text(&keys["probe_error"]));
+    }
+    println!(
+        "last signature:  {}",
+        keys["last_signature_at"]
+            .as_str()
+            .unwrap_or("none since the server started")
+    );
+    println!("key history:");
+    for k in keys["history"].as_array().into_iter().flatten() {
+        println!(
+            "  from tree size {} ({}): {}{}",
+            k["introduced_at_tree_size"],
+            text(&k["introduced_at"]),
+            text(&k["verifier_key"]),
+            if k["current"] == true {
+                "  [current]"
+            } else {
+                ""
+            }
+        );
     }
 }
 

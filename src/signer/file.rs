@@ -1,18 +1,21 @@
 //! An Ed25519 key in a PKCS#8 PEM file, created with mode 0600 on first start.
 //! A key file that group or others can read is refused: a copied key forges the log.
 
-use super::{Signer, SignerError};
+use super::{KeyLocation, Signer, SignerError};
 use crate::note::{NoteError, NoteSigner, VerifierKey};
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use ed25519_dalek::{Signer as _, SigningKey};
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::SystemTime;
 
 pub struct FileSigner {
     key: SigningKey,
     verifier: VerifierKey,
     path: PathBuf,
+    last_signature: Mutex<Option<SystemTime>>,
 }
 
 fn key_err(path: &Path, reason: impl ToString) -> SignerError {
@@ -70,6 +73,7 @@ impl FileSigner {
             key,
             verifier,
             path: path.to_path_buf(),
+            last_signature: Mutex::new(None),
         })
     }
 }
@@ -84,7 +88,12 @@ impl NoteSigner for FileSigner {
     }
 
     fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, NoteError> {
-        Ok(self.key.sign(msg).to_bytes().to_vec())
+        let sig = self.key.sign(msg).to_bytes().to_vec();
+        *self
+            .last_signature
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(SystemTime::now());
+        Ok(sig)
     }
 }
 
@@ -97,8 +106,24 @@ impl Signer for FileSigner {
         &self.verifier
     }
 
-    fn location(&self) -> String {
-        self.path.display().to_string()
+    fn location(&self) -> KeyLocation {
+        KeyLocation::File {
+            path: self.path.display().to_string(),
+        }
+    }
+
+    /// Signs in process and verifies with the verifier key: catches a key file swapped
+    /// or damaged under a running server only on restart, but keeps `/readyz` and
+    /// `/v1/keys` uniform across signers.
+    fn probe(&self) -> Result<(), SignerError> {
+        super::probe_note(self, &self.verifier)
+    }
+
+    fn last_signature_at(&self) -> Option<SystemTime> {
+        *self
+            .last_signature
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 }
 

@@ -29,7 +29,7 @@ pub use spec::{pin_from_env, PinError, Pkcs11Spec, SpecError, TokenRef};
 pub use spec::{PIN_ENV, PIN_FILE_ENV, SLOT_ENV};
 pub use token::{is_ed25519_params, parse_ec_point};
 
-use super::{Signer, SignerError};
+use super::{KeyLocation, Signer, SignerError};
 use crate::note::{NoteError, NoteSigner, VerifierKey};
 use cryptoki::error::{Error, RvError};
 use cryptoki::mechanism::eddsa::{EddsaParams, EddsaSignatureScheme};
@@ -177,19 +177,6 @@ impl Pkcs11Signer {
     pub fn from_spec(spec: &str, name: &str) -> Result<Self, Pkcs11Error> {
         let spec = Pkcs11Spec::from_env(spec)?;
         Self::open(&spec, pin_from_env()?, name)
-    }
-
-    /// A live test signature over [`PROBE_MESSAGE`], verified with the public key.
-    pub fn probe(&self) -> Result<(), SignerError> {
-        self.sign_verified(PROBE_MESSAGE).map(|_| ())
-    }
-
-    /// When the HSM last produced a signature that verified.
-    pub fn last_signature_at(&self) -> Option<SystemTime> {
-        *self
-            .last_signature
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn key_info(&self) -> &KeyInfo {
@@ -378,14 +365,27 @@ impl Signer for Pkcs11Signer {
         &self.verifier
     }
 
-    fn location(&self) -> String {
-        format!(
-            "module {} token {:?} (slot {}) key {:?} id {}",
-            self.info.module,
-            self.info.token_label,
-            self.info.slot,
-            self.info.key_label,
-            self.info.key_id
-        )
+    fn location(&self) -> KeyLocation {
+        KeyLocation::Pkcs11 {
+            module: self.info.module.clone(),
+            slot: self.info.slot,
+            token_label: self.info.token_label.clone(),
+            key_label: self.info.key_label.clone(),
+            cka_id: self.info.key_id.clone(),
+        }
+    }
+
+    /// A live test signature over [`PROBE_MESSAGE`] through the HSM, verified with the
+    /// public key read from the token (every HSM signature is; see `sign_verified`).
+    fn probe(&self) -> Result<(), SignerError> {
+        self.sign_verified(PROBE_MESSAGE).map(|_| ())
+    }
+
+    /// When the HSM last produced a signature that verified.
+    fn last_signature_at(&self) -> Option<SystemTime> {
+        *self
+            .last_signature
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 }
