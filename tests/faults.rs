@@ -82,6 +82,9 @@ impl AppendTx for FlakyTx {
     async fn init_meta(&mut self, meta: &LogMeta) -> Result<(), StoreError> {
         self.inner.init_meta(meta).await
     }
+    async fn rotate_key(&mut self, from: &str, to: &str) -> Result<(), StoreError> {
+        self.inner.rotate_key(from, to).await
+    }
     async fn write(&mut self, batch: &AppendBatch) -> Result<(), StoreError> {
         self.inner.write(batch).await
     }

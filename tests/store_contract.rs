@@ -89,9 +89,48 @@ async fn contract(store: Arc<dyn Store>) {
     drop(tx);
     assert_eq!(store.meta().await.unwrap(), Some(meta));
 
-    // Empty log.
+    // Empty log; the frontier carries the current key.
     let mut tx = store.begin_append().await.unwrap();
-    assert_eq!(tx.frontier().await.unwrap(), Frontier::default());
+    assert_eq!(
+        tx.frontier().await.unwrap(),
+        Frontier {
+            verifier_key: Some("k".into()),
+            ..Frontier::default()
+        }
+    );
+    drop(tx);
+
+    // Rotating the key: only from the current one, and only with its transaction.
+    let mut tx = store.begin_append().await.unwrap();
+    tx.rotate_key("k", "k2").await.unwrap();
+    drop(tx);
+    assert_eq!(store.meta().await.unwrap().unwrap().verifier_key, "k");
+    let mut tx = store.begin_append().await.unwrap();
+    assert!(matches!(
+        tx.rotate_key("not-current", "k2").await,
+        Err(StoreError::Conflict(_))
+    ));
+    drop(tx);
+    let mut tx = store.begin_append().await.unwrap();
+    tx.rotate_key("k", "k2").await.unwrap();
+    assert_eq!(
+        tx.frontier().await.unwrap().verifier_key.as_deref(),
+        Some("k2"),
+        "the transaction sees its own rotation"
+    );
+    tx.commit().await.unwrap();
+    assert_eq!(
+        store.meta().await.unwrap(),
+        Some(LogMeta {
+            origin: "o".into(),
+            verifier_key: "k2".into()
+        })
+    );
+    let mut tx = store.begin_append().await.unwrap();
+    assert!(
+        matches!(tx.rotate_key("k", "k3").await, Err(StoreError::Conflict(_))),
+        "a rotation from a key already rotated away is refused"
+    );
     drop(tx);
 
     // A transaction dropped without commit leaves nothing behind.
@@ -126,7 +165,8 @@ async fn contract(store: Arc<dyn Store>) {
         Frontier {
             tree_size: 2,
             created_at: Some(checkpoint(2).created_at),
-            edge: vec![(t0, vec![1; 64])]
+            edge: vec![(t0, vec![1; 64])],
+            verifier_key: Some("k2".into()),
         }
     );
     let hits = tx.find_dedup(&["event:a", "event:zzz"]).await.unwrap();

@@ -118,6 +118,9 @@ pub struct Frontier {
     pub created_at: Option<String>,
     /// The edge tiles of `tree_size`, at exactly the width it needs.
     pub edge: Vec<(TileId, Vec<u8>)>,
+    /// The log's current verifier key as of the log lock (`None` before the identity is
+    /// recorded): a server whose key was rotated away must see it before it signs.
+    pub verifier_key: Option<String>,
 }
 
 /// An open append transaction holding the log lock.
@@ -130,6 +133,10 @@ pub trait AppendTx: Send {
     /// Records the log identity, once: `Conflict` if one is already recorded. In the
     /// transaction, so a log never exists without its first checkpoint.
     async fn init_meta(&mut self, meta: &LogMeta) -> Result<(), StoreError>;
+    /// Replaces the log's current verifier key `from` by `to` (a key rotation, logged in
+    /// the same transaction). `Conflict` if the current key is no longer `from`: another
+    /// rotation got there first.
+    async fn rotate_key(&mut self, from: &str, to: &str) -> Result<(), StoreError>;
     /// Writes a batch; visible only after `commit`. May be called several times.
     async fn write(&mut self, batch: &AppendBatch) -> Result<(), StoreError>;
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;

@@ -88,10 +88,15 @@ impl AppendTx for PgAppend {
         for (id, width) in wanted {
             edge.push((id, edge_tile(tree_size, id, width, found.remove(&id))?));
         }
+        let verifier_key = sqlx::query_scalar("SELECT verifier_key FROM meta WHERE id = 1")
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
         Ok(Frontier {
             tree_size,
             created_at,
             edge,
+            verifier_key,
         })
     }
 
@@ -116,6 +121,22 @@ impl AppendTx for PgAppend {
         .execute(&mut *self.tx)
         .await
         .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn rotate_key(&mut self, from: &str, to: &str) -> Result<(), StoreError> {
+        let done =
+            sqlx::query("UPDATE meta SET verifier_key = $1 WHERE id = 1 AND verifier_key = $2")
+                .bind(to)
+                .bind(from)
+                .execute(&mut *self.tx)
+                .await
+                .map_err(db_err)?;
+        if done.rows_affected() != 1 {
+            return Err(StoreError::Conflict(format!(
+                "the log's current key is no longer {from}"
+            )));
+        }
         Ok(())
     }
 

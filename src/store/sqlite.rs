@@ -76,10 +76,15 @@ impl AppendTx for SqliteAppend {
                     .map_err(db_err)?;
             edge.push((id, edge_tile(tree_size, id, width, data)?));
         }
+        let verifier_key = sqlx::query_scalar("SELECT verifier_key FROM meta WHERE id = 1")
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
         Ok(Frontier {
             tree_size,
             created_at,
             edge,
+            verifier_key,
         })
     }
 
@@ -109,6 +114,22 @@ impl AppendTx for SqliteAppend {
             .execute(&mut *self.tx)
             .await
             .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn rotate_key(&mut self, from: &str, to: &str) -> Result<(), StoreError> {
+        let done =
+            sqlx::query("UPDATE meta SET verifier_key = ? WHERE id = 1 AND verifier_key = ?")
+                .bind(to)
+                .bind(from)
+                .execute(&mut *self.tx)
+                .await
+                .map_err(db_err)?;
+        if done.rows_affected() != 1 {
+            return Err(StoreError::Conflict(format!(
+                "the log's current key is no longer {from}"
+            )));
+        }
         Ok(())
     }
 
