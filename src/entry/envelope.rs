@@ -205,6 +205,10 @@ pub fn derive(leaf: &[u8]) -> Result<Derived, EntryError> {
                 .ok_or_else(|| EntryError::BadLeaf("an event without event_id".into()))?;
             Some(super::event::dedup_key(id))
         }
+        // A key is introduced once: its entry is found again by the new key.
+        Kind::Key => Some(super::key::dedup_key(
+            &super::key::KeyChange::from_envelope(&envelope)?.verifier_key,
+        )),
         _ => None,
     };
     Ok(Derived {

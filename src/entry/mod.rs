@@ -6,12 +6,14 @@
 
 mod envelope;
 mod event;
+pub mod key;
 mod validate;
 
 pub use envelope::{
     derive, parse_leaf, CanonicalLeaf, Derived, Envelope, Kind, PreparedEntry, LEAF_MAX_BYTES,
 };
 pub use event::{parse_event, parse_events, MAX_BATCH};
+pub use key::{KeyChange, KeyEvent};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum EntryError {
