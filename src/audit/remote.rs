@@ -118,6 +118,29 @@ impl Source for HttpSource {
         Ok(Vec::new())
     }
 
+    async fn checkpoint(&self, tree_size: u64) -> Result<Option<String>, SourceError> {
+        let url = format!("{}/v1/checkpoints/{tree_size}", self.base);
+        let resp = self
+            .client
+            .get(&url)
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|e| SourceError::Read(format!("GET {url}: {e}")))?;
+        if resp.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !resp.status().is_success() {
+            let status = resp.status();
+            let body = resp.text().await.unwrap_or_default();
+            return Err(SourceError::Read(format!("GET {url}: {status}: {body}")));
+        }
+        resp.text()
+            .await
+            .map(Some)
+            .map_err(|e| SourceError::Read(e.to_string()))
+    }
+
     async fn tiles(&self, _ids: &[TileId]) -> Result<Option<Vec<Option<Vec<u8>>>>, SourceError> {
         Ok(None)
     }

@@ -33,6 +33,8 @@ pub trait Source: Send + Sync {
         after: Option<u64>,
         limit: u32,
     ) -> Result<Vec<(u64, String)>, SourceError>;
+    /// The checkpoint issued at exactly `tree_size`, if one was.
+    async fn checkpoint(&self, tree_size: u64) -> Result<Option<String>, SourceError>;
     /// Stored tiles, if this source exposes them.
     async fn tiles(&self, ids: &[TileId]) -> Result<Option<Vec<Option<Vec<u8>>>>, SourceError>;
     async fn consistency_proof(&self, first: u64, second: u64) -> Result<Vec<Hash>, SourceError>;
@@ -101,6 +103,10 @@ impl Source for StoreSource {
             .into_iter()
             .map(|c| (c.tree_size, c.note))
             .collect())
+    }
+
+    async fn checkpoint(&self, tree_size: u64) -> Result<Option<String>, SourceError> {
+        Ok(self.store.checkpoint(tree_size).await?.map(|c| c.note))
     }
 
     async fn tiles(&self, ids: &[TileId]) -> Result<Option<Vec<Option<Vec<u8>>>>, SourceError> {

@@ -1,5 +1,6 @@
 //! The verification procedure itself; see the module doc of `audit`.
 
+use super::keychain::{ChainError, KeyChain, KeyEpoch};
 use super::source::{Source, SourceError};
 use crate::merkle::{self, Hash, Rebuilder, TileId};
 use crate::note::{self, VerifierKey};
@@ -37,6 +38,8 @@ pub struct Report {
     pub checkpoints_checked: u64,
     pub tiles_checked: u64,
     pub consistent_with_previous: Option<u64>,
+    /// The keys followed from the pinned one, oldest first; the last signs today.
+    pub keys: Vec<KeyEpoch>,
     pub failure: Option<Failure>,
 }
 
@@ -73,11 +76,27 @@ pub async fn verify(
         checkpoints_checked: 0,
         tiles_checked: 0,
         consistent_with_previous: None,
+        keys: Vec::new(),
         failure: None,
     };
     let latest_note = source.latest_checkpoint().await?;
-    let latest = match note::open_checkpoint(&latest_note, std::slice::from_ref(key), &origin) {
-        Ok((cp, _)) => cp,
+    // Which keys may sign the latest checkpoint is known only after reading the key
+    // entries below it: its body gives the size to read up to now, and its signatures
+    // are checked against the whole key history when the rebuild reaches that size.
+    let latest = match note::peek_checkpoint(&latest_note) {
+        Ok(cp) if cp.origin == origin => cp,
+        Ok(cp) => {
+            report.failure = Some(fail(
+                None,
+                None,
+                None,
+                format!(
+                    "latest checkpoint: origin {:?} is not the key's log {origin:?}",
+                    cp.origin
+                ),
+            ));
+            return Ok(report);
+        }
         Err(e) => {
             report.failure = Some(fail(None, None, None, format!("latest checkpoint: {e}")));
             return Ok(report);
@@ -128,18 +147,20 @@ pub async fn verify(
         None => None,
     };
 
-    match run(
+    let mut chain = KeyChain::new(key.clone());
+    let outcome = run(
         source,
-        key,
-        &origin,
+        &mut chain,
+        &latest_note,
         size,
         root,
         previous_root,
         &mut report,
         progress,
     )
-    .await?
-    {
+    .await?;
+    report.keys = chain.history().to_vec();
+    match outcome {
         Some(f) => report.failure = Some(f),
         None => {
             if let Some((psize, proot)) = previous_root {
@@ -165,8 +186,8 @@ pub async fn verify(
 #[allow(clippy::too_many_arguments)]
 async fn run(
     source: &dyn Source,
-    key: &VerifierKey,
-    origin: &str,
+    chain: &mut KeyChain,
+    latest_note: &str,
     size: u64,
     root: Hash,
     previous: Option<(u64, Hash)>,
@@ -174,8 +195,9 @@ async fn run(
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<Option<Failure>, SourceError> {
     let mut tree = Rebuilder::new();
-    // Sizes at which the rebuilt root is compared, with the root expected there.
-    let mut checks: VecDeque<(u64, Hash, &'static str)> = VecDeque::new();
+    // Checkpoints whose roots are compared (and signatures checked against the keys in
+    // force there) when the rebuild reaches their size.
+    let mut checks: VecDeque<(u64, String, Hash)> = VecDeque::new();
     let mut stored_after: Option<u64> = None;
     let mut stored_done = false;
     // Roots at page ends, for bisecting a mismatch down to an entry.
@@ -194,44 +216,49 @@ async fn run(
                     stored_done = true;
                     break;
                 }
-                match note::open_checkpoint(&text, std::slice::from_ref(key), origin) {
-                    Ok((cp, _)) if cp.tree_size == cp_size => {
-                        checks.push_back((cp_size, Hash(cp.root_hash), "checkpoint"))
-                    }
-                    Ok((cp, _)) => {
-                        return Ok(Some(fail(
-                            None,
-                            Some(cp_size),
-                            None,
-                            format!(
-                                "checkpoint stored at size {cp_size} says size {}",
-                                cp.tree_size
-                            ),
-                        )))
-                    }
-                    Err(e) => {
-                        return Ok(Some(fail(
-                            None,
-                            Some(cp_size),
-                            None,
-                            format!("checkpoint at tree size {cp_size}: {e}"),
-                        )))
-                    }
+                match peek(&text, cp_size) {
+                    Ok(root) => checks.push_back((cp_size, text, root)),
+                    Err(f) => return Ok(Some(f)),
                 }
-                report.checkpoints_checked += 1;
             }
         }
-        // Compare every root due at the current size before reading further.
         let at = tree.size();
         let current = boundaries.last().map(|b| b.1).unwrap_or(merkle::EMPTY_ROOT);
-        while let Some(&(cp_size, expected, what)) = checks.front() {
-            if cp_size > at {
-                break;
+        // A rotation's own checkpoint is checked before any later entry is read, also
+        // where the source lists no checkpoints (a server): it is asked for that one.
+        if chain.pending_checkpoint() == Some(at) && checks.front().is_none_or(|c| c.0 != at) {
+            let Some(text) = source.checkpoint(at).await? else {
+                return Ok(Some(fail(
+                    None,
+                    Some(at),
+                    None,
+                    format!(
+                        "no checkpoint was issued at tree size {at}, the one that must carry \
+                         the signatures of both keys of key entry {}",
+                        at - 1
+                    ),
+                )));
+            };
+            match peek(&text, at) {
+                Ok(root) => checks.push_front((at, text, root)),
+                Err(f) => return Ok(Some(f)),
             }
-            checks.pop_front();
-            if cp_size == at && current != expected {
+        }
+        // Check every checkpoint due at the current size before reading further.
+        while checks.front().is_some_and(|c| c.0 <= at) {
+            let Some((cp_size, text, expected)) = checks.pop_front() else {
+                break;
+            };
+            if cp_size < at {
+                continue;
+            }
+            if let Err(e) = chain.check_checkpoint(cp_size, &text) {
+                return Ok(Some(chain_failure(e)));
+            }
+            report.checkpoints_checked += 1;
+            if current != expected {
                 return Ok(Some(
-                    bisect(source, &boundaries, cp_size, expected, what).await?,
+                    bisect(source, &boundaries, cp_size, expected, "checkpoint").await?,
                 ));
             }
         }
@@ -250,6 +277,12 @@ async fn run(
             }
         }
         if at == size {
+            // With the whole key history read, the latest checkpoint's signatures.
+            if let Err(e) = chain.check_checkpoint(size, latest_note) {
+                let mut f = chain_failure(e);
+                f.reason = format!("latest {}", f.reason);
+                return Ok(Some(f));
+            }
             if current != root {
                 return Ok(Some(
                     bisect(source, &boundaries, size, root, "latest checkpoint").await?,
@@ -294,6 +327,12 @@ async fn run(
                 )));
             }
             hashes.push(merkle::leaf_hash(leaf));
+            match chain.observe(*index, leaf) {
+                Err(e) => return Ok(Some(chain_failure(e))),
+                // Its rotation's checkpoint comes next: read no further before it.
+                Ok(true) => break,
+                Ok(false) => {}
+            }
         }
         let step = tree
             .push(&hashes)
@@ -304,6 +343,37 @@ async fn run(
             return Ok(Some(f));
         }
         progress(tree.size(), size);
+    }
+}
+
+/// The size and root a stored checkpoint claims; signatures are checked later.
+fn peek(text: &str, cp_size: u64) -> Result<Hash, Failure> {
+    match note::peek_checkpoint(text) {
+        Ok(cp) if cp.tree_size == cp_size => Ok(Hash(cp.root_hash)),
+        Ok(cp) => Err(fail(
+            None,
+            Some(cp_size),
+            None,
+            format!(
+                "checkpoint stored at size {cp_size} says size {}",
+                cp.tree_size
+            ),
+        )),
+        Err(e) => Err(fail(
+            None,
+            Some(cp_size),
+            None,
+            format!("checkpoint at tree size {cp_size}: {e}"),
+        )),
+    }
+}
+
+fn chain_failure(e: ChainError) -> Failure {
+    match &e {
+        ChainError::Entry { index, .. } => fail(Some(*index), None, None, e.to_string()),
+        ChainError::Checkpoint { tree_size, .. } => {
+            fail(None, Some(*tree_size), None, e.to_string())
+        }
     }
 }
 

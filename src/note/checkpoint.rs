@@ -51,6 +51,17 @@ pub fn sign_checkpoint(cp: &Checkpoint, signers: &[&dyn NoteSigner]) -> Result<S
     sign_note(&cp.to_body()?, signers)
 }
 
+/// Reads a signed checkpoint's body WITHOUT checking any signature: for a verifier that
+/// learns which keys may sign only by reading the log up to the checkpoint. Nothing in
+/// the result may be trusted before [`open_checkpoint`] accepted the same note.
+pub fn peek_checkpoint(note: &str) -> Result<Checkpoint, NoteError> {
+    let parsed = signed_note::Note::from_bytes(note.as_bytes())
+        .map_err(|e| NoteError::Malformed(e.to_string()))?;
+    let text =
+        std::str::from_utf8(parsed.text()).map_err(|e| NoteError::Malformed(e.to_string()))?;
+    Checkpoint::parse_body(text)
+}
+
 /// Opens a signed checkpoint: checks signatures (see [`open_note`]) and the body format,
 /// and that the origin is the one the keys are for: a checkpoint of another log signed by
 /// a key of the same name must not pass.

@@ -10,5 +10,5 @@
 mod checkpoint;
 mod signed;
 
-pub use checkpoint::{open_checkpoint, sign_checkpoint, Checkpoint};
+pub use checkpoint::{open_checkpoint, peek_checkpoint, sign_checkpoint, Checkpoint};
 pub use signed::{open_note, sign_note, KeyRef, NoteError, NoteSigner, OpenedNote, VerifierKey};
