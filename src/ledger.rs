@@ -3,7 +3,12 @@
 //! On first start the store records the origin and verifier key and gets a signed
 //! checkpoint of the empty tree. On every later start the configuration must agree with
 //! what the store remembers; a server with another origin or key refuses to start, so a
-//! log can never silently split into two histories.
+//! log can never silently split into two histories. The key changes only by rotation
+//! (`rotate`), which logs the change and moves the stored key in one transaction.
+
+mod rotate;
+
+pub use rotate::{logged_keys, rotate, LoggedKey, RotateError, Rotation};
 
 use crate::merkle::EMPTY_ROOT;
 use crate::note::{self, Checkpoint};
@@ -23,6 +28,11 @@ pub enum OpenError {
          {configured}; configure the log's own key (keys change only by rotation)"
     )]
     KeyMismatch { stored: String, configured: String },
+    #[error(
+        "the log's key was rotated from the configured key {configured} to {stored}; restart \
+         with the new key (THREADLOG_SIGNER)"
+    )]
+    RotatedAway { stored: String, configured: String },
     #[error(
         "origin {0:?} is not usable as a key name: it must be non-empty, without spaces or '+'"
     )]
@@ -59,6 +69,13 @@ pub async fn open(
         });
     }
     if meta.verifier_key != configured {
+        let history = logged_keys(store).await?;
+        if history.iter().any(|k| k.verifier_key == configured) {
+            return Err(OpenError::RotatedAway {
+                stored: meta.verifier_key,
+                configured,
+            });
+        }
         return Err(OpenError::KeyMismatch {
             stored: meta.verifier_key,
             configured,

@@ -39,7 +39,7 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
-    /// Manage the log's signing key (PKCS#11 HSM keys).
+    /// Manage the log's signing key: create HSM keys, show status, rotate.
     Keys {
         #[command(subcommand)]
         command: cli::keys::KeysCommand,
@@ -86,8 +86,9 @@ struct VerifyArgs {
     /// Database URL of a log to check directly (operators).
     #[arg(long)]
     database: Option<String>,
-    /// The log's verifier key (`name+keyid+base64`). Required with --url; with --database
-    /// it defaults to the key the database records.
+    /// The log's first verifier key (`name+keyid+base64`); rotations are followed from it
+    /// through the logged key entries. Required with --url; with --database it defaults to
+    /// the first key the database's key entries record.
     #[arg(long)]
     key: Option<String>,
     /// Auditor token for --url.
@@ -261,13 +262,14 @@ async fn verify(args: VerifyArgs) -> Result<ExitCode> {
                 let store = store::open(db).await.context("cannot open the database")?;
                 let key: VerifierKey = match &args.key {
                     Some(k) => k.parse().context("--key")?,
-                    None => store
-                        .meta()
-                        .await?
+                    // The log's first key: verification follows the rotations from it.
+                    None => threadlog::ledger::logged_keys(store.as_ref())
+                        .await
                         .context("the database holds no log")?
+                        .swap_remove(0)
                         .verifier_key
                         .parse()
-                        .context("the database's recorded verifier key")?,
+                        .context("the database's first verifier key")?,
                 };
                 let state = if args.no_state {
                     None

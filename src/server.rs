@@ -44,13 +44,19 @@ fn open_signer(cfg: &ServeConfig, origin: &str) -> Result<(Arc<dyn Signer>, bool
         .signer
         .clone()
         .unwrap_or_else(|| format!("file:{}", cfg.store.data_dir.join("log.key").display()));
+    open_signer_spec(&spec, origin)
+}
+
+/// Opens the signer a `THREADLOG_SIGNER` value names, for `serve` and `keys rotate`: a
+/// `file:` key is created if missing (returned `true`), a `pkcs11:` key must exist.
+pub fn open_signer_spec(spec: &str, origin: &str) -> Result<(Arc<dyn Signer>, bool), StartError> {
     if spec.starts_with("pkcs11:") {
-        let signer = Pkcs11Signer::from_spec(&spec, origin).map_err(SignerError::from)?;
+        let signer = Pkcs11Signer::from_spec(spec, origin).map_err(SignerError::from)?;
         return Ok((Arc::new(signer), false));
     }
     let path = spec
         .strip_prefix("file:")
-        .ok_or_else(|| StartError::SignerSpec(spec.clone()))?;
+        .ok_or_else(|| StartError::SignerSpec(spec.to_string()))?;
     let (signer, created) = FileSigner::open_or_create(&PathBuf::from(path), origin)?;
     Ok((Arc::new(signer), created))
 }

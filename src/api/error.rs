@@ -35,6 +35,10 @@ pub enum ApiError {
     Unavailable(String),
     #[error("{0}")]
     Internal(String),
+    /// This server's key was rotated away: the reason is for the operator and holds
+    /// nothing secret (verifier keys are public), so it is returned as is.
+    #[error("{0}")]
+    KeyRotated(String),
 }
 
 impl ApiError {
@@ -53,6 +57,7 @@ impl ApiError {
             ApiError::Overloaded(_) => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            ApiError::KeyRotated(_) => (StatusCode::SERVICE_UNAVAILABLE, "key_rotated"),
         }
     }
 }
@@ -109,6 +114,7 @@ impl From<SequencerError> for ApiError {
                  use a new idempotency key for a new entry"
             )),
             SequencerError::Store(s) => s.into(),
+            SequencerError::KeyRotated { .. } => ApiError::KeyRotated(e.to_string()),
             SequencerError::Signing(_) | SequencerError::Halted(_) | SequencerError::Stopped => {
                 ApiError::Unavailable(e.to_string())
             }

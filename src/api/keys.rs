@@ -1,13 +1,15 @@
 //! `GET /v1/keys` (role `admin`): the signing key's status for operators.
 //!
 //! Reports what signs (kind, location, verifier key), whether it signs right now (a live
-//! probe, verified with the public key), when it last signed, and the log's key history.
+//! probe, verified with the public key), when it last signed, and the log's key history
+//! (each key with the key entry that introduced it: index, time, event).
 //! It must never show secret material (key bytes, PIN) and never change a key: rotation
 //! goes through the log itself.
 
 use super::auth::{Caller, Role};
 use super::error::ApiError;
 use super::AppState;
+use crate::ledger;
 use crate::sequencer::format_time;
 use axum::extract::State;
 use axum::response::IntoResponse;
@@ -39,16 +41,29 @@ async fn keys(
         .meta()
         .await?
         .ok_or_else(|| ApiError::Unavailable("the log has no identity yet".into()))?;
-    // The meta row records the key the log began with; the empty checkpoint was its
-    // first signature. Rotations will extend this list from the logged `key` entries.
+    // The history is what the logged key entries record: the first key from the empty
+    // checkpoint (its first signature), then each rotation's new key from the tree size
+    // just past its key entry. `current` is the log's key now (the meta row), which a
+    // server started before a rotation no longer holds.
     let first = state.store.checkpoint(0).await?;
-    let history = vec![json!({
-        "verifier_key": meta.verifier_key,
-        "key_id": key_id_of(&meta.verifier_key),
-        "introduced_at_tree_size": 0,
-        "introduced_at": first.map(|c| c.created_at),
-        "current": meta.verifier_key == signer.verifier_key().to_string(),
-    })];
+    let history: Vec<_> = ledger::logged_keys(state.store.as_ref())
+        .await?
+        .into_iter()
+        .map(|k| {
+            json!({
+                "key_id": key_id_of(&k.verifier_key),
+                "introduced_at_tree_size": k.from_tree_size,
+                "introduced_at": k
+                    .integrated_at
+                    .clone()
+                    .or_else(|| first.as_ref().map(|c| c.created_at.clone())),
+                "entry_index": k.entry_index,
+                "event": k.event,
+                "current": k.verifier_key == meta.verifier_key,
+                "verifier_key": k.verifier_key,
+            })
+        })
+        .collect();
     Ok(Json(json!({
         "kind": signer.kind(),
         "location": signer.location(),

@@ -4,6 +4,8 @@
 //! `keys status` asks the running server (`GET /v1/keys` with an admin token) rather than
 //! opening the key itself: only the serving process knows when its key last signed, and
 //! the status command then needs neither the PIN nor a session of the token.
+//! `keys rotate` opens the store and both keys itself, exactly as `serve` does (same
+//! store and signer options), and leaves the rotation to `threadlog::ledger::rotate`.
 //! The PIN is read from the environment (THREADLOG_PKCS11_PIN or
 //! THREADLOG_PKCS11_PIN_FILE), never from a flag, so it stays out of shell history and
 //! process listings.
@@ -13,8 +15,10 @@ use clap::{Args, Subcommand};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use threadlog::config::DEFAULT_ORIGIN;
+use threadlog::config::{StoreArgs, DEFAULT_ORIGIN};
+use threadlog::entry::KeyEvent;
 use threadlog::signer::pkcs11::{self, Pkcs11Spec, TokenRef, SLOT_ENV};
+use threadlog::{ledger, server, store};
 
 #[derive(Subcommand)]
 pub enum KeysCommand {
@@ -25,6 +29,31 @@ pub enum KeysCommand {
     /// right now, its last signature and the key history. Exits 1 when the key does not
     /// answer.
     Status(StatusArgs),
+    /// Rotate the log to a new key: appends a `key` entry whose checkpoint both keys
+    /// sign; later checkpoints are signed by the new key only. Servers still running
+    /// with the old key refuse appends until restarted with the new one.
+    Rotate(RotateArgs),
+}
+
+#[derive(Args)]
+pub struct RotateArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// The key that signs the log now, as for `serve`: `file:PATH` or `pkcs11:…`.
+    /// Default: file:<data dir>/log.key
+    #[arg(long, env = "THREADLOG_SIGNER")]
+    signer: Option<String>,
+    /// The new key: `file:PATH` (an Ed25519 key file, created if missing) or
+    /// `pkcs11:module=PATH;token=LABEL;key=KEYLABEL` (made with `keys init`).
+    #[arg(long)]
+    new_signer: String,
+    /// Also retire the current key: a checkpoint it signs after this one fails
+    /// verification. Use it when the old key is destroyed or suspected leaked.
+    #[arg(long)]
+    retire: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -67,7 +96,67 @@ pub async fn run(command: KeysCommand) -> Result<ExitCode> {
         // Talks to the token synchronously; the CLI has nothing else to run meanwhile.
         KeysCommand::Init(args) => init(args).map(|_| ExitCode::SUCCESS),
         KeysCommand::Status(args) => status(args).await,
+        KeysCommand::Rotate(args) => rotate(args).await.map(|_| ExitCode::SUCCESS),
     }
+}
+
+async fn rotate(args: RotateArgs) -> Result<()> {
+    let url = args.store.url();
+    let store = store::open(&url)
+        .await
+        .with_context(|| format!("opening {}", store::redact(&url)))?;
+    let origin = ledger::stored_origin(store.as_ref())
+        .await?
+        .context("the store holds no log; start `threadlog serve` once to create it")?;
+    let current = args
+        .signer
+        .clone()
+        .unwrap_or_else(|| format!("file:{}", args.store.data_dir.join("log.key").display()));
+    // The current key must exist: creating one here would only fail later, less clearly.
+    if let Some(path) = current.strip_prefix("file:") {
+        if !std::path::Path::new(path).exists() {
+            bail!("the current key file {path} does not exist; pass the log's key with --signer");
+        }
+    }
+    let (old, _) = server::open_signer_spec(&current, &origin).context("the current key")?;
+    let (new, created) =
+        server::open_signer_spec(&args.new_signer, &origin).context("the new key")?;
+    let event = if args.retire {
+        KeyEvent::Retired
+    } else {
+        KeyEvent::Rotated
+    };
+    let done = ledger::rotate(store.as_ref(), old.as_ref(), new.as_ref(), event).await?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "event": done.event,
+                "previous_key": done.previous_key,
+                "verifier_key": done.verifier_key,
+                "entry_index": done.entry_index,
+                "tree_size": done.tree_size,
+                "integrated_at": done.integrated_at,
+                "new_key_created": created,
+                "signer": args.new_signer,
+            })
+        );
+    } else {
+        println!(
+            "{} {} -> {} at entry {}; checkpoint {} carries both signatures",
+            done.event.as_str(),
+            done.previous_key,
+            done.verifier_key,
+            done.entry_index,
+            done.tree_size
+        );
+        println!("verifier key: {}", done.verifier_key);
+        println!(
+            "restart every server with THREADLOG_SIGNER={} (servers with the old key now refuse appends)",
+            args.new_signer
+        );
+    }
+    Ok(())
 }
 
 async fn status(args: StatusArgs) -> Result<ExitCode> {

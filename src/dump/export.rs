@@ -139,14 +139,25 @@ pub async fn export(
         }
     }
 
+    // Each key and the tree size it signs from, as the key entries up to `size` record
+    // them; import accepts this list only if the entries prove it.
+    let keys: Vec<KeyRecord> = crate::ledger::logged_keys(store)
+        .await?
+        .into_iter()
+        .filter(|k| k.from_tree_size <= size)
+        .map(|k| KeyRecord {
+            verifier_key: k.verifier_key,
+            from_tree_size: k.from_tree_size,
+        })
+        .collect();
     let manifest = Manifest {
         format: FORMAT.into(),
         origin: meta.origin.clone(),
-        verifier_key: meta.verifier_key.clone(),
-        keys: vec![KeyRecord {
-            verifier_key: meta.verifier_key,
-            from_tree_size: 0,
-        }],
+        // The key in force at `size` (a rotation committed after `latest` is not in it).
+        verifier_key: keys
+            .last()
+            .map_or(meta.verifier_key.clone(), |k| k.verifier_key.clone()),
+        keys,
         tree_size: size,
         root_hash: latest.root_hash.to_base64(),
         checkpoint: latest.note,

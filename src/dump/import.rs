@@ -1,11 +1,15 @@
 //! Loading a dump into an empty store: one transaction, checkpoint by checkpoint, each
-//! verified (signature, then the root rebuilt from the leaves) before it is written. A
+//! verified (signature, then the root rebuilt from the leaves) before it is written.
+//! Signatures are checked against the keys in force at each checkpoint, followed from
+//! the manifest's first key through the key entries; the manifest's key history is
+//! accepted only if it is exactly what those entries prove, and the store records the
+//! last key as the log's current one. A
 //! dump that breaks anywhere leaves the store as empty as it was, and the error says
 //! where it broke. After the commit the store is verified once more, as an operator's
 //! `threadlog verify --database` would.
 
 use super::*;
-use crate::audit::{self, StoreSource};
+use crate::audit::{self, KeyChain, StoreSource};
 use crate::entry;
 use crate::merkle::{self, Hash, Rebuilder, EMPTY_ROOT};
 use crate::note::{self, VerifierKey};
@@ -118,10 +122,22 @@ pub async fn import(
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<ImportReport, DumpError> {
     let m = read_manifest(dir)?;
-    let key: VerifierKey = m
+    // The manifest names the first key; every later one must be proven by the key
+    // entries (see `audit::KeyChain`), and the listed history must be exactly theirs.
+    let first_record = m
+        .keys
+        .first()
+        .filter(|k| k.from_tree_size == 0)
+        .ok_or_else(|| {
+            broken(
+                MANIFEST,
+                "the key history must start with a key from tree size 0",
+            )
+        })?;
+    let key: VerifierKey = first_record
         .verifier_key
         .parse()
-        .map_err(|e| broken(MANIFEST, format!("verifier key: {e}")))?;
+        .map_err(|e| broken(MANIFEST, format!("first verifier key: {e}")))?;
     if key.name() != m.origin {
         return Err(broken(
             MANIFEST,
@@ -132,27 +148,22 @@ pub async fn import(
             ),
         ));
     }
-    if m.keys
-        != [KeyRecord {
-            verifier_key: m.verifier_key.clone(),
-            from_tree_size: 0,
-        }]
+    if m.keys.last().map(|k| &k.verifier_key) != Some(&m.verifier_key) {
+        return Err(broken(
+            MANIFEST,
+            "verifier_key is not the last key of the key history",
+        ));
+    }
+    let mut chain = KeyChain::new(key.clone());
+    let latest = note::peek_checkpoint(&m.checkpoint)
+        .map_err(|e| broken(format!("{MANIFEST} checkpoint"), e.to_string()))?;
+    if latest.origin != m.origin
+        || latest.tree_size != m.tree_size
+        || Hash(latest.root_hash).to_base64() != m.root_hash
     {
         return Err(broken(
             MANIFEST,
-            "the key history must be the one verifier key from tree size 0",
-        ));
-    }
-    let open = |text: &str, at: &dyn Fn() -> String| {
-        note::open_checkpoint(text, std::slice::from_ref(&key), &m.origin)
-            .map(|(cp, _)| cp)
-            .map_err(|e| broken(at(), e.to_string()))
-    };
-    let latest = open(&m.checkpoint, &|| format!("{MANIFEST} checkpoint"))?;
-    if latest.tree_size != m.tree_size || Hash(latest.root_hash).to_base64() != m.root_hash {
-        return Err(broken(
-            MANIFEST,
-            "tree_size or root_hash differ from the signed checkpoint",
+            "origin, tree_size or root_hash differ from the checkpoint",
         ));
     }
     if let Some(meta) = store.meta().await? {
@@ -165,7 +176,7 @@ pub async fn import(
     match tx
         .init_meta(&LogMeta {
             origin: m.origin.clone(),
-            verifier_key: m.verifier_key.clone(),
+            verifier_key: key.to_string(),
         })
         .await
     {
@@ -183,8 +194,13 @@ pub async fn import(
     let mut checkpoint_count = 0u64;
     while let Some(line) = checkpoints.next::<CheckpointLine>()? {
         let at = checkpoints.at();
-        let cp = open(&line.note, &|| {
-            format!("checkpoint {} ({at})", line.tree_size)
+        // Signatures are checked once the entries below it are read: they say which
+        // keys may sign it.
+        let cp = note::peek_checkpoint(&line.note).map_err(|e| {
+            broken(
+                format!("checkpoint {} ({at})", line.tree_size),
+                e.to_string(),
+            )
         })?;
         if cp.tree_size != line.tree_size || last.is_some_and(|l| l >= cp.tree_size) {
             return Err(broken(
@@ -224,6 +240,9 @@ pub async fn import(
                 ));
             }
             let d = entry::derive(&leaf).map_err(|err| broken(here(), err.to_string()))?;
+            chain
+                .observe(index, &leaf)
+                .map_err(|err| broken(here(), err.to_string()))?;
             hashes.push(hash);
             new.push(NewEntry {
                 entry: StoredEntry {
@@ -246,6 +265,9 @@ pub async fn import(
             tiles = step.completed;
             tiles.extend(tree.edge().clone().into_inner());
         }
+        chain
+            .check_checkpoint(cp.tree_size, &line.note)
+            .map_err(|e| broken(format!("checkpoint {} ({at})", cp.tree_size), e.to_string()))?;
         if root != Hash(cp.root_hash) {
             return Err(broken(
                 format!("checkpoint {} ({at})", cp.tree_size),
@@ -281,6 +303,37 @@ pub async fn import(
     }
     entries.finish(&m.entries)?;
     checkpoints.finish(&m.checkpoints)?;
+    chain
+        .check_checkpoint(m.tree_size, &m.checkpoint)
+        .map_err(|e| broken(format!("{MANIFEST} checkpoint"), e.to_string()))?;
+    let proven: Vec<KeyRecord> = chain
+        .history()
+        .iter()
+        .map(|k| KeyRecord {
+            verifier_key: k.verifier_key.clone(),
+            from_tree_size: k.from_tree_size,
+        })
+        .collect();
+    if proven != m.keys {
+        return Err(broken(
+            MANIFEST,
+            format!(
+                "the key history lists {} keys, but the key entries prove {}: {}",
+                m.keys.len(),
+                proven.len(),
+                proven
+                    .iter()
+                    .map(|k| format!("{} from {}", k.verifier_key, k.from_tree_size))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    // The log's current key is the last one its key entries introduced.
+    if chain.current() != &key {
+        tx.rotate_key(key.as_str(), chain.current().as_str())
+            .await?;
+    }
     tx.commit().await?;
 
     let verified = audit::verify(&StoreSource::new(store), &key, None, &|_, _| {})

@@ -73,6 +73,9 @@ pub enum SequencerError {
     Halted(String),
     #[error("the sequencer has stopped")]
     Stopped,
+    /// The log's stored key is no longer this server's: another process rotated it.
+    #[error("the log's key was rotated; restart with the new key ({current})")]
+    KeyRotated { current: String },
 }
 
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -310,6 +313,12 @@ impl Worker {
     ) -> Result<Committed, SequencerError> {
         let mut tx = self.store.begin_append().await?;
         let frontier = tx.frontier().await?;
+        // Checked under the log lock: once a rotation committed, this key signs no more.
+        if frontier.verifier_key.as_deref() != Some(self.verifier.as_str()) {
+            return Err(SequencerError::KeyRotated {
+                current: frontier.verifier_key.unwrap_or_default(),
+            });
+        }
         let size = frontier.tree_size;
         // Another server may have appended since our last batch: its time is the floor.
         if let Some(t) = frontier.created_at.as_deref().and_then(parse_time) {
@@ -457,5 +466,8 @@ pub(crate) fn clone_err(e: &SequencerError) -> SequencerError {
         SequencerError::Signing(m) => SequencerError::Signing(m.clone()),
         SequencerError::Halted(m) => SequencerError::Halted(m.clone()),
         SequencerError::Stopped => SequencerError::Stopped,
+        SequencerError::KeyRotated { current } => SequencerError::KeyRotated {
+            current: current.clone(),
+        },
     }
 }
