@@ -36,8 +36,11 @@ pub enum RotateError {
          {configured}; pass the key that signs the log now (THREADLOG_SIGNER or --signer)"
     )]
     NotCurrent { stored: String, configured: String },
-    #[error("the new key {key} was already introduced by entry {index}; a key is introduced once")]
-    AlreadyIntroduced { key: String, index: u64 },
+    #[error(
+        "the log already had the key {key} (from tree size {from_tree_size}), or one with \
+         its key ID; a key is introduced once"
+    )]
+    AlreadyIntroduced { key: String, from_tree_size: u64 },
     #[error("the new key cannot be used: {0}")]
     BadNewKey(String),
     #[error("signing the rotation checkpoint failed: {0}")]
@@ -86,6 +89,19 @@ pub async fn rotate(
         )));
     }
 
+    // A key the log had before (its first one included) cannot come back: auditors tell
+    // keys apart by key ID, and a returning key would make old signatures count anew.
+    if let Some(k) = logged_keys(store).await?.into_iter().find(|k| {
+        k.verifier_key
+            .parse::<crate::note::VerifierKey>()
+            .is_ok_and(|v| v.key_id() == new_key.key_id())
+    }) {
+        return Err(RotateError::AlreadyIntroduced {
+            key: k.verifier_key,
+            from_tree_size: k.from_tree_size,
+        });
+    }
+
     let mut tx = store.begin_append().await?;
     let frontier = tx.frontier().await?;
     let stored = frontier.verifier_key.clone().unwrap_or_default();
@@ -103,7 +119,7 @@ pub async fn rotate(
     {
         return Err(RotateError::AlreadyIntroduced {
             key: new_key.to_string(),
-            index: hit.index,
+            from_tree_size: hit.index + 1,
         });
     }
 
