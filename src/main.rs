@@ -356,5 +356,19 @@ fn print_report(r: &Report, json: bool) {
                 .map(|p| format!("; consistent with the previous run at size {p}"))
                 .unwrap_or_default()
         );
+        // The keys followed from the pinned one: an auditor sees every handover.
+        if r.keys.len() > 1 {
+            for k in &r.keys {
+                match (k.entry_index, k.event) {
+                    (Some(i), Some(e)) => println!(
+                        "  key from tree size {} ({} by key entry {i}): {}",
+                        k.from_tree_size,
+                        e.as_str(),
+                        k.verifier_key
+                    ),
+                    _ => println!("  key from tree size 0 (pinned): {}", k.verifier_key),
+                }
+            }
+        }
     }
 }

@@ -80,6 +80,21 @@ fn rotate(env: &[(&str, &str)], signer: Option<&str>, new: &str, retire: bool) -
     out
 }
 
+/// Runs the binary without `--json`; returns what it printed, requiring success.
+fn text_of(args: &[&str]) -> String {
+    let out = std::process::Command::new(common::proc::BIN)
+        .args(args)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
 fn verify_url(url: &str, key: &str, auditor: &str) -> (i32, Value, String) {
     cli(
         &["verify", "--url", url, "--key", key, "--no-state"],
@@ -190,6 +205,9 @@ async fn a_chain_of_rotations_verifies_from_the_first_key_alone() {
     assert!(history[2]["introduced_at"].is_string(), "{keys}");
     let current: Vec<bool> = history.iter().map(|h| h["current"] == true).collect();
     assert_eq!(current, vec![false, false, true]);
+    let status = text_of(&["keys", "status", "--url", &server.url, "--token", &admin]);
+    assert!(status.contains("rotated by key entry 5"), "{status}");
+    assert!(status.contains("retired by key entry 9"), "{status}");
     server.kill();
 
     // From the database: two signatures on each rotation's checkpoint, one elsewhere.
@@ -216,6 +234,11 @@ async fn a_chain_of_rotations_verifies_from_the_first_key_alone() {
     let db = format!("sqlite://{}", dir.path().join("threadlog.db").display());
     let (code, report, text) = cli(&["verify", "--database", &db], &[]);
     assert_eq!(code, 0, "{report} {text}");
+    let printed = text_of(&["verify", "--database", &db, "--key", &key_a]);
+    assert!(
+        printed.contains(&format!("(retired by key entry 9): {key_c}")),
+        "{printed}"
+    );
 
     // Export and import into a new store: the history round-trips and verifies.
     let out = dir.path().join("dump");

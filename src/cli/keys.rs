@@ -229,8 +229,12 @@ fn print_status(keys: &Value) {
     );
     println!("key history:");
     for k in keys["history"].as_array().into_iter().flatten() {
+        let by = match (k["entry_index"].as_u64(), k["event"].as_str()) {
+            (Some(i), Some(event)) => format!(", {event} by key entry {i}"),
+            _ => String::new(),
+        };
         println!(
-            "  from tree size {} ({}): {}{}",
+            "  from tree size {} ({}{by}): {}{}",
             k["introduced_at_tree_size"],
             text(&k["introduced_at"]),
             text(&k["verifier_key"]),
