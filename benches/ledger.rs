@@ -19,6 +19,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Instant;
 use support::*;
+use threadlog::entry::PreparedEntry;
 use threadlog::note::NoteSigner;
 use threadlog::sequencer::{Sequencer, SequencerConfig};
 use threadlog::signer::pkcs11::{init_key, Pkcs11Spec};
@@ -106,6 +107,72 @@ async fn append_plain(leaves: &[Vec<u8>], batch: usize) -> f64 {
     leaves.len() as f64 / start.elapsed().as_secs_f64()
 }
 
+/// The rows the ledger writes for the same entries (leaves, subject rows, idempotency
+/// keys) with plain multi-row INSERTs into the ledger's own schema and indexes, same
+/// durability: what the storage alone costs, without locking, tree, signatures,
+/// duplicate checks or receipts.
+async fn append_plain_rows(entries: &[PreparedEntry], leaves: &[Vec<u8>], batch: usize) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("rows.db").display());
+    drop(SqliteStore::open(&url).await.unwrap()); // the same migrations
+    let opts = SqliteConnectOptions::from_str(&url)
+        .unwrap()
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(opts)
+        .await
+        .unwrap();
+    let time = "2026-12-01T00:00:00.000000Z";
+    let start = Instant::now();
+    for (n, chunk) in entries.chunks(batch).enumerate() {
+        let first = (n * batch) as i64;
+        let mut tx = pool.begin().await.unwrap();
+        let rows: Vec<(i64, &PreparedEntry, &[u8])> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (first + i as i64, e, leaves[n * batch + i].as_slice()))
+            .collect();
+        for part in rows.chunks(500) {
+            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "INSERT INTO entries (idx, kind, integrated_at, leaf) ",
+            );
+            q.push_values(part, |mut b, (i, e, leaf)| {
+                b.push_bind(*i)
+                    .push_bind(e.kind.as_str())
+                    .push_bind(time)
+                    .push_bind(*leaf);
+            });
+            q.build().execute(&mut *tx).await.unwrap();
+            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "INSERT INTO dedup (key, idx, content_sha256) ",
+            );
+            q.push_values(part, |mut b, (i, e, _)| {
+                b.push_bind(e.dedup_key.as_str())
+                    .push_bind(*i)
+                    .push_bind(e.content_sha256.as_slice());
+            });
+            q.build().execute(&mut *tx).await.unwrap();
+        }
+        let mut subjects: Vec<(&str, i64)> = rows
+            .iter()
+            .flat_map(|(i, e, _)| e.subjects.iter().map(move |s| (s.as_str(), *i)))
+            .collect();
+        subjects.sort_unstable();
+        for part in subjects.chunks(500) {
+            let mut q =
+                sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO subjects (subject, idx) ");
+            q.push_values(part, |mut b, (s, i)| {
+                b.push_bind(*s).push_bind(*i);
+            });
+            q.build().execute(&mut *tx).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+    entries.len() as f64 / start.elapsed().as_secs_f64()
+}
+
 async fn bench_append() {
     let n = env_u64("BENCH_APPEND", 200_000);
     let log = new_log().await;
@@ -127,19 +194,22 @@ async fn bench_append() {
         .map(|e| e.leaf(t).unwrap().into_bytes())
         .collect();
     let plain = append_plain(&leaves, avg_batch).await;
+    let rows = append_plain_rows(&entries, &leaves, avg_batch).await;
     println!("## appends (library path, durable)  n={n}");
     println!("| path | entries/s |");
     println!("|---|---|");
     println!("| sequencer + SQLite (64 tasks × batches of 100; avg {avg_batch} entries/checkpoint) | {lib:.0} |");
     println!("| plain SQLite multi-row INSERT, same leaves, same durability, {avg_batch} per tx | {plain:.0} |");
-    println!("| ratio | {:.2} |", lib / plain);
+    println!("| plain SQLite multi-row INSERT of the same rows (leaves, subjects, idempotency keys) into the ledger's schema, {avg_batch} per tx | {rows:.0} |");
+    println!("| ratio to leaves only | {:.2} |", lib / plain);
+    println!("| ratio to the same rows | {:.2} |", lib / rows);
     println!(
         "process RSS: {rss_before:.0} MiB before, {:.0} MiB after {n} appends",
         rss_mib()
     );
     println!(
         "{}",
-        json!({"bench": "append", "n": n, "library_per_s": lib, "plain_per_s": plain, "ratio": lib / plain, "avg_batch": avg_batch})
+        json!({"bench": "append", "n": n, "library_per_s": lib, "plain_per_s": plain, "rows_per_s": rows, "ratio": lib / plain, "ratio_rows": lib / rows, "avg_batch": avg_batch})
     );
     bench_verify(&log, size).await;
 }

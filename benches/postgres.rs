@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::Instant;
 use support::*;
 use threadlog::dump;
+use threadlog::entry::PreparedEntry;
 use threadlog::sequencer::{Sequencer, SequencerConfig};
 use threadlog::signer::{FileSigner, Signer};
 use threadlog::store::{PostgresStore, SqliteStore, Store, TileCache};
@@ -89,6 +90,64 @@ async fn plain_inserts(url: &str, leaves: &[Vec<u8>], batch: usize) -> f64 {
     leaves.len() as f64 / start.elapsed().as_secs_f64()
 }
 
+/// The rows the ledger writes for the same entries (leaves, subject rows, idempotency
+/// keys) with plain INSERT … UNNEST into the ledger's own schema and indexes: what the
+/// storage alone costs, without locking, tree, signatures, duplicate checks or receipts.
+async fn plain_rows(url: &str, entries: &[PreparedEntry], leaves: &[Vec<u8>], batch: usize) -> f64 {
+    drop(PostgresStore::open(url).await.unwrap()); // the same migrations
+    let pool = sqlx::PgPool::connect(url).await.unwrap();
+    let time = "2026-12-01T00:00:00.000000Z";
+    let start = Instant::now();
+    for (n, chunk) in entries.chunks(batch).enumerate() {
+        let first = (n * batch) as i64;
+        let idx: Vec<i64> = (first..first + chunk.len() as i64).collect();
+        let kind: Vec<&str> = chunk.iter().map(|e| e.kind.as_str()).collect();
+        let times = vec![time; chunk.len()];
+        let rows: Vec<&[u8]> = leaves[n * batch..n * batch + chunk.len()]
+            .iter()
+            .map(Vec::as_slice)
+            .collect();
+        let mut subjects: Vec<(&str, i64)> = chunk
+            .iter()
+            .zip(&idx)
+            .flat_map(|(e, i)| e.subjects.iter().map(move |s| (s.as_str(), *i)))
+            .collect();
+        subjects.sort_unstable();
+        let (subject, subject_idx): (Vec<&str>, Vec<i64>) = subjects.into_iter().unzip();
+        let keys: Vec<&str> = chunk.iter().map(|e| e.dedup_key.as_str()).collect();
+        let digests: Vec<&[u8]> = chunk.iter().map(|e| e.content_sha256.as_slice()).collect();
+        let mut tx = pool.begin().await.unwrap();
+        sqlx::query(
+            "INSERT INTO entries (idx, kind, integrated_at, leaf) \
+             SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::bytea[])",
+        )
+        .bind(&idx)
+        .bind(&kind)
+        .bind(&times)
+        .bind(&rows)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        sqlx::query("INSERT INTO subjects SELECT * FROM UNNEST($1::text[], $2::bigint[])")
+            .bind(&subject)
+            .bind(&subject_idx)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO dedup SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::bytea[])",
+        )
+        .bind(&keys)
+        .bind(&idx)
+        .bind(&digests)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    }
+    entries.len() as f64 / start.elapsed().as_secs_f64()
+}
+
 async fn size_and_batches(store: &dyn Store) -> (u64, u64) {
     let size = store.latest_checkpoint().await.unwrap().unwrap().tree_size;
     let batches = store.checkpoints(None, u32::MAX).await.unwrap().len() as u64;
@@ -104,20 +163,23 @@ async fn bench_ingest_and_dump(b: &Bench) {
         .iter()
         .map(|e| e.leaf(t).unwrap().into_bytes())
         .collect();
-    let lib = append_through(&seqs, entries).await;
+    let lib = append_through(&seqs, entries.clone()).await;
     let (size, batches) = size_and_batches(store.as_ref()).await;
     let avg = (size / batches.max(1)).max(1) as usize;
     let plain = plain_inserts(&b.database("plain").await, &leaves, avg).await;
-    drop(leaves);
+    let rows = plain_rows(&b.database("rows").await, &entries, &leaves, avg).await;
+    drop((leaves, entries));
     println!("## appends on PostgreSQL (library path, durable)  n={n}");
     println!("| path | entries/s |");
     println!("|---|---|");
     println!("| sequencer + PostgreSQL (64 tasks × batches of 100; avg {avg} entries/checkpoint) | {lib:.0} |");
-    println!("| plain INSERT … UNNEST, same leaves, same server, {avg} per tx | {plain:.0} |");
-    println!("| ratio | {:.2} |", lib / plain);
+    println!("| plain INSERT … UNNEST of the same leaves into a one-column table, {avg} per tx | {plain:.0} |");
+    println!("| plain INSERT … UNNEST of the same rows (leaves, subjects, idempotency keys) into the ledger's schema, {avg} per tx | {rows:.0} |");
+    println!("| ratio to leaves only | {:.2} |", lib / plain);
+    println!("| ratio to the same rows | {:.2} |", lib / rows);
     println!(
         "{}",
-        json!({"bench": "pg_append", "n": n, "library_per_s": lib, "plain_per_s": plain, "ratio": lib / plain, "avg_batch": avg})
+        json!({"bench": "pg_append", "n": n, "library_per_s": lib, "plain_per_s": plain, "rows_per_s": rows, "ratio": lib / plain, "ratio_rows": lib / rows, "avg_batch": avg})
     );
 
     let out = b.dir.path().join("dump");

@@ -317,6 +317,39 @@ async fn auditor_reads_checkpoints_pages_and_proofs(s: TestServer) {
         .get_json("/v1/entries?since=2000-01-01T00:00:00Z&limit=3")
         .await;
     assert_eq!(page["entries"].as_array().unwrap().len(), 3);
+    // Time bounds at a batch boundary split the log exactly where the times do.
+    let (_, all) = s.get_json("/v1/entries?limit=1000").await;
+    let times: Vec<(u64, String)> = all["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let t = e["entry"]["integrated_at"].as_str().unwrap().to_string();
+            (e["index"].as_u64().unwrap(), t)
+        })
+        .collect();
+    let t = times[times.len() / 2].1.clone();
+    let expect = |keep: &dyn Fn(&str) -> bool| -> Vec<u64> {
+        times
+            .iter()
+            .filter(|(_, x)| keep(x))
+            .map(|(i, _)| *i)
+            .collect()
+    };
+    for (query, want) in [
+        (format!("since={t}"), expect(&|x| x >= t.as_str())),
+        (format!("until={t}"), expect(&|x| x < t.as_str())),
+    ] {
+        let (_, page) = s.get_json(&format!("/v1/entries?limit=1000&{query}")).await;
+        let got: Vec<u64> = page["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["index"].as_u64().unwrap())
+            .collect();
+        assert!(!got.is_empty() || want.is_empty());
+        assert_eq!(got, want, "{query}");
+    }
     for bad in [
         "/v1/entries?since=yesterday",
         "/v1/entries?limit=0",

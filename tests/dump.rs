@@ -223,13 +223,20 @@ async fn a_damaged_dump_is_refused_saying_where() {
     let msg = at(refused(d.path()).await);
     assert!(msg.starts_with("checkpoint 120 "), "{msg}");
 
-    // A checkpoint left out: the rest still verifies, but the file is not the one the
-    // manifest describes.
+    // A checkpoint left out: the next one would cover entries of another batch, whose
+    // time is not its own.
     let d = damaged(&good, dump::CHECKPOINTS, |l| {
         l.remove(5);
     });
     let msg = at(refused(d.path()).await);
-    assert!(msg.starts_with("checkpoints.jsonl: "), "{msg}");
+    assert!(msg.starts_with("entry 160 "), "{msg}");
+
+    // A change that alters no value still makes the file differ from the manifest.
+    let d = damaged(&good, dump::ENTRIES, |l| {
+        l[10] = l[10].replacen("{\"index\"", "{ \"index\"", 1);
+    });
+    let msg = at(refused(d.path()).await);
+    assert!(msg.starts_with("entries.jsonl: "), "{msg}");
 
     // Entries cut short.
     let d = damaged(&good, dump::ENTRIES, |l| {

@@ -20,12 +20,17 @@ async fn postgres() -> Arc<dyn Store> {
     Arc::new(PostgresStore::open(&url).await.unwrap())
 }
 
-fn entry(index: u64, kind: &str, subjects: &[&str], key: &str) -> NewEntry {
+/// Entries carry the time of the checkpoint that covers them, as the sequencer writes.
+fn time(size: u64) -> String {
+    format!("2026-11-24T12:00:{size:02}.000000Z")
+}
+
+fn entry(index: u64, size: u64, kind: &str, subjects: &[&str], key: &str) -> NewEntry {
     NewEntry {
         entry: StoredEntry {
             index,
             kind: kind.into(),
-            integrated_at: format!("2026-11-24T12:00:{:02}.000000Z", index),
+            integrated_at: time(size),
             leaf: format!("leaf {index}").into_bytes(),
         },
         subjects: subjects.iter().map(|s| s.to_string()).collect(),
@@ -39,7 +44,7 @@ fn checkpoint(size: u64) -> StoredCheckpoint {
         tree_size: size,
         root_hash: Hash([size as u8; 32]),
         note: format!("note {size}\n"),
-        created_at: format!("2026-11-24T12:01:{:02}.000000Z", size),
+        created_at: time(size),
     }
 }
 
@@ -137,7 +142,7 @@ async fn contract(store: Arc<dyn Store>) {
     let t0 = TileId { level: 0, index: 0 };
     write(
         store.as_ref(),
-        vec![entry(0, "event", &["lot:a"], "event:a")],
+        vec![entry(0, 1, "event", &["lot:a"], "event:a")],
         vec![(t0, vec![1; 32])],
         1,
         false,
@@ -151,8 +156,8 @@ async fn contract(store: Arc<dyn Store>) {
     write(
         store.as_ref(),
         vec![
-            entry(0, "event", &["lot:a", "serial:s1"], "event:a"),
-            entry(1, "sbom", &["lot:a"], "sbom:b"),
+            entry(0, 2, "event", &["lot:a", "serial:s1"], "event:a"),
+            entry(1, 2, "sbom", &["lot:a"], "sbom:b"),
         ],
         vec![(t0, vec![1; 64])],
         2,
@@ -190,7 +195,7 @@ async fn contract(store: Arc<dyn Store>) {
     // Edge tiles grow in place; a tile wider than the tree is corruption, not data.
     write(
         store.as_ref(),
-        vec![entry(2, "event", &[], "event:c")],
+        vec![entry(2, 3, "event", &[], "event:c")],
         vec![(t0, vec![1; 96])],
         3,
         true,
@@ -243,17 +248,17 @@ async fn contract(store: Arc<dyn Store>) {
     );
     assert_eq!(
         idx(store
-            .entries(&q(|q| q.since = Some("2026-11-24T12:00:01.000000Z".into())))
+            .entries(&q(|q| q.since = Some(time(3))))
             .await
             .unwrap()),
-        vec![1, 2]
+        vec![2]
     );
     assert_eq!(
         idx(store
-            .entries(&q(|q| q.until = Some("2026-11-24T12:00:01.000000Z".into())))
+            .entries(&q(|q| q.until = Some(time(3))))
             .await
             .unwrap()),
-        vec![0]
+        vec![0, 1]
     );
     assert_eq!(
         idx(store.entries(&q(|q| q.limit = 1)).await.unwrap()),
@@ -285,7 +290,7 @@ async fn contract(store: Arc<dyn Store>) {
     let mut tx = store.begin_append().await.unwrap();
     assert!(tx
         .write(&AppendBatch {
-            entries: vec![entry(1, "event", &[], "event:new")],
+            entries: vec![entry(1, 9, "event", &[], "event:new")],
             tiles: vec![],
             checkpoint: checkpoint(9)
         })

@@ -240,6 +240,16 @@ pub async fn import(
                 ));
             }
             let d = entry::derive(&leaf).map_err(|err| broken(here(), err.to_string()))?;
+            if d.envelope.integrated_at != line.created_at {
+                return Err(broken(
+                    here(),
+                    format!(
+                        "integrated at {}, but the checkpoint covering it ({}) was made at {}: \
+                         a checkpoint is missing or altered",
+                        d.envelope.integrated_at, cp.tree_size, line.created_at
+                    ),
+                ));
+            }
             chain
                 .observe(index, &leaf)
                 .map_err(|err| broken(here(), err.to_string()))?;

@@ -79,6 +79,8 @@ pub struct DedupHit {
 }
 
 /// One batch: new leaves, the tiles that changed and the checkpoint that covers them.
+/// Every entry carries the checkpoint's time as its `integrated_at`, and checkpoint
+/// times never decrease: time filters rely on it (see [`entries_sql`]).
 #[derive(Debug, Clone)]
 pub struct AppendBatch {
     pub entries: Vec<NewEntry>,
@@ -201,11 +203,21 @@ where
     if let Some(k) = &q.kind {
         b.push(" AND e.kind = ").push_bind(k.clone());
     }
+    // Entries integrated before T are exactly those below the largest checkpoint made
+    // before T (see migrations/*/0002): the time bounds become index bounds.
+    const SIZE_BEFORE: &str =
+        "(SELECT COALESCE(MAX(tree_size), 0) FROM checkpoints WHERE created_at < ";
     if let Some(s) = &q.since {
-        b.push(" AND e.integrated_at >= ").push_bind(s.clone());
+        b.push(" AND e.idx >= ")
+            .push(SIZE_BEFORE)
+            .push_bind(s.clone())
+            .push(")");
     }
     if let Some(u) = &q.until {
-        b.push(" AND e.integrated_at < ").push_bind(u.clone());
+        b.push(" AND e.idx < ")
+            .push(SIZE_BEFORE)
+            .push_bind(u.clone())
+            .push(")");
     }
     if let Some(a) = q.after {
         b.push(" AND e.idx > ").push_bind(to_sql(a)?);
@@ -216,6 +228,23 @@ where
     b.push(" ORDER BY e.idx LIMIT ")
         .push_bind(i64::from(q.limit));
     Ok(())
+}
+
+/// Refuses a batch whose entries do not carry its checkpoint's time: the time filters
+/// would silently answer wrong.
+pub(crate) fn check_times(batch: &AppendBatch) -> Result<(), StoreError> {
+    let cp = &batch.checkpoint;
+    match batch
+        .entries
+        .iter()
+        .find(|e| e.entry.integrated_at != cp.created_at)
+    {
+        Some(e) => Err(StoreError::Corrupt(format!(
+            "entry {} is stamped {} but its checkpoint {} was made at {}",
+            e.entry.index, e.entry.integrated_at, cp.tree_size, cp.created_at
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Checks an edge tile read inside an append transaction. Entries, tiles and checkpoint

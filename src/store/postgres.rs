@@ -141,6 +141,7 @@ impl AppendTx for PgAppend {
     }
 
     async fn write(&mut self, batch: &AppendBatch) -> Result<(), StoreError> {
+        check_times(batch)?;
         // One statement per table: arrays are one bind parameter each, whatever the
         // batch size, and a round trip costs more than the rows.
         let n = batch.entries.len();
@@ -150,7 +151,7 @@ impl AppendTx for PgAppend {
             Vec::with_capacity(n),
             Vec::with_capacity(n),
         );
-        let (mut subject, mut subject_idx) = (Vec::new(), Vec::new());
+        let mut subjects: Vec<(&str, i64)> = Vec::new();
         let (mut key, mut key_idx, mut content) = (Vec::new(), Vec::new(), Vec::new());
         for e in &batch.entries {
             let i = to_sql(e.entry.index)?;
@@ -158,10 +159,7 @@ impl AppendTx for PgAppend {
             kind.push(e.entry.kind.as_str());
             time.push(e.entry.integrated_at.as_str());
             leaf.push(e.entry.leaf.as_slice());
-            for s in &e.subjects {
-                subject.push(s.as_str());
-                subject_idx.push(i);
-            }
+            subjects.extend(e.subjects.iter().map(|s| (s.as_str(), i)));
             if let Some(k) = &e.dedup_key {
                 key.push(k.as_str());
                 key_idx.push(i);
@@ -181,10 +179,14 @@ impl AppendTx for PgAppend {
             .await
             .map_err(db_err)?;
         }
-        if !subject.is_empty() {
+        if !subjects.is_empty() {
+            // In key order the index is filled page by page instead of all over; no
+            // conflict check, since an entry's subjects are distinct and its index new.
+            subjects.sort_unstable();
+            let (subject, subject_idx): (Vec<&str>, Vec<i64>) = subjects.into_iter().unzip();
             sqlx::query(
                 "INSERT INTO subjects (subject, idx) \
-                 SELECT * FROM UNNEST($1::text[], $2::bigint[]) ON CONFLICT DO NOTHING",
+                 SELECT * FROM UNNEST($1::text[], $2::bigint[])",
             )
             .bind(&subject)
             .bind(&subject_idx)

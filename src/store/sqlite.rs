@@ -134,6 +134,7 @@ impl AppendTx for SqliteAppend {
     }
 
     async fn write(&mut self, batch: &AppendBatch) -> Result<(), StoreError> {
+        check_times(batch)?;
         for chunk in batch.entries.chunks(INSERT_CHUNK) {
             let mut q = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO entries (idx, kind, integrated_at, leaf) ",
@@ -156,7 +157,9 @@ impl AppendTx for SqliteAppend {
             }
             q.build().execute(&mut *self.tx).await.map_err(db_err)?;
         }
-        let subjects: Vec<(&str, i64)> = batch
+        // In key order the index is filled page by page; no conflict check, since an
+        // entry's subjects are distinct and its index new.
+        let mut subjects: Vec<(&str, i64)> = batch
             .entries
             .iter()
             .flat_map(|e| {
@@ -165,9 +168,9 @@ impl AppendTx for SqliteAppend {
                     .map(move |s| (s.as_str(), e.entry.index as i64))
             })
             .collect();
+        subjects.sort_unstable();
         for chunk in subjects.chunks(INSERT_CHUNK) {
-            let mut q =
-                QueryBuilder::<Sqlite>::new("INSERT OR IGNORE INTO subjects (subject, idx) ");
+            let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO subjects (subject, idx) ");
             q.push_values(chunk, |mut b, (s, i)| {
                 b.push_bind(*s).push_bind(*i);
             });
