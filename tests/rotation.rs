@@ -128,7 +128,21 @@ async fn a_chain_of_rotations_verifies_from_the_first_key_alone() {
     let key_b = rot_b["verifier_key"].as_str().unwrap().to_string();
     assert_ne!(key_b, key_a);
 
-    // The running A server refuses to append, and says why.
+    // The running A server refuses to append, says why, and is no longer ready.
+    let ready = client
+        .get(format!("{}/readyz", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+    let ready: serde_json::Value = ready.json().await.unwrap();
+    assert!(
+        ready["reason"]
+            .as_str()
+            .unwrap()
+            .contains("restart with the new key"),
+        "{ready}"
+    );
     let (status, err) = append(&client, &server.url, &producer, "late", 1).await;
     assert_eq!(status, 503, "{err}");
     assert!(

@@ -1,6 +1,7 @@
 //! Unauthenticated endpoints: liveness, readiness, Prometheus metrics, the OpenAPI document.
-//! Readiness means appends could succeed now: the sequencer runs, the store answers and
-//! the signer signs (a probe at most `signer::PROBE_MAX_AGE` old).
+//! Readiness means appends could succeed now: the sequencer runs, the store answers, the
+//! log's key is still this server's, and the signer signs (a probe at most
+//! `signer::PROBE_MAX_AGE` old).
 
 use super::AppState;
 use axum::extract::State;
@@ -24,8 +25,16 @@ pub fn router() -> Router<AppState> {
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let reason = if let Some(h) = state.sequencer.halted() {
         Some(format!("appends halted: {h}"))
-    } else if let Err(e) = state.store.ping().await {
-        Some(e.to_string())
+    } else if let Some(r) = match state.store.meta().await {
+        // One round trip both pings the database and catches a rotation made elsewhere.
+        Err(e) => Some(e.to_string()),
+        Ok(Some(m)) if m.verifier_key != state.verifier_key.to_string() => Some(format!(
+            "the log's key was rotated to {}; restart with the new key",
+            m.verifier_key
+        )),
+        Ok(_) => None,
+    } {
+        Some(r)
     } else {
         // Probing blocks (an HSM round trip, or a module restart while the token is
         // gone), so it runs off the executor; the result is cached for PROBE_MAX_AGE.
