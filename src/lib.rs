@@ -1,14 +1,15 @@
 //! threadlog: an append-only, signed, Merkle-chained ledger for a plant's digital thread.
 //!
 //! Layers, each depending only on those below it: `merkle` and `note` (pure, the
-//! auditor's trusted core); `entry` (leaf envelopes); `signer` and `store` (key and
-//! storage behind small traits); `sequencer` (group commit); `audit` (full verification)
-//! and `dump` (moving a log between stores);
+//! auditor's trusted core); `entry` (leaf envelopes) and `controls` (NIST SP 800-171
+//! catalogs); `signer` and `store` (key and storage behind small traits); `sequencer`
+//! (group commit); `audit` (full verification) and `dump` (moving a log between stores);
 //! `api` (HTTP) and `server` (start-up) on top.
 
 pub mod api;
 pub mod audit;
 pub mod config;
+pub mod controls;
 pub mod dump;
 pub mod entry;
 pub mod ledger;
