@@ -417,11 +417,7 @@ async fn bench_proofs() {
 
 #[tokio::main]
 async fn main() {
-    let which: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let run = |name: &str| which.is_empty() || which.iter().any(|w| w == name);
+    let run = selected;
     if run("append") {
         bench_append().await;
     }

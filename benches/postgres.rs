@@ -262,11 +262,7 @@ async fn bench_proofs(b: &Bench) {
 
 #[tokio::main]
 async fn main() {
-    let which: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let run = |name: &str| which.is_empty() || which.iter().any(|w| w == name);
+    let run = selected;
     let dir = tempfile::tempdir().unwrap();
     let (signer, _) = FileSigner::open_or_create(&dir.path().join("k"), ORIGIN).unwrap();
     let b = Bench {

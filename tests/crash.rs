@@ -5,8 +5,9 @@
 mod common;
 
 use common::proc::{self, Serve};
+use common::qc_event;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -33,18 +34,6 @@ fn token(dir: &std::path::Path, role: &str) -> String {
     let env = env(dir);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     proc::token(role, &env)
-}
-
-fn event(id: &str) -> Value {
-    json!({
-        "event_id": id,
-        "event_type": "qc_result",
-        "effective_time": "2026-11-24T09:00:00Z",
-        "hierarchy_scope": { "site": "plant-1" },
-        "source": "qc-station-3",
-        "material": [{ "definition": "bracket-A", "serial": id, "use": "produced" }],
-        "quality": { "test_spec": "CMM-42", "result": "pass" }
-    })
 }
 
 async fn get_json(client: &reqwest::Client, url: &str, token: &str) -> Value {
@@ -83,7 +72,7 @@ async fn sigkill_during_ingest_loses_no_acknowledged_entry() {
                         .map(|i| format!("r{round}-w{worker}-{n}-{i}"))
                         .collect();
                     n += 1;
-                    let body = Value::Array(ids.iter().map(|id| event(id)).collect());
+                    let body = Value::Array(ids.iter().map(|id| qc_event(id)).collect());
                     sent += 10;
                     let resp = client
                         .post(format!("{url}/v1/events"))

@@ -9,25 +9,14 @@ mod common;
 
 use common::pg::Cluster;
 use common::proc::{self, Serve};
-use serde_json::{json, Value};
+use common::qc_event;
+use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const ORIGIN: &str = "replicas.example/log";
-
-fn event(id: &str) -> Value {
-    json!({
-        "event_id": id,
-        "event_type": "qc_result",
-        "effective_time": "2026-12-01T09:00:00Z",
-        "hierarchy_scope": { "site": "plant-2" },
-        "source": "qc-station-1",
-        "material": [{ "definition": "bracket-B", "serial": id, "use": "produced" }],
-        "quality": { "test_spec": "CMM-7", "result": "pass" }
-    })
-}
 
 /// event_id → (index, leaf hash) of every acknowledged event.
 type Acks = Arc<Mutex<HashMap<String, (u64, String)>>>;
@@ -52,7 +41,7 @@ async fn worker(
             return;
         }
         let ids: Vec<String> = (0..20).map(|i| format!("w{id}-b{batch}-{i}")).collect();
-        let body = Value::Array(ids.iter().map(|i| event(i)).collect());
+        let body = Value::Array(ids.iter().map(|i| qc_event(i)).collect());
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         loop {
             turn += 1;
@@ -170,7 +159,7 @@ async fn replicas_survive_a_killed_replica_and_a_database_restart() {
     let resp = client
         .post(format!("{url}/v1/events"))
         .bearer_auth(&producer)
-        .json(&event("during-outage"))
+        .json(&qc_event("during-outage"))
         .send()
         .await
         .unwrap();
@@ -330,7 +319,7 @@ async fn a_lagging_read_replica_serves_an_older_checkpoint_never_an_inconsistent
     })
     .await;
     for b in 0..5 {
-        let batch: Vec<Value> = (0..10).map(|i| event(&format!("b{b}-{i}"))).collect();
+        let batch: Vec<Value> = (0..10).map(|i| qc_event(&format!("b{b}-{i}"))).collect();
         assert_eq!(s.post_events(&Value::Array(batch)).await.0, 201);
     }
     await_size(&s, 50).await;
@@ -348,7 +337,7 @@ async fn a_lagging_read_replica_serves_an_older_checkpoint_never_an_inconsistent
         .await
         .unwrap();
     for b in 5..8 {
-        let batch: Vec<Value> = (0..10).map(|i| event(&format!("b{b}-{i}"))).collect();
+        let batch: Vec<Value> = (0..10).map(|i| qc_event(&format!("b{b}-{i}"))).collect();
         let (status, receipts) = s.post_events(&Value::Array(batch)).await;
         assert_eq!(status, 201, "appends never wait for the read replica");
         assert_eq!(receipts[9]["index"].as_u64(), Some(b * 10 + 9));

@@ -11,6 +11,16 @@ use threadlog::merkle::{self, leaf_hash, Hash, Rebuilder, TileSet};
 use threadlog::sequencer::{Sequencer, SequencerError};
 use threadlog::store::{AppendBatch, Store, StoredCheckpoint, TileCache};
 
+/// Whether the benchmark `name` was asked for (`cargo bench --bench B -- NAME…`; none
+/// named: all).
+pub fn selected(name: &str) -> bool {
+    let which: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    which.is_empty() || which.iter().any(|w| w == name)
+}
+
 /// `cargo bench` passes `--bench`; under `cargo test` the same code runs as a quick smoke
 /// test at tiny sizes, so CI keeps the benchmarks working without spending minutes on them.
 pub fn smoke() -> bool {

@@ -195,6 +195,19 @@ pub fn event(id: &str) -> serde_json::Value {
     })
 }
 
+/// A small QC result event, for high-volume fault tests.
+pub fn qc_event(id: &str) -> serde_json::Value {
+    serde_json::json!({
+        "event_id": id,
+        "event_type": "qc_result",
+        "effective_time": "2026-11-24T09:00:00Z",
+        "hierarchy_scope": { "site": "plant-1" },
+        "source": "qc-station-3",
+        "material": [{ "definition": "bracket-A", "serial": id, "use": "produced" }],
+        "quality": { "test_spec": "CMM-42", "result": "pass" }
+    })
+}
+
 /// The `hashes` of a proof answer or `inclusion_proof` object.
 pub fn hashes(v: &serde_json::Value) -> Vec<Hash> {
     v["hashes"]
