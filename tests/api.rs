@@ -471,6 +471,7 @@ async fn openapi_documents_every_route() {
     assert_eq!(doc["openapi"], "3.1.0");
     for path in [
         "/v1/events",
+        "/v1/controls/results",
         "/v1/log",
         "/v1/checkpoint",
         "/v1/checkpoints/{tree_size}",

@@ -55,6 +55,24 @@ impl From<&Receipt> for ReceiptJson {
     }
 }
 
+/// Whether a JSON body is one object rather than an array of them.
+pub(super) fn is_single(body: &[u8]) -> bool {
+    body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'[')
+}
+
+/// Refuses a body that is not declared as JSON.
+pub(super) fn require_json(headers: &axum::http::HeaderMap, what: &str) -> Result<(), ApiError> {
+    if let Some(ct) = headers.get(axum::http::header::CONTENT_TYPE) {
+        let ct = ct.to_str().unwrap_or_default();
+        if !ct.starts_with("application/json") {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "{what} must be sent as application/json, not {ct:?}"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Maps a body-extraction failure (size limit, broken stream) to our JSON errors.
 pub fn body_or_error(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, ApiError> {
     body.map_err(|e| {
@@ -75,18 +93,17 @@ async fn post_events(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Producer])?;
-    if let Some(ct) = headers.get(axum::http::header::CONTENT_TYPE) {
-        let ct = ct.to_str().unwrap_or_default();
-        if !ct.starts_with("application/json") {
-            return Err(ApiError::UnsupportedMediaType(format!(
-                "events must be sent as application/json, not {ct:?}"
-            )));
-        }
-    }
+    require_json(&headers, "events")?;
     let body = body_or_error(body, state.body_limit)?;
-    let single = body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'[');
+    let single = is_single(&body);
     let entries = entry::parse_events(&body, &caller.name)?;
     let receipts = state.sequencer.submit(entries).await?;
+    receipts_response(&receipts, single)
+}
+
+/// `201` with a receipt per entry (one object for a single submission), or `200` when
+/// every entry was logged before.
+pub(super) fn receipts_response(receipts: &[Receipt], single: bool) -> Result<Response, ApiError> {
     let status = if receipts.iter().all(|r| r.duplicate) {
         StatusCode::OK
     } else {

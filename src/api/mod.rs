@@ -3,6 +3,7 @@
 //! call the sequencer (appends) or the store (reads); they hold no log logic themselves.
 
 pub mod auth;
+mod controls;
 mod entries;
 pub mod error;
 mod events;
@@ -42,6 +43,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(events::router())
+        .merge(controls::router())
         .merge(log::router())
         .merge(keys::router())
         .merge(entries::router())

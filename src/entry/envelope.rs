@@ -209,6 +209,15 @@ pub fn derive(leaf: &[u8]) -> Result<Derived, EntryError> {
         Kind::Key => Some(super::key::dedup_key(
             &super::key::KeyChange::from_envelope(&envelope)?.verifier_key,
         )),
+        Kind::Control => {
+            let id = envelope
+                .body
+                .as_ref()
+                .and_then(|b| b.get("result_id"))
+                .and_then(Value::as_str)
+                .ok_or_else(|| EntryError::BadLeaf("a control result without result_id".into()))?;
+            Some(super::control::dedup_key(id))
+        }
         _ => None,
     };
     Ok(Derived {

@@ -4,11 +4,13 @@
 //! kind's body must follow. Pure: no I/O, no storage, no clock (the sequencer passes the
 //! integration time in).
 
+mod control;
 mod envelope;
 mod event;
 pub mod key;
 mod validate;
 
+pub use control::{parse_results, Evidence, PARTIALS};
 pub use envelope::{
     derive, parse_leaf, CanonicalLeaf, Derived, Envelope, Kind, PreparedEntry, LEAF_MAX_BYTES,
 };
