@@ -7,9 +7,11 @@
 //!   objectives (`3.1.1[a]`…), from a community OSCAL conversion whose ids need trimming.
 //! - Rev. 3: 97 requirements in 17 families from NIST's official OSCAL catalog; withdrawn
 //!   controls are not requirements; organisation-defined parameters (ODPs) are listed.
-//! - DoD Assessment Methodology v1.2.1 values for Rev. 2 (`sprs`).
+//! - DoD Assessment Methodology v1.2.1 values for Rev. 2 (`sprs`) and the score they
+//!   give a set of results (`score`).
 
 mod oscal;
+pub mod score;
 pub mod sprs;
 
 use std::str::FromStr;
