@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod audit;
+pub mod compliance;
 pub mod config;
 pub mod controls;
 pub mod dump;

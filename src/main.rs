@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use threadlog::api::auth::{new_token, token_hash, Role};
 use threadlog::audit::{self, HttpSource, Previous, Report, Source, StoreSource};
+use threadlog::compliance::recheck::Recheck;
 use threadlog::config::{ServeConfig, StoreArgs};
 use threadlog::note::VerifierKey;
 use threadlog::{server, store};
@@ -46,6 +47,8 @@ enum Command {
     },
     /// Verify the whole log: against a server (--url) or a database (--database).
     Verify(VerifyArgs),
+    /// A NIST SP 800-171 compliance report as of a checkpoint (json, md, html, oscal).
+    Report(cli::report::ReportArgs),
     /// Write the whole log (leaves, checkpoints, key history) to a verifiable dump.
     Export(cli::dump::ExportArgs),
     /// Load a dump into an empty store of either backend, verifying it on the way.
@@ -101,6 +104,10 @@ struct VerifyArgs {
     /// Do not read or write the state file.
     #[arg(long)]
     no_state: bool,
+    /// A saved JSON compliance report to re-derive from the log: fails if any figure,
+    /// proof or the checkpoint it is bound to differs.
+    #[arg(long)]
+    report: Option<PathBuf>,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -130,6 +137,7 @@ async fn main() -> ExitCode {
             .map(|_| ExitCode::SUCCESS),
         Command::Keys { command } => cli::keys::run(command).await,
         Command::Verify(args) => verify(args).await,
+        Command::Report(args) => cli::report::run(args).await.map(|_| ExitCode::SUCCESS),
         Command::Export(args) => cli::dump::export(args).await.map(|_| ExitCode::SUCCESS),
         Command::Import(args) => cli::dump::import(args).await.map(|_| ExitCode::SUCCESS),
         Command::Migrate { store, json } => migrate(store, json).await.map(|_| ExitCode::SUCCESS),
@@ -304,8 +312,19 @@ async fn verify(args: VerifyArgs) -> Result<ExitCode> {
             save_state(p, &report)?;
         }
     }
-    print_report(&report, args.json);
-    Ok(if report.ok {
+    let recheck = match (&args.report, report.ok) {
+        (Some(path), true) => {
+            let keys: Vec<String> = report.keys.iter().map(|k| k.verifier_key.clone()).collect();
+            Some(
+                cli::report::check_saved(path, source.as_ref(), &keys, &report.origin, args.json)
+                    .await?,
+            )
+        }
+        _ => None,
+    };
+    print_report(&report, recheck.as_ref(), args.json);
+    let recheck_ok = recheck.as_ref().is_none_or(|r| r.ok);
+    Ok(if report.ok && recheck_ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
@@ -327,10 +346,30 @@ fn save_state(path: &PathBuf, report: &Report) -> Result<()> {
     Ok(())
 }
 
-fn print_report(r: &Report, json: bool) {
+fn print_report(r: &Report, recheck: Option<&Recheck>, json: bool) {
     if json {
-        println!("{}", serde_json::to_string_pretty(r).unwrap_or_default());
+        let mut v = serde_json::to_value(r).unwrap_or_default();
+        if let Some(c) = recheck {
+            v["compliance_report"] = serde_json::to_value(c).unwrap_or_default();
+        }
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         return;
+    }
+    if let Some(c) = recheck {
+        if c.ok {
+            println!(
+                "compliance report at tree size {} re-derived: {} results, {} inclusion proofs checked",
+                c.tree_size, c.results_considered, c.proofs_checked
+            );
+        } else {
+            println!(
+                "COMPLIANCE REPORT DIFFERS from the log at tree size {}:",
+                c.tree_size
+            );
+            for p in &c.problems {
+                println!("  {p}");
+            }
+        }
     }
     if let Some(f) = &r.failure {
         println!("FAILED: {}", f.reason);

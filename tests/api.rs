@@ -135,6 +135,7 @@ async fn every_route_but_probes_needs_the_right_role(s: TestServer) {
         "/v1/entries",
         "/v1/entries/0",
         "/v1/checkpoints/0",
+        "/v1/compliance/report?framework=nist-800-171r2",
     ] {
         let r = s.client.get(url(path)).send().await.unwrap();
         assert_eq!(r.status(), 401, "{path} without token");

@@ -2,6 +2,7 @@
 //! Every error is JSON `{"error": code, "message": text}`; a 5xx never shows internal
 //! detail to the client (it is logged instead).
 
+use crate::compliance::gather::GatherError;
 use crate::entry::EntryError;
 use crate::merkle::ProofError;
 use crate::sequencer::SequencerError;
@@ -141,6 +142,17 @@ impl From<ProofError> for ApiError {
                 ApiError::BadRequest(e.to_string())
             }
             _ => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<GatherError> for ApiError {
+    fn from(e: GatherError) -> Self {
+        match e {
+            GatherError::Store(s) => s.into(),
+            GatherError::NoCheckpoint(_) => ApiError::NotFound(e.to_string()),
+            // Stored leaves were checked when written: one that no longer reads is damage.
+            GatherError::Result(_) | GatherError::Proof(_) => ApiError::Internal(e.to_string()),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! call the sequencer (appends) or the store (reads); they hold no log logic themselves.
 
 pub mod auth;
+mod compliance;
 mod controls;
 mod entries;
 pub mod error;
@@ -44,6 +45,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(events::router())
         .merge(controls::router())
+        .merge(compliance::router())
         .merge(log::router())
         .merge(keys::router())
         .merge(entries::router())

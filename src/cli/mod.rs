@@ -3,6 +3,7 @@
 
 pub mod dump;
 pub mod keys;
+pub mod report;
 
 use anyhow::{Context, Result};
 use std::sync::Arc;
