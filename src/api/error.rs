@@ -115,6 +115,7 @@ impl From<SequencerError> for ApiError {
             )),
             SequencerError::Store(s) => s.into(),
             SequencerError::KeyRotated { .. } => ApiError::KeyRotated(e.to_string()),
+            SequencerError::UnknownCorrected { .. } => ApiError::Invalid(e.to_string()),
             SequencerError::Signing(_) | SequencerError::Halted(_) | SequencerError::Stopped => {
                 ApiError::Unavailable(e.to_string())
             }
