@@ -11,6 +11,7 @@ mod health;
 mod keys;
 mod log;
 mod proofs;
+mod thread;
 
 use crate::note::VerifierKey;
 use crate::sequencer::Sequencer;
@@ -48,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .merge(keys::router())
         .merge(entries::router())
         .merge(proofs::router())
+        .merge(thread::router())
         .merge(health::router())
         .fallback(|| async {
             error::ApiError::NotFound("no such endpoint; see /openapi.json".into())

@@ -7,8 +7,11 @@
 //! tree size, so it can be recomputed later at the same size and give the same result.
 
 pub mod backfill;
+pub mod dot;
+mod trace;
 
 pub use backfill::backfill;
+pub use trace::{trace, Direction, Trace, TraceOptions};
 
 use crate::entry::NodeType;
 use crate::store::{Backlog, Store, StoreError, StoredCheckpoint};

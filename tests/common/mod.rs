@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod pg;
+pub mod plant;
 pub mod proc;
 pub mod softhsm;
 
