@@ -4,6 +4,7 @@
 //! auditor's trusted core); `entry` (leaf envelopes) and `controls` (NIST SP 800-171
 //! catalogs); `signer` and `store` (key and storage behind small traits); `sequencer`
 //! (group commit); `audit` (full verification) and `dump` (moving a log between stores);
+//! `thread` (genealogy traces, recall impact, evidence bundles);
 //! `api` (HTTP) and `server` (start-up) on top.
 
 pub mod api;
@@ -20,3 +21,4 @@ pub mod sequencer;
 pub mod server;
 pub mod signer;
 pub mod store;
+pub mod thread;

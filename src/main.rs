@@ -225,11 +225,24 @@ async fn token_create(args: StoreArgs, role: &str, name: Option<String>, json: b
 
 async fn migrate(args: StoreArgs, json: bool) -> Result<()> {
     let url = args.url();
-    cli::open_store(&args).await?;
+    let store = cli::open_store(&args).await?;
+    // Entries logged before the thread existed get their edges now, not behind a server.
+    let bar = cli::progress("indexing the thread", json);
+    let backlog = threadlog::thread::backfill(store.as_ref(), &|done, end| {
+        bar.set_length(end);
+        bar.set_position(done);
+    })
+    .await
+    .context("the thread back-fill failed")?;
+    bar.finish_and_clear();
     if json {
         println!(
             "{}",
-            serde_json::json!({ "database": store::redact(&url), "migrated": true })
+            serde_json::json!({
+                "database": store::redact(&url),
+                "migrated": true,
+                "thread_indexed": backlog.end,
+            })
         );
     } else {
         println!("database {} is at the current schema", store::redact(&url));

@@ -61,6 +61,31 @@ pub fn open_signer_spec(spec: &str, origin: &str) -> Result<(Arc<dyn Signer>, bo
     Ok((Arc::new(signer), created))
 }
 
+/// Gives entries logged before the thread existed their edges, in the background: the
+/// server serves meanwhile, and thread queries answer 503 until it is done. Retries
+/// while the database is unavailable.
+fn spawn_backfill(store: Arc<dyn store::Store>) {
+    tokio::spawn(async move {
+        loop {
+            match crate::thread::backfill(store.as_ref(), &|done, end| {
+                tracing::info!(done, end, "thread back-fill");
+            })
+            .await
+            {
+                Ok(_) => return,
+                Err(StoreError::Unavailable(e)) => {
+                    tracing::warn!(error = %e, "thread back-fill waits for the database");
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "thread back-fill stopped; run threadlog verify");
+                    return;
+                }
+            }
+        }
+    });
+}
+
 /// Opens everything `serve` needs; refuses to start on any disagreement.
 pub async fn start(cfg: &ServeConfig) -> Result<Started, StartError> {
     std::fs::create_dir_all(&cfg.store.data_dir).map_err(|e| StartError::DataDir {
@@ -92,6 +117,7 @@ pub async fn start(cfg: &ServeConfig) -> Result<Started, StartError> {
         .metrics
         .tree_size
         .store(latest.tree_size, std::sync::atomic::Ordering::Relaxed);
+    spawn_backfill(store.clone());
     let reads = match &cfg.read_database_url {
         Some(url) => store::open_reader(url).await?,
         None => store.clone(),

@@ -136,6 +136,7 @@ async fn every_route_but_probes_needs_the_right_role(s: TestServer) {
         "/v1/entries/0",
         "/v1/checkpoints/0",
         "/v1/compliance/report?framework=nist-800-171r2",
+        "/v1/thread/lot:L-1",
     ] {
         let r = s.client.get(url(path)).send().await.unwrap();
         assert_eq!(r.status(), 401, "{path} without token");
@@ -481,6 +482,7 @@ async fn openapi_documents_every_route() {
         "/v1/entries",
         "/v1/proofs/inclusion",
         "/v1/proofs/consistency",
+        "/v1/thread/{node}",
         "/healthz",
         "/readyz",
         "/metrics",

@@ -88,6 +88,17 @@ impl AppendTx for FlakyTx {
     async fn write(&mut self, batch: &AppendBatch) -> Result<(), StoreError> {
         self.inner.write(batch).await
     }
+    async fn thread_backlog(&mut self) -> Result<Backlog, StoreError> {
+        self.inner.thread_backlog().await
+    }
+    async fn backfill_thread(
+        &mut self,
+        rows: &[(u64, EntryThread)],
+        from: u64,
+        to: u64,
+    ) -> Result<(), StoreError> {
+        self.inner.backfill_thread(rows, from, to).await
+    }
     async fn commit(self: Box<Self>) -> Result<(), StoreError> {
         if self.fail.load(Ordering::SeqCst) {
             return Err(StoreError::Unavailable("disk I/O error".into()));
@@ -131,6 +142,19 @@ impl Store for FlakyStore {
     }
     async fn find_dedup(&self, key: &str) -> Result<Option<DedupHit>, StoreError> {
         self.inner.find_dedup(key).await
+    }
+    async fn edges(&self, q: &EdgeQuery) -> Result<Vec<StoredEdge>, StoreError> {
+        self.inner.edges(q).await
+    }
+    async fn corrections(
+        &self,
+        indexes: &[u64],
+        below: u64,
+    ) -> Result<Vec<Correction>, StoreError> {
+        self.inner.corrections(indexes, below).await
+    }
+    async fn thread_backlog(&self) -> Result<Backlog, StoreError> {
+        self.inner.thread_backlog().await
     }
     async fn insert_token(
         &self,

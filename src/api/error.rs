@@ -7,6 +7,7 @@ use crate::entry::EntryError;
 use crate::merkle::ProofError;
 use crate::sequencer::SequencerError;
 use crate::store::StoreError;
+use crate::thread::ThreadError;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -36,6 +37,9 @@ pub enum ApiError {
     Unavailable(String),
     #[error("{0}")]
     Internal(String),
+    /// A derived index (the thread) is still being built; the message says how far.
+    #[error("{0}")]
+    Indexing(String),
     /// This server's key was rotated away: the reason is for the operator and holds
     /// nothing secret (verifier keys are public), so it is returned as is.
     #[error("{0}")]
@@ -59,6 +63,7 @@ impl ApiError {
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             ApiError::KeyRotated(_) => (StatusCode::SERVICE_UNAVAILABLE, "key_rotated"),
+            ApiError::Indexing(_) => (StatusCode::SERVICE_UNAVAILABLE, "indexing"),
         }
     }
 }
@@ -116,6 +121,7 @@ impl From<SequencerError> for ApiError {
             )),
             SequencerError::Store(s) => s.into(),
             SequencerError::KeyRotated { .. } => ApiError::KeyRotated(e.to_string()),
+            SequencerError::UnknownCorrected { .. } => ApiError::Invalid(e.to_string()),
             SequencerError::Signing(_) | SequencerError::Halted(_) | SequencerError::Stopped => {
                 ApiError::Unavailable(e.to_string())
             }
@@ -131,6 +137,19 @@ impl From<EntryError> for ApiError {
             EntryError::BadLeaf(_) => ApiError::Internal(e.to_string()),
             EntryError::Invalid { .. } => ApiError::Invalid(e.to_string()),
             EntryError::Malformed(_) => ApiError::BadRequest(e.to_string()),
+        }
+    }
+}
+
+impl From<ThreadError> for ApiError {
+    fn from(e: ThreadError) -> Self {
+        match e {
+            ThreadError::BadRequest(_) => ApiError::BadRequest(e.to_string()),
+            ThreadError::UnknownNode(..) | ThreadError::NoCheckpoint(_) => {
+                ApiError::NotFound(e.to_string())
+            }
+            ThreadError::Indexing(_) => ApiError::Indexing(e.to_string()),
+            ThreadError::Store(s) => s.into(),
         }
     }
 }

@@ -12,6 +12,7 @@ mod health;
 mod keys;
 mod log;
 mod proofs;
+mod thread;
 
 use crate::note::VerifierKey;
 use crate::sequencer::Sequencer;
@@ -50,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .merge(keys::router())
         .merge(entries::router())
         .merge(proofs::router())
+        .merge(thread::router())
         .merge(health::router())
         .fallback(|| async {
             error::ApiError::NotFound("no such endpoint; see /openapi.json".into())

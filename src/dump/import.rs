@@ -14,7 +14,8 @@ use crate::entry;
 use crate::merkle::{self, Hash, Rebuilder, EMPTY_ROOT};
 use crate::note::{self, VerifierKey};
 use crate::store::{
-    AppendBatch, LogMeta, NewEntry, Store, StoreError, StoredCheckpoint, StoredEntry,
+    AppendBatch, AppendTx, EntryThread, LogMeta, NewEntry, Store, StoreError, StoredCheckpoint,
+    StoredEntry,
 };
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
@@ -113,6 +114,24 @@ fn read_manifest(dir: &Path) -> Result<Manifest, DumpError> {
         ));
     }
     Ok(m)
+}
+
+/// The index of the event a correction names: among the entries read but not yet
+/// written, else among those written in the import's transaction.
+pub(crate) async fn corrected_index(
+    tx: &mut dyn AppendTx,
+    pending: &[NewEntry],
+    event_id: &str,
+) -> Result<Option<u64>, StoreError> {
+    let key = entry::event_key(event_id);
+    if let Some(e) = pending
+        .iter()
+        .rev()
+        .find(|e| e.dedup_key.as_deref() == Some(key.as_str()))
+    {
+        return Ok(Some(e.entry.index));
+    }
+    Ok(tx.find_dedup(&[&key]).await?.first().map(|(_, h)| h.index))
 }
 
 /// Imports the dump in `dir` into `store`, which must hold no log.
@@ -253,6 +272,17 @@ pub async fn import(
             chain
                 .observe(index, &leaf)
                 .map_err(|err| broken(here(), err.to_string()))?;
+            let corrects = match &d.thread.corrects {
+                None => None,
+                Some(id) => Some(corrected_index(tx.as_mut(), &new, id).await?.ok_or_else(
+                    || {
+                        broken(
+                            here(),
+                            format!("corrects event_id {id:?}, which is not logged before it"),
+                        )
+                    },
+                )?),
+            };
             hashes.push(hash);
             new.push(NewEntry {
                 entry: StoredEntry {
@@ -264,6 +294,10 @@ pub async fn import(
                 subjects: d.envelope.subjects,
                 dedup_key: d.dedup_key,
                 content_sha256: d.content_sha256,
+                thread: EntryThread {
+                    edges: d.thread.edges,
+                    corrects,
+                },
             });
         }
         let mut tiles = Vec::new();

@@ -1,6 +1,7 @@
 //! The logged envelope `{"kind","integrated_at","submitter","subjects","body"}` in RFC 8785
 //! canonical form: the exact leaf bytes.
 
+use super::edges::{event_thread, EventThread};
 use super::EntryError;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -82,6 +83,9 @@ pub struct PreparedEntry {
     pub dedup_key: String,
     /// SHA-256 of the canonical body: equal for a resubmission, different for a reuse.
     pub content_sha256: [u8; 32],
+    /// The genealogy edges the entry creates (events only), derived at validation so
+    /// the sequencer does not.
+    pub thread: EventThread,
     /// The canonical bytes of everything but `integrated_at`, made once at validation so
     /// the sequencer only splices the time in.
     parts: LeafParts,
@@ -140,6 +144,7 @@ impl PreparedEntry {
             body,
             dedup_key,
             content_sha256,
+            thread: EventThread::default(),
             parts: LeafParts { head, tail },
         };
         // Fails now, not in the sequencer, if the leaf would be too large.
@@ -182,6 +187,8 @@ pub struct Derived {
     pub envelope: Envelope,
     pub dedup_key: Option<String>,
     pub content_sha256: [u8; 32],
+    /// The genealogy edges of an event; empty for other kinds.
+    pub thread: EventThread,
 }
 
 /// Parses a stored leaf and derives its index rows.
@@ -220,10 +227,15 @@ pub fn derive(leaf: &[u8]) -> Result<Derived, EntryError> {
         }
         _ => None,
     };
+    let thread = match (envelope.kind, &envelope.body) {
+        (Kind::Event, Some(body)) => event_thread(body),
+        _ => EventThread::default(),
+    };
     Ok(Derived {
         envelope,
         dedup_key,
         content_sha256,
+        thread,
     })
 }
 

@@ -6,6 +6,7 @@
 //! `effective_time` is kept as the producer wrote it: it is the floor's own statement of
 //! when something happened, and the server's time is `integrated_at`.
 
+use super::edges::{event_thread, MAX_EDGES};
 use super::envelope::{Kind, PreparedEntry};
 use super::validate::{check_digest, type_name, Obj};
 use super::EntryError;
@@ -29,6 +30,8 @@ const FIELDS: &[&str] = &[
     "quality",
     "program",
     "software_refs",
+    "customer",
+    "corrects",
     "data",
 ];
 const MATERIAL_IDS: &[&str] = &["lot", "sublot", "serial"];
@@ -60,7 +63,7 @@ pub fn parse_events(body: &[u8], submitter: &str) -> Result<Vec<PreparedEntry>, 
 }
 
 /// The idempotency key of an event: its producer-chosen `event_id`.
-pub(crate) fn dedup_key(event_id: &str) -> String {
+pub fn dedup_key(event_id: &str) -> String {
     format!("event:{event_id}")
 }
 
@@ -71,15 +74,32 @@ pub fn parse_event(v: Value, submitter: &str) -> Result<PreparedEntry, EntryErro
 
 fn prepare(v: Value, submitter: &str, path: &str) -> Result<PreparedEntry, EntryError> {
     let (event_id, subjects) = validate(&v, path)?;
-    PreparedEntry::new(Kind::Event, submitter, subjects, v, dedup_key(&event_id)).map_err(|e| {
-        match e {
+    let thread = event_thread(&v);
+    if thread.edges.len() > MAX_EDGES {
+        return Err(EntryError::Invalid {
+            path: if path.is_empty() {
+                "material".into()
+            } else {
+                format!("{path}.material")
+            },
+            reason: format!(
+                "the event would create {} genealogy edges (consumed × produced items, and \
+                 each actor per product), over the limit of {MAX_EDGES}; split it into \
+                 several events",
+                thread.edges.len()
+            ),
+        });
+    }
+    let mut e = PreparedEntry::new(Kind::Event, submitter, subjects, v, dedup_key(&event_id))
+        .map_err(|e| match e {
             EntryError::Invalid { path: p, reason } => EntryError::Invalid {
                 path: format!("{path}{p}"),
                 reason,
             },
             other => other,
-        }
-    })
+        })?;
+    e.thread = thread;
+    Ok(e)
 }
 
 /// Checks an event and returns its id and subjects.
@@ -219,6 +239,20 @@ fn validate(v: &Value, path: &str) -> Result<(String, Vec<String>), EntryError> 
         r.opt_text("name")?;
         subjects.push(d.to_string());
     }
+    if let Some(c) = o.opt_obj("customer")? {
+        c.deny_unknown(&["id", "order"])?;
+        let id = c.req_text("id")?;
+        c.opt_text("order")?;
+        subjects.push(format!("customer:{id}"));
+    }
+    if let Some(c) = o.opt_obj("corrects")? {
+        c.deny_unknown(&["event_id", "reason"])?;
+        let corrected = c.req_str("event_id", 128)?;
+        if corrected == event_id {
+            return Err(c.err("event_id", "an event cannot correct itself"));
+        }
+        c.opt_str("reason", 1024)?;
+    }
     if let Some(d) = v.get("data") {
         if !d.is_object() {
             return Err(o.err("data", format!("expected an object, got {}", type_name(d))));
@@ -283,6 +317,8 @@ mod tests {
         assert_eq!(d.envelope.subjects, e.subjects);
         assert_eq!(d.dedup_key.as_deref(), Some(e.dedup_key.as_str()));
         assert_eq!(d.content_sha256, e.content_sha256);
+        assert_eq!(d.thread, e.thread);
+        assert_eq!(e.thread.edges.len(), 6, "{:?}", e.thread.edges);
         let mut other = print_job();
         other["event_id"] = "evt-2".into();
         let o = parse_event(other, "mes")
@@ -341,6 +377,14 @@ mod tests {
             ),
             ("data", json!([1]), "expected an object"),
             ("event_id", json!("has space"), "whitespace"),
+            ("corrects", json!({"event_id": "evt-1"}), "itself"),
+            ("corrects", json!({"reason": "typo"}), "missing"),
+            ("customer", json!({"order": "PO-1"}), "missing"),
+            (
+                "customer",
+                json!({"id": "ACME", "name": "x"}),
+                "unknown field",
+            ),
         ];
         for (field, value, needle) in cases {
             let mut v = print_job();
@@ -359,6 +403,33 @@ mod tests {
         let mut v = print_job();
         v["material"][1]["colour"] = json!("red");
         assert_eq!(invalid(v).0, "material[1].colour");
+    }
+
+    #[test]
+    fn customers_are_subjects_and_corrections_name_their_event() {
+        let mut v = print_job();
+        v["customer"] = json!({"id": "ACME", "order": "PO-4471"});
+        v["corrects"] = json!({"event_id": "evt-0", "reason": "wrong lot scanned"});
+        let e = parse_event(v, "mes").unwrap();
+        assert!(e.subjects.contains(&"customer:ACME".to_string()));
+        assert_eq!(e.thread.corrects.as_deref(), Some("evt-0"));
+        assert!(e
+            .thread
+            .edges
+            .iter()
+            .any(|x| x.to == "customer:ACME" && x.label.as_deref() == Some("PO-4471")));
+    }
+
+    #[test]
+    fn an_event_creating_too_many_edges_is_refused() {
+        let mut v = print_job();
+        let item = |use_: &str, i: usize| json!({"definition": "d", "serial": format!("{use_}-{i}"), "use": use_});
+        let mut m: Vec<Value> = (0..101).map(|i| item("consumed", i)).collect();
+        m.extend((0..100).map(|i| item("produced", i)));
+        v["material"] = Value::Array(m);
+        let (path, reason) = invalid(v);
+        assert_eq!(path, "material");
+        assert!(reason.contains("split"), "{reason}");
     }
 
     #[test]

@@ -5,16 +5,18 @@
 //! integration time in).
 
 mod control;
+pub mod edges;
 mod envelope;
 mod event;
 pub mod key;
 mod validate;
 
 pub use control::{parse_results, Evidence, PARTIALS};
+pub use edges::{Edge, EdgeKind, EventThread, NodeType};
 pub use envelope::{
     derive, parse_leaf, CanonicalLeaf, Derived, Envelope, Kind, PreparedEntry, LEAF_MAX_BYTES,
 };
-pub use event::{parse_event, parse_events, MAX_BATCH};
+pub use event::{dedup_key as event_key, parse_event, parse_events, MAX_BATCH};
 pub use key::{KeyChange, KeyEvent};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

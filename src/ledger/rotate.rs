@@ -170,6 +170,7 @@ pub async fn rotate(
             subjects: prepared.subjects.clone(),
             dedup_key: Some(prepared.dedup_key.clone()),
             content_sha256: prepared.content_sha256,
+            thread: Default::default(),
         }],
         tiles: appended.tiles,
         checkpoint: StoredCheckpoint {

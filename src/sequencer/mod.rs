@@ -34,7 +34,8 @@ use crate::merkle::{self, Hash, TileSet};
 use crate::note::{self, Checkpoint, VerifierKey};
 use crate::signer::Signer;
 use crate::store::{
-    AppendBatch, DedupHit, NewEntry, Store, StoreError, StoredCheckpoint, StoredEntry, TileCache,
+    AppendBatch, DedupHit, EntryThread, NewEntry, Store, StoreError, StoredCheckpoint, StoredEntry,
+    TileCache,
 };
 use chrono::{DateTime, Utc};
 use receipts::Provers;
@@ -73,6 +74,13 @@ pub enum SequencerError {
     Halted(String),
     #[error("the sequencer has stopped")]
     Stopped,
+    /// A correction names an event that is not logged before it; `position` is the
+    /// correction's place in its request.
+    #[error(
+        "event {position} of the request corrects event_id {event_id:?}, which is not logged \
+         before it; a correction must follow the event it corrects"
+    )]
+    UnknownCorrected { position: usize, event_id: String },
     /// The log's stored key is no longer this server's: another process rotated it.
     #[error("the log's key was rotated; restart with the new key ({current})")]
     KeyRotated { current: String },
@@ -324,10 +332,17 @@ impl Worker {
         if let Some(t) = frontier.created_at.as_deref().and_then(parse_time) {
             self.last_time = Some(self.last_time.map_or(t, |l| l.max(t)));
         }
+        // Corrected events are looked up with the entries' own keys, in the same query.
+        let corrected: Vec<String> = requests
+            .iter()
+            .flatten()
+            .filter_map(|e| e.thread.corrects.as_deref().map(crate::entry::event_key))
+            .collect();
         let keys: Vec<&str> = requests
             .iter()
             .flatten()
             .map(|e| e.dedup_key.as_str())
+            .chain(corrected.iter().map(String::as_str))
             .collect();
         let known: HashMap<String, DedupHit> = tx.find_dedup(&keys).await?.into_iter().collect();
 
@@ -361,8 +376,8 @@ impl Worker {
         let integrated_at = format_time(&now);
         let mut entries = Vec::with_capacity(new_refs.len());
         let mut hashes = Vec::with_capacity(new_refs.len());
-        for (i, &(req, pos)) in new_refs.iter().enumerate() {
-            let e = &requests[req][pos];
+        for (i, r) in new_refs.iter().enumerate() {
+            let e = &requests[r.request][r.pos];
             let leaf = e
                 .leaf(now)
                 .map_err(|err| {
@@ -380,6 +395,10 @@ impl Worker {
                 subjects: e.subjects.clone(),
                 dedup_key: Some(e.dedup_key.clone()),
                 content_sha256: e.content_sha256,
+                thread: EntryThread {
+                    edges: e.thread.edges.clone(),
+                    corrects: r.corrects,
+                },
             });
         }
 
@@ -469,5 +488,11 @@ pub(crate) fn clone_err(e: &SequencerError) -> SequencerError {
         SequencerError::KeyRotated { current } => SequencerError::KeyRotated {
             current: current.clone(),
         },
+        SequencerError::UnknownCorrected { position, event_id } => {
+            SequencerError::UnknownCorrected {
+                position: *position,
+                event_id: event_id.clone(),
+            }
+        }
     }
 }

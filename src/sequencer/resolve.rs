@@ -13,14 +13,24 @@ pub(crate) enum Slot {
     Existing(u64),
 }
 
+/// An entry to append: its request, its position there, and the index of the entry it
+/// corrects, if it is a correction.
+#[derive(Clone, Copy)]
+pub(crate) struct NewRef {
+    pub(crate) request: usize,
+    pub(crate) pos: usize,
+    pub(crate) corrects: Option<u64>,
+}
+
 /// Step 3 for one request: the slot of each entry, or the conflict that fails it.
-/// `new` collects (request, entry) positions of entries to append.
+/// `new` collects the entries to append. A correction must name an event logged
+/// before it (earlier in the log, the batch or the request), else the request fails.
 pub(crate) fn resolve(
     request: usize,
     entries: &[PreparedEntry],
     known: &HashMap<String, DedupHit>,
     in_batch: &mut HashMap<String, (usize, [u8; 32])>,
-    new: &mut Vec<(usize, usize)>,
+    new: &mut Vec<NewRef>,
     size: u64,
 ) -> Result<Vec<Slot>, SequencerError> {
     let mut slots = Vec::with_capacity(entries.len());
@@ -45,9 +55,29 @@ pub(crate) fn resolve(
             }
             slots.push(Slot::New(pos));
         } else {
+            let corrects = match &e.thread.corrects {
+                None => None,
+                Some(id) => {
+                    let target = crate::entry::event_key(id);
+                    let found = known.get(&target).map(|h| h.index).or_else(|| {
+                        in_batch
+                            .get(&target)
+                            .or_else(|| local.get(&target))
+                            .map(|(pos, _)| size + *pos as u64)
+                    });
+                    Some(found.ok_or_else(|| SequencerError::UnknownCorrected {
+                        position: i,
+                        event_id: id.clone(),
+                    })?)
+                }
+            };
             let pos = new.len() + added.len();
             local.insert(key.to_string(), (pos, e.content_sha256));
-            added.push((request, i));
+            added.push(NewRef {
+                request,
+                pos: i,
+                corrects,
+            });
             slots.push(Slot::New(pos));
         }
     }

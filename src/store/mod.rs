@@ -16,10 +16,12 @@
 mod postgres;
 mod rows;
 mod sqlite;
+mod thread;
 mod tiles;
 
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+pub use thread::{Backlog, Correction, EdgeEnd, EdgeQuery, EntryThread, StoredEdge};
 pub use tiles::TileCache;
 
 use crate::merkle::{Hash, TileId};
@@ -70,6 +72,8 @@ pub struct NewEntry {
     pub subjects: Vec<String>,
     pub dedup_key: Option<String>,
     pub content_sha256: [u8; 32],
+    /// The genealogy edges the entry creates and the entry it corrects, if any.
+    pub thread: EntryThread,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,7 +144,18 @@ pub trait AppendTx: Send {
     /// rotation got there first.
     async fn rotate_key(&mut self, from: &str, to: &str) -> Result<(), StoreError>;
     /// Writes a batch; visible only after `commit`. May be called several times.
+    /// Writes each entry's thread rows (nodes, edges, corrections) with it.
     async fn write(&mut self, batch: &AppendBatch) -> Result<(), StoreError>;
+    /// The entries logged before the thread existed that still have no thread rows.
+    async fn thread_backlog(&mut self) -> Result<Backlog, StoreError>;
+    /// Writes the thread rows of back-log entries and moves the back-log's start from
+    /// `from` to `to`; `Conflict` if it is no longer at `from` (another process did it).
+    async fn backfill_thread(
+        &mut self,
+        rows: &[(u64, EntryThread)],
+        from: u64,
+        to: u64,
+    ) -> Result<(), StoreError>;
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;
 }
 
@@ -162,6 +177,14 @@ pub trait Store: Send + Sync {
     async fn entry(&self, index: u64) -> Result<Option<StoredEntry>, StoreError>;
     async fn entries(&self, q: &EntryQuery) -> Result<Vec<StoredEntry>, StoreError>;
     async fn find_dedup(&self, key: &str) -> Result<Option<DedupHit>, StoreError>;
+    /// Edges at the query's nodes, in no particular order (lowest index first with a
+    /// limit).
+    async fn edges(&self, q: &EdgeQuery) -> Result<Vec<StoredEdge>, StoreError>;
+    /// Corrections where either side is one of `indexes`, made below `below`, sorted.
+    async fn corrections(&self, indexes: &[u64], below: u64)
+        -> Result<Vec<Correction>, StoreError>;
+    /// The entries that still wait for their thread rows (see `AppendTx::thread_backlog`).
+    async fn thread_backlog(&self) -> Result<Backlog, StoreError>;
     async fn insert_token(
         &self,
         name: &str,

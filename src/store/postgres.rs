@@ -194,6 +194,12 @@ impl AppendTx for PgAppend {
             .await
             .map_err(db_err)?;
         }
+        let thread: Vec<(i64, &EntryThread)> = batch
+            .entries
+            .iter()
+            .map(|e| Ok((to_sql(e.entry.index)?, &e.thread)))
+            .collect::<Result<_, StoreError>>()?;
+        super::thread::postgres::write(&mut self.tx, &thread).await?;
         if !key.is_empty() {
             sqlx::query(
                 "INSERT INTO dedup (key, idx, content_sha256) \
@@ -240,6 +246,24 @@ impl AppendTx for PgAppend {
         .await
         .map_err(db_err)?;
         Ok(())
+    }
+
+    async fn thread_backlog(&mut self) -> Result<Backlog, StoreError> {
+        super::thread::postgres::backlog(&mut self.tx).await
+    }
+
+    async fn backfill_thread(
+        &mut self,
+        rows: &[(u64, EntryThread)],
+        from: u64,
+        to: u64,
+    ) -> Result<(), StoreError> {
+        let rows = rows
+            .iter()
+            .map(|(i, t)| Ok((to_sql(*i)?, t)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        super::thread::postgres::write(&mut self.tx, &rows).await?;
+        super::thread::postgres::advance(&mut self.tx, from, to).await
     }
 
     async fn commit(self: Box<Self>) -> Result<(), StoreError> {
@@ -381,6 +405,23 @@ impl Store for PostgresStore {
             .map_err(db_err)?
             .map(|r| rows::dedup(&r).map(|(_, h)| h))
             .transpose()
+    }
+
+    async fn edges(&self, q: &EdgeQuery) -> Result<Vec<StoredEdge>, StoreError> {
+        super::thread::postgres::edges(&self.reader, q).await
+    }
+
+    async fn corrections(
+        &self,
+        indexes: &[u64],
+        below: u64,
+    ) -> Result<Vec<Correction>, StoreError> {
+        super::thread::postgres::corrections(&self.reader, indexes, below).await
+    }
+
+    async fn thread_backlog(&self) -> Result<Backlog, StoreError> {
+        let mut conn = self.reader.acquire().await.map_err(db_err)?;
+        super::thread::postgres::backlog(&mut conn).await
     }
 
     async fn insert_token(

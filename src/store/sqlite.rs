@@ -176,6 +176,12 @@ impl AppendTx for SqliteAppend {
             });
             q.build().execute(&mut *self.tx).await.map_err(db_err)?;
         }
+        let thread: Vec<(i64, &EntryThread)> = batch
+            .entries
+            .iter()
+            .map(|e| (e.entry.index as i64, &e.thread))
+            .collect();
+        super::thread::sqlite::write(&mut self.tx, &thread).await?;
         let dedup: Vec<(&str, i64, &[u8])> = batch
             .entries
             .iter()
@@ -215,6 +221,24 @@ impl AppendTx for SqliteAppend {
         .await
         .map_err(db_err)?;
         Ok(())
+    }
+
+    async fn thread_backlog(&mut self) -> Result<Backlog, StoreError> {
+        super::thread::sqlite::backlog(&mut self.tx).await
+    }
+
+    async fn backfill_thread(
+        &mut self,
+        rows: &[(u64, EntryThread)],
+        from: u64,
+        to: u64,
+    ) -> Result<(), StoreError> {
+        let rows = rows
+            .iter()
+            .map(|(i, t)| Ok((to_sql(*i)?, t)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        super::thread::sqlite::write(&mut self.tx, &rows).await?;
+        super::thread::sqlite::advance(&mut self.tx, from, to).await
     }
 
     async fn commit(self: Box<Self>) -> Result<(), StoreError> {
@@ -332,6 +356,23 @@ impl Store for SqliteStore {
             .map_err(db_err)?
             .map(|r| rows::dedup(&r).map(|(_, h)| h))
             .transpose()
+    }
+
+    async fn edges(&self, q: &EdgeQuery) -> Result<Vec<StoredEdge>, StoreError> {
+        super::thread::sqlite::edges(&self.reader, q).await
+    }
+
+    async fn corrections(
+        &self,
+        indexes: &[u64],
+        below: u64,
+    ) -> Result<Vec<Correction>, StoreError> {
+        super::thread::sqlite::corrections(&self.reader, indexes, below).await
+    }
+
+    async fn thread_backlog(&self) -> Result<Backlog, StoreError> {
+        let mut conn = self.reader.acquire().await.map_err(db_err)?;
+        super::thread::sqlite::backlog(&mut conn).await
     }
 
     async fn insert_token(

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod pg;
+pub mod plant;
 pub mod proc;
 pub mod softhsm;
 
@@ -18,6 +19,8 @@ use threadlog::store::Store;
 pub struct TestServer {
     pub dir: tempfile::TempDir,
     pub url: String,
+    /// The database the server uses (SQLite file or PostgreSQL database).
+    pub database_url: String,
     pub store: Arc<dyn Store>,
     pub verifier_key: VerifierKey,
     pub origin: String,
@@ -68,6 +71,7 @@ impl TestServer {
         tweak: impl FnOnce(ServeConfig) -> ServeConfig,
     ) -> Self {
         let cfg = tweak(config(dir.path().to_path_buf()));
+        let database_url = cfg.store.url();
         let started = threadlog::server::start(&cfg).await.expect("server starts");
         let state = started.state.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -93,6 +97,7 @@ impl TestServer {
         TestServer {
             dir,
             url,
+            database_url,
             store,
             verifier_key: started.state.verifier_key.clone(),
             origin: started.state.origin.clone(),

@@ -1,0 +1,181 @@
+//! Thread rows on PostgreSQL: nodes interned in one statement, edges and corrections
+//! as UNNEST arrays (one bind parameter per column, whatever the batch size).
+
+use super::*;
+use crate::store::rows::db_err;
+use sqlx::{PgConnection, Postgres};
+use std::collections::HashMap;
+
+/// Writes the thread rows of some entries in the open transaction (which holds the log
+/// lock, so no other server interns a node at the same time).
+pub(in crate::store) async fn write(
+    conn: &mut PgConnection,
+    rows: &[(i64, &EntryThread)],
+) -> Result<(), StoreError> {
+    let names = node_names(rows);
+    let mut ids: HashMap<String, i64> = HashMap::with_capacity(names.len());
+    if !names.is_empty() {
+        // The CTE's SELECT does not see the rows its INSERT adds (one snapshot), so
+        // the two halves of the UNION are disjoint: new nodes and known ones.
+        let found = sqlx::query(
+            "WITH wanted AS (SELECT n FROM UNNEST($1::text[]) AS w(n)), \
+             added AS ( \
+                INSERT INTO nodes (name) \
+                SELECT n FROM wanted WHERE NOT EXISTS (SELECT 1 FROM nodes WHERE name = n) \
+                RETURNING id, name) \
+             SELECT id, name FROM added \
+             UNION ALL SELECT nodes.id, nodes.name FROM nodes JOIN wanted ON nodes.name = wanted.n",
+        )
+        .bind(&names)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err)?;
+        for row in found {
+            ids.insert(row.col("name")?, row.col("id")?);
+        }
+    }
+    let id = |n: &str| {
+        ids.get(n)
+            .copied()
+            .ok_or_else(|| StoreError::Corrupt(format!("node {n:?} was not interned")))
+    };
+    let mut edges = Vec::new();
+    for (idx, t) in rows {
+        for e in &t.edges {
+            edges.push((
+                id(&e.from)?,
+                *idx,
+                id(&e.to)?,
+                e.kind.as_str(),
+                e.at,
+                e.label.as_deref(),
+            ));
+        }
+    }
+    if !edges.is_empty() {
+        edges.sort_unstable_by_key(|e| (e.0, e.1, e.2, e.3));
+        let n = edges.len();
+        let (mut src, mut idx, mut dst, mut kind, mut at, mut label) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        for e in edges {
+            src.push(e.0);
+            idx.push(e.1);
+            dst.push(e.2);
+            kind.push(e.3);
+            at.push(e.4);
+            label.push(e.5);
+        }
+        sqlx::query(
+            "INSERT INTO edges (src, idx, dst, kind, at, label) \
+             SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], \
+                                  $5::bigint[], $6::text[])",
+        )
+        .bind(&src)
+        .bind(&idx)
+        .bind(&dst)
+        .bind(&kind)
+        .bind(&at)
+        .bind(&label)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    }
+    let mut corrected = Vec::new();
+    let mut by = Vec::new();
+    for (idx, t) in rows {
+        if let Some(c) = t.corrects {
+            corrected.push(to_sql(c)?);
+            by.push(*idx);
+        }
+    }
+    if !corrected.is_empty() {
+        sqlx::query(
+            "INSERT INTO corrections (corrected, idx) \
+             SELECT * FROM UNNEST($1::bigint[], $2::bigint[])",
+        )
+        .bind(&corrected)
+        .bind(&by)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    }
+    Ok(())
+}
+
+pub(in crate::store) async fn backlog(conn: &mut PgConnection) -> Result<Backlog, StoreError> {
+    let row = sqlx::query("SELECT next_idx, end_idx FROM thread_backfill WHERE id = 1")
+        .fetch_optional(conn)
+        .await
+        .map_err(db_err)?;
+    match row {
+        Some(r) => Ok(Backlog {
+            next: from_sql(r.col("next_idx")?)?,
+            end: from_sql(r.col("end_idx")?)?,
+        }),
+        None => Ok(Backlog::default()),
+    }
+}
+
+/// Moves the back-fill from `from` to `to`; `Conflict` if another server moved it.
+pub(in crate::store) async fn advance(
+    conn: &mut PgConnection,
+    from: u64,
+    to: u64,
+) -> Result<(), StoreError> {
+    let done =
+        sqlx::query("UPDATE thread_backfill SET next_idx = $1 WHERE id = 1 AND next_idx = $2")
+            .bind(to_sql(to)?)
+            .bind(to_sql(from)?)
+            .execute(conn)
+            .await
+            .map_err(db_err)?;
+    if done.rows_affected() != 1 {
+        return Err(StoreError::Conflict(format!(
+            "the thread back-fill is no longer at entry {from}"
+        )));
+    }
+    Ok(())
+}
+
+pub(in crate::store) async fn edges(
+    pool: &sqlx::PgPool,
+    q: &EdgeQuery,
+) -> Result<Vec<StoredEdge>, StoreError> {
+    let mut out = Vec::new();
+    for chunk in q.nodes.chunks(NODE_CHUNK) {
+        let mut b = QueryBuilder::<Postgres>::new("");
+        edges_sql(&mut b, q, chunk)?;
+        for row in b.build().fetch_all(pool).await.map_err(db_err)? {
+            out.push(edge(&row)?);
+        }
+    }
+    if let Some(l) = q.limit {
+        out.sort_by_key(|e| e.index);
+        out.truncate(l as usize);
+    }
+    Ok(out)
+}
+
+pub(in crate::store) async fn corrections(
+    pool: &sqlx::PgPool,
+    indexes: &[u64],
+    below: u64,
+) -> Result<Vec<Correction>, StoreError> {
+    let mut out = Vec::new();
+    for chunk in indexes.chunks(NODE_CHUNK) {
+        let mut b = QueryBuilder::<Postgres>::new("");
+        corrections_sql(&mut b, chunk, below)?;
+        for row in b.build().fetch_all(pool).await.map_err(db_err)? {
+            out.push(correction(&row)?);
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}

@@ -1,0 +1,584 @@
+//! The digital thread over HTTP, on SQLite and on PostgreSQL with the same cases: the
+//! edges appends create, corrections, the back-fill of an older log, traces and recall
+//! impact over a generated plant with known answers.
+
+mod common;
+
+use common::plant::*;
+use common::TestServer;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+
+/// Runs a scenario once per backend, as `NAME::sqlite` and `NAME::postgres`.
+macro_rules! both {
+    ($name:ident) => {
+        mod $name {
+            use super::*;
+            #[tokio::test]
+            async fn sqlite() {
+                super::$name(TestServer::start().await).await
+            }
+            #[tokio::test]
+            async fn postgres() {
+                super::$name(TestServer::start_pg().await).await
+            }
+        }
+    };
+}
+
+/// Every edge in the store as (from, to, kind, entry, at, label), sorted.
+type EdgeRow = (String, String, String, i64, i64, Option<String>);
+
+const ALL_EDGES: &str = "SELECT s.name AS src, d.name AS dst, e.kind, e.idx, e.at, e.label \
+     FROM edges e JOIN nodes s ON s.id = e.src JOIN nodes d ON d.id = e.dst \
+     ORDER BY e.idx, s.name, d.name, e.kind";
+
+async fn all_edges(url: &str) -> Vec<EdgeRow> {
+    if url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        let rows = sqlx::query_as(ALL_EDGES).fetch_all(&pool).await.unwrap();
+        pool.close().await;
+        rows
+    } else {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        let rows = sqlx::query_as(ALL_EDGES).fetch_all(&pool).await.unwrap();
+        pool.close().await;
+        rows
+    }
+}
+
+/// Runs statements on the server's database behind its back.
+async fn execute(url: &str, statements: &[&str]) {
+    if url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        for s in statements {
+            sqlx::query(s).execute(&pool).await.unwrap();
+        }
+        pool.close().await;
+    } else {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        for s in statements {
+            sqlx::query(s).execute(&pool).await.unwrap();
+        }
+        pool.close().await;
+    }
+}
+
+fn print(id: &str, spool: &str, part: &str) -> Value {
+    json!({
+        "event_id": id,
+        "event_type": "part_printed",
+        "effective_time": "2026-11-24T08:15:00Z",
+        "hierarchy_scope": {"site": "plant-1", "area": "additive"},
+        "source": "mes.plant-1",
+        "job_order_id": "WO-1",
+        "equipment": [{"id": "printer-07", "role": "printer"}],
+        "material": [
+            {"definition": "PA12-CF", "lot": "FIL-1", "sublot": spool, "use": "consumed"},
+            {"definition": "bracket-A", "serial": part, "use": "produced"}
+        ]
+    })
+}
+
+both!(corrections_must_follow_the_event_they_correct);
+async fn corrections_must_follow_the_event_they_correct(s: TestServer) {
+    let (status, first) = s.post_events(&print("p-1", "FIL-1-S1", "P-1")).await;
+    assert_eq!(status, 201, "{first}");
+
+    let mut fix = print("p-1-fix", "FIL-1-S2", "P-1");
+    fix["event_type"] = json!("correction");
+    fix["corrects"] = json!({"event_id": "p-9", "reason": "wrong spool scanned"});
+    let (status, err) = s.post_events(&fix).await;
+    assert_eq!(status, 422, "{err}");
+    let message = err["message"].as_str().unwrap();
+    assert!(
+        message.contains("\"p-9\"") && message.contains("must follow"),
+        "{message}"
+    );
+
+    fix["corrects"] = json!({"event_id": "p-1", "reason": "wrong spool scanned"});
+    let (status, r) = s.post_events(&fix).await;
+    assert_eq!(status, 201, "{r}");
+    let (status, again) = s.post_events(&fix).await;
+    assert_eq!(
+        status, 200,
+        "a resubmitted correction is a duplicate: {again}"
+    );
+
+    // An event and its correction in one request: the correction follows it.
+    let mut later = print("p-2-fix", "FIL-1-S2", "P-2");
+    later["corrects"] = json!({"event_id": "p-2"});
+    let (status, rs) = s
+        .post_events(&json!([print("p-2", "FIL-1-S1", "P-2"), later]))
+        .await;
+    assert_eq!(status, 201, "{rs}");
+    // ...but not before it.
+    let mut early = print("p-3-fix", "FIL-1-S2", "P-3");
+    early["corrects"] = json!({"event_id": "p-3"});
+    let (status, err) = s
+        .post_events(&json!([early, print("p-3", "FIL-1-S1", "P-3")]))
+        .await;
+    assert_eq!(status, 422, "{err}");
+    assert!(err["message"].as_str().unwrap().starts_with("event 0 "));
+
+    let c = s.store.corrections(&[0, 2], 4).await.unwrap();
+    let pairs: Vec<(u64, u64)> = c.iter().map(|c| (c.corrected, c.by)).collect();
+    assert_eq!(pairs, vec![(0, 1), (2, 3)]);
+    assert_eq!(
+        rs[1]["index"], 3,
+        "the correction's receipt is for the entry after the event"
+    );
+
+    // Both the corrected edge and its correction are there: nothing is replaced.
+    let edges = all_edges(&s.database_url).await;
+    let into_p1: Vec<(&str, i64)> = edges
+        .iter()
+        .filter(|e| e.1 == "serial:P-1" && e.2 == "material")
+        .map(|e| (e.0.as_str(), e.3))
+        .collect();
+    assert_eq!(
+        into_p1,
+        vec![("sublot:FIL-1-S1", 0), ("sublot:FIL-1-S2", 1)]
+    );
+    assert!(s.audit().await.ok);
+    s.stop().await;
+}
+
+both!(an_older_log_gets_the_same_edges_afterwards);
+async fn an_older_log_gets_the_same_edges_afterwards(s: TestServer) {
+    let mut events: Vec<Value> = (0..300)
+        .map(|i| {
+            print(
+                &format!("p-{i}"),
+                &format!("FIL-1-S{}", i % 4),
+                &format!("P-{i}"),
+            )
+        })
+        .collect();
+    events[250]["corrects"] = json!({"event_id": "p-7"});
+    events[250]["event_type"] = json!("correction");
+    assert_eq!(s.post_events(&Value::Array(events)).await.0, 201);
+    let mut ship = print("ship-1", "FIL-1-S0", "P-0");
+    ship["material"] = json!([{"definition": "bracket-A", "serial": "P-0", "use": "consumed"}]);
+    ship["customer"] = json!({"id": "ACME", "order": "PO-1"});
+    assert_eq!(s.post_events(&ship).await.0, 201);
+    let written = all_edges(&s.database_url).await;
+    // Four edges per print (contains, material, equipment, work order); three for the
+    // shipment (equipment, work order, customer).
+    assert_eq!(written.len(), 300 * 4 + 3);
+
+    // As if the log had been written before the thread existed: no rows, a back-log.
+    execute(
+        &s.database_url,
+        &[
+            "DELETE FROM edges",
+            "DELETE FROM corrections",
+            "DELETE FROM nodes",
+            "UPDATE thread_backfill SET next_idx = 0, end_idx = 301",
+        ],
+    )
+    .await;
+    let backlog = s.store.thread_backlog().await.unwrap();
+    assert_eq!((backlog.next, backlog.end), (0, 301));
+
+    let seen = std::sync::Mutex::new(Vec::new());
+    let done = threadlog::thread::backfill(s.store.as_ref(), &|d, e| {
+        seen.lock().unwrap().push((d, e));
+    })
+    .await
+    .unwrap();
+    assert!(done.done());
+    assert_eq!(seen.into_inner().unwrap().last(), Some(&(301, 301)));
+    assert_eq!(all_edges(&s.database_url).await, written);
+    let c = s.store.corrections(&[7], 301).await.unwrap();
+    assert_eq!((c[0].corrected, c[0].by), (7, 250));
+    // Running it again finds nothing to do.
+    threadlog::thread::backfill(s.store.as_ref(), &|_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(all_edges(&s.database_url).await, written);
+    s.stop().await;
+}
+
+both!(a_moved_log_keeps_its_edges);
+async fn a_moved_log_keeps_its_edges(s: TestServer) {
+    let mut events: Vec<Value> = (0..40)
+        .map(|i| {
+            print(
+                &format!("p-{i}"),
+                &format!("FIL-1-S{}", i % 4),
+                &format!("P-{i}"),
+            )
+        })
+        .collect();
+    events[30]["corrects"] = json!({"event_id": "p-3"});
+    assert_eq!(s.post_events(&Value::Array(events)).await.0, 201);
+    let mut fix = print("p-5-fix", "FIL-1-S3", "P-5");
+    fix["corrects"] = json!({"event_id": "p-5"});
+    assert_eq!(s.post_events(&fix).await.0, 201);
+    let written = all_edges(&s.database_url).await;
+
+    let out = s.dir.path().join("dump");
+    threadlog::dump::export(s.store.as_ref(), &out, &|_, _| {})
+        .await
+        .unwrap();
+    let target = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", target.path().join("moved.db").display());
+    let moved = threadlog::store::open(&url).await.unwrap();
+    threadlog::dump::import(&out, moved.clone(), &|_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(all_edges(&url).await, written);
+    let pairs: Vec<(u64, u64)> = moved
+        .corrections(&[3, 5], 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| (c.corrected, c.by))
+        .collect();
+    assert_eq!(pairs, vec![(3, 30), (5, 40)]);
+    s.stop().await;
+}
+
+/// Posts the plant phase by phase; returns the tree size after each phase (each a
+/// checkpointed size).
+async fn post_plant(s: &TestServer, plant: &Plant) -> [u64; 3] {
+    let mut sizes = [0; 3];
+    let mut at = 0;
+    for (i, n) in plant.phases.iter().enumerate() {
+        for chunk in plant.events[at..at + n].chunks(500) {
+            let (status, r) = s.post_events(&Value::Array(chunk.to_vec())).await;
+            assert_eq!(status, 201, "{r}");
+        }
+        at += n;
+        sizes[i] = s.tree_size().await;
+        assert_eq!(sizes[i], at as u64);
+    }
+    sizes
+}
+
+fn ids(v: &Value, key: &str) -> BTreeSet<String> {
+    v[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("no {key} in {v}"))
+        .iter()
+        .map(|n| n["id"].as_str().or(n["node"].as_str()).unwrap().to_string())
+        .collect()
+}
+
+fn set<I: IntoIterator<Item = String>>(i: I) -> BTreeSet<String> {
+    i.into_iter().collect()
+}
+
+/// What the plant says is upstream of assembly `a`.
+fn upstream_of_assembly(plant: &Plant, a: usize) -> BTreeSet<String> {
+    let t = &plant.truth;
+    let mut want = set([
+        assembly(a),
+        t.assembly_fastener_lot[a].clone(),
+        t.assembly_work_order[a].clone(),
+        "equipment:press-1".into(),
+        "equipment:tester-1".into(),
+        TESTER_FIRMWARE.into(),
+    ]);
+    if t.shipped[a].is_some() {
+        want.insert("equipment:dock-1".into());
+    }
+    for &p in &t.assembly_parts[a] {
+        let (l, sp) = &t.part_spool[p];
+        want.extend([
+            part(p),
+            sp.clone(),
+            lot(*l),
+            t.supplier_lot[*l].clone(),
+            printer(t.part_printer[p]),
+            program(t.part_program[p]),
+            firmware(t.part_firmware[p]),
+            t.part_work_order[p].clone(),
+            "equipment:cmm-1".into(),
+        ]);
+    }
+    want
+}
+
+/// The parts a lot's spools fed, as first recorded (corrected records included).
+fn parts_recorded_from(plant: &Plant, l: usize) -> Vec<usize> {
+    let t = &plant.truth;
+    let wrong: Vec<usize> = t
+        .spool_errors
+        .iter()
+        .filter(|e| e.1 == l)
+        .map(|e| e.0)
+        .collect();
+    let moved: Vec<usize> = t.spool_errors.iter().map(|e| e.0).collect();
+    (0..t.part_spool.len())
+        .filter(|p| (t.part_spool[*p].0 == l) || wrong.contains(p))
+        .chain(
+            // A part recorded from another lot and corrected to this one.
+            moved.iter().copied().filter(|p| t.part_spool[*p].0 == l),
+        )
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+both!(traces_answer_what_went_in_and_where_it_went);
+async fn traces_answer_what_went_in_and_where_it_went(s: TestServer) {
+    let plant = Plant::generate(PlantSpec::small());
+    let sizes = post_plant(&s, &plant).await;
+    let t = &plant.truth;
+
+    // Backward from a shipped assembly: its parts, their spools, lots and supplier lots,
+    // printers, programs, firmware, work orders, and the assembly's own actors.
+    let a = 4;
+    let (status, v) = s
+        .get_json(&format!(
+            "/v1/thread/{}?direction=backward&depth=10",
+            assembly(a)
+        ))
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(ids(&v, "nodes"), upstream_of_assembly(&plant, a));
+    assert_eq!(v["truncated"], false);
+    assert_eq!(v["checkpoint"]["tree_size"], sizes[2]);
+    let (cp, _) = threadlog::note::open_checkpoint(
+        v["checkpoint"]["note"].as_str().unwrap(),
+        std::slice::from_ref(&s.verifier_key),
+        &s.origin,
+    )
+    .unwrap();
+    assert_eq!(cp.tree_size, sizes[2]);
+    assert_eq!(
+        threadlog::merkle::Hash(cp.root_hash).to_base64(),
+        v["checkpoint"]["root_hash"].as_str().unwrap()
+    );
+    // Every edge names the entry that created it.
+    let p = t.assembly_parts[a][0];
+    let edge = |v: &Value, from: &str, to: &str, kind: &str| -> Vec<Value> {
+        v["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["from"] == from && e["to"] == to && e["kind"] == kind)
+            .cloned()
+            .collect()
+    };
+    let e = edge(&v, &part(p), &assembly(a), "material");
+    assert_eq!(e.len(), 1, "{v}");
+    assert_eq!(e[0]["entry"], t.assembly_event[a]);
+    assert_eq!(
+        edge(&v, &printer(t.part_printer[p]), &part(p), "equipment")[0]["label"],
+        "printer"
+    );
+    assert_eq!(
+        edge(&v, &t.assembly_fastener_lot[a], &assembly(a), "genealogy")[0]["label"],
+        "fastener"
+    );
+
+    // Forward from a filament lot: its spools, the parts printed from them, the
+    // assemblies they went into and the customers those went to.
+    let l = 1;
+    let (status, v) = s
+        .get_json(&format!("/v1/thread/{}?direction=forward&depth=10", lot(l)))
+        .await;
+    assert_eq!(status, 200, "{v}");
+    let mut want = set([lot(l)]);
+    want.extend((0..plant.spec.spools_per_lot).map(|k| spool(l, k)));
+    for p in parts_recorded_from(&plant, l) {
+        want.insert(part(p));
+        for a in plant.assemblies_of(p) {
+            want.insert(assembly(a));
+            if let Some((c, _)) = &t.shipped[a] {
+                want.insert(c.clone());
+            }
+        }
+    }
+    assert_eq!(ids(&v, "nodes"), want);
+
+    // A recording error and its correction are both there, each naming the other.
+    let (p, _, wrong_spool, wrong_at, fix_at) = t
+        .spool_errors
+        .iter()
+        .find(|e| e.1 == l)
+        .cloned()
+        .expect("a part of lot 2 first recorded from lot 1");
+    let e = edge(&v, &wrong_spool, &part(p), "material");
+    assert_eq!(e[0]["entry"], wrong_at);
+    assert_eq!(e[0]["corrected_by"], json!([fix_at]));
+    let (status, v) = s
+        .get_json(&format!("/v1/thread/{}?direction=backward", part(p)))
+        .await;
+    assert_eq!(status, 200);
+    let right = edge(&v, &t.part_spool[p].1, &part(p), "material");
+    assert_eq!(right[0]["entry"], fix_at);
+    assert_eq!(right[0]["corrects"], wrong_at);
+    assert!(v["corrections"]
+        .as_array()
+        .unwrap()
+        .contains(&json!({"entry": fix_at, "corrects": wrong_at})));
+    assert!(ids(&v, "nodes").contains(&wrong_spool), "both are shown");
+
+    // Both directions: the union of the two.
+    let (_, up) = s
+        .get_json(&format!("/v1/thread/{}?direction=backward", assembly(a)))
+        .await;
+    let (_, down) = s
+        .get_json(&format!("/v1/thread/{}?direction=forward", assembly(a)))
+        .await;
+    let (_, both) = s.get_json(&format!("/v1/thread/{}", assembly(a))).await;
+    assert_eq!(both["direction"], "both");
+    let mut union = ids(&up, "nodes");
+    union.extend(ids(&down, "nodes"));
+    assert_eq!(ids(&both, "nodes"), union);
+    assert_eq!(
+        ids(&down, "nodes"),
+        set([assembly(a), t.shipped[a].clone().unwrap().0])
+    );
+    s.stop().await;
+}
+
+both!(traces_are_bounded_pinned_to_a_checkpoint_and_drawn);
+async fn traces_are_bounded_pinned_to_a_checkpoint_and_drawn(s: TestServer) {
+    let plant = Plant::generate(PlantSpec::small());
+    let sizes = post_plant(&s, &plant).await;
+    let t = &plant.truth;
+    let path = |node: &str, q: &str| format!("/v1/thread/{node}?{q}");
+
+    // An answer at an earlier checkpoint counts only the entries below it.
+    let forward = |size: u64| path(&lot(0), &format!("direction=forward&tree_size={size}"));
+    let (_, v) = s.get_json(&forward(sizes[0])).await;
+    assert_eq!(v["checkpoint"]["tree_size"], sizes[0]);
+    let nodes = ids(&v, "nodes");
+    assert!(nodes.contains(&part(0)) && !nodes.contains(&assembly(0)));
+    assert!(v["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["entry"].as_u64().unwrap() < sizes[0]));
+    let (_, v) = s.get_json(&forward(sizes[1])).await;
+    let nodes = ids(&v, "nodes");
+    assert!(nodes.contains(&assembly(0)));
+    assert!(!nodes.iter().any(|n| n.starts_with("customer:")));
+    // The same question at the same size gives the same answer.
+    let (_, again) = s.get_json(&forward(sizes[1])).await;
+    assert_eq!(v, again);
+    let (status, _) = s.get_json(&forward(5)).await;
+    assert_eq!(status, 404, "no checkpoint at 5");
+
+    // Bounded depth and node count, and the answer says so.
+    let (_, v) = s
+        .get_json(&path(&lot(0), "direction=forward&depth=1"))
+        .await;
+    assert_eq!(v["truncated"], true);
+    assert_eq!(v["truncation"], json!(["depth limit of 1 reached"]));
+    let mut want = set([lot(0)]);
+    want.extend((0..plant.spec.spools_per_lot).map(|k| spool(0, k)));
+    assert_eq!(ids(&v, "nodes"), want);
+    let (_, v) = s
+        .get_json(&path(&lot(0), "direction=forward&max_nodes=3"))
+        .await;
+    assert_eq!(v["truncated"], true);
+    assert_eq!(v["nodes"].as_array().unwrap().len(), 3);
+    assert_eq!(v["truncation"], json!(["node limit of 3 reached"]));
+
+    // A cycle (an assembly taken apart and rebuilt) ends in the visited set.
+    let (a, p) = t.rework.unwrap();
+    let (status, v) = s
+        .get_json(&path(&assembly(a), "direction=both&depth=64"))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(v["truncated"], false);
+    let has = |from: &str, to: &str| {
+        v["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["from"] == from && e["to"] == to && e["kind"] == "material")
+    };
+    assert!(has(&part(p), &assembly(a)) && has(&assembly(a), &part(p)));
+
+    // Graphviz, with the checkpoint in a header and in comments.
+    let (status, dot) = s
+        .get(
+            &path(&assembly(4), "direction=backward&format=dot"),
+            &s.auditor,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(dot.starts_with(&format!("// threadlog thread of {}", assembly(4))));
+    assert!(dot.contains(&format!("// computed at tree size {}", sizes[2])));
+    assert!(dot.contains("digraph thread {"));
+    assert!(dot.contains(&format!(
+        "\"{}\" -> \"{}\" [label=\"material #{}\"]",
+        part(t.assembly_parts[4][0]),
+        assembly(4),
+        t.assembly_event[4]
+    )));
+    let r = s
+        .client
+        .get(format!("{}{}", s.url, path(&assembly(4), "format=dot")))
+        .bearer_auth(&s.auditor)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.headers()["content-type"],
+        "text/vnd.graphviz; charset=utf-8"
+    );
+    assert_eq!(
+        r.headers()["x-threadlog-tree-size"],
+        sizes[2].to_string().as_str()
+    );
+
+    // Wrong requests say what is wrong.
+    for (q, status, needle) in [
+        (path("batch:1", ""), 400, "not a node id"),
+        (
+            path(&lot(0), "direction=up"),
+            400,
+            "backward, forward or both",
+        ),
+        (path(&lot(0), "depth=0"), 400, "depth"),
+        (path(&lot(0), "depth=65"), 400, "depth"),
+        (path(&lot(0), "max_nodes=0"), 400, "max_nodes"),
+        (path(&lot(0), "format=svg"), 400, "json or dot"),
+        (path(&lot(0), "colour=red"), 400, "unknown field"),
+        (path("serial:NOPE", ""), 404, "appears in no entry"),
+    ] {
+        let (got, body) = s.get(&q, &s.auditor).await;
+        assert_eq!(got, status, "{q}: {body}");
+        assert!(body.contains(needle), "{q}: {body}");
+    }
+    let (status, _) = s.get(&path(&lot(0), ""), &s.producer).await;
+    assert_eq!(status, 403);
+    let (status, _) = s.get(&path(&lot(0), ""), &s.admin).await;
+    assert_eq!(status, 200);
+    let r = s
+        .client
+        .get(format!("{}{}", s.url, path(&lot(0), "")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+
+    // While older entries wait for their edges, answers that need them are refused.
+    execute(
+        &s.database_url,
+        &["UPDATE thread_backfill SET next_idx = 10, end_idx = 20"],
+    )
+    .await;
+    let (status, body) = s.get(&path(&lot(0), ""), &s.auditor).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body.contains("\"indexing\"") && body.contains("10 of 20"),
+        "{body}"
+    );
+    execute(
+        &s.database_url,
+        &["UPDATE thread_backfill SET next_idx = 20"],
+    )
+    .await;
+    let (status, _) = s.get(&path(&lot(0), ""), &s.auditor).await;
+    assert_eq!(status, 200);
+    s.stop().await;
+}
