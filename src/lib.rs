@@ -19,3 +19,4 @@ pub mod sequencer;
 pub mod server;
 pub mod signer;
 pub mod store;
+pub mod supplychain;

@@ -132,6 +132,9 @@ impl Store for FlakyStore {
     async fn find_dedup(&self, key: &str) -> Result<Option<DedupHit>, StoreError> {
         self.inner.find_dedup(key).await
     }
+    async fn blob(&self, sha256: &[u8; 32]) -> Result<Option<StoredBlob>, StoreError> {
+        self.inner.blob(sha256).await
+    }
     async fn insert_token(
         &self,
         name: &str,
@@ -205,6 +208,7 @@ async fn rig(config: SequencerConfig) -> Rig {
         signer: Arc::new(SignerHealth::new(signer.clone(), Duration::ZERO)),
         tokens: Arc::new(TokenCache::default()),
         body_limit: 1 << 20,
+        document_limit: 1 << 20,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());

@@ -2,7 +2,9 @@
 //! and the single error-to-status mapping. Handlers parse and validate at the edge, then
 //! call the sequencer (appends) or the store (reads); they hold no log logic themselves.
 
+mod artifacts;
 pub mod auth;
+mod blobs;
 mod controls;
 mod entries;
 pub mod error;
@@ -11,6 +13,7 @@ mod health;
 mod keys;
 mod log;
 mod proofs;
+mod sboms;
 
 use crate::note::VerifierKey;
 use crate::sequencer::Sequencer;
@@ -37,6 +40,8 @@ pub struct AppState {
     pub tokens: Arc<auth::TokenCache>,
     /// Largest accepted request body, in bytes.
     pub body_limit: usize,
+    /// Largest accepted document (an SBOM), in bytes.
+    pub document_limit: usize,
 }
 
 /// The whole API.
@@ -47,6 +52,9 @@ pub fn router(state: AppState) -> Router {
         .merge(log::router())
         .merge(keys::router())
         .merge(entries::router())
+        .merge(blobs::router())
+        .merge(sboms::router(state.document_limit))
+        .merge(artifacts::router())
         .merge(proofs::router())
         .merge(health::router())
         .fallback(|| async {

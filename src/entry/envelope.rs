@@ -82,6 +82,8 @@ pub struct PreparedEntry {
     pub dedup_key: String,
     /// SHA-256 of the canonical body: equal for a resubmission, different for a reuse.
     pub content_sha256: [u8; 32],
+    /// The uploaded document the body binds (`body.document`), stored with the entry.
+    pub blob: Option<super::Blob>,
     /// The canonical bytes of everything but `integrated_at`, made once at validation so
     /// the sequencer only splices the time in.
     parts: LeafParts,
@@ -140,11 +142,18 @@ impl PreparedEntry {
             body,
             dedup_key,
             content_sha256,
+            blob: None,
             parts: LeafParts { head, tail },
         };
         // Fails now, not in the sequencer, if the leaf would be too large.
         e.leaf(DateTime::<Utc>::UNIX_EPOCH)?;
         Ok(e)
+    }
+
+    /// Attaches the document the body's `document` member binds.
+    pub(crate) fn with_blob(mut self, blob: super::Blob) -> Self {
+        self.blob = Some(blob);
+        self
     }
 
     /// The exact leaf bytes for this entry integrated at `integrated_at`.
@@ -180,6 +189,8 @@ pub fn parse_leaf(bytes: &[u8]) -> Result<Envelope, EntryError> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Derived {
     pub envelope: Envelope,
+    /// The blob the leaf binds, if any.
+    pub document: Option<super::DocumentRef>,
     pub dedup_key: Option<String>,
     pub content_sha256: [u8; 32],
 }
@@ -218,9 +229,11 @@ pub fn derive(leaf: &[u8]) -> Result<Derived, EntryError> {
                 .ok_or_else(|| EntryError::BadLeaf("a control result without result_id".into()))?;
             Some(super::control::dedup_key(id))
         }
-        _ => None,
+        Kind::Sbom => Some(super::sbom::dedup_key_of(envelope.body.as_ref())?),
+        Kind::Attestation => None,
     };
     Ok(Derived {
+        document: super::blob::document_ref(envelope.body.as_ref())?,
         envelope,
         dedup_key,
         content_sha256,

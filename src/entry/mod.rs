@@ -4,18 +4,22 @@
 //! kind's body must follow. Pure: no I/O, no storage, no clock (the sequencer passes the
 //! integration time in).
 
+mod blob;
 mod control;
 mod envelope;
 mod event;
 pub mod key;
+mod sbom;
 mod validate;
 
+pub use blob::{document_ref, parse_hex_digest, Blob, DocumentRef};
 pub use control::{parse_results, Evidence, PARTIALS};
 pub use envelope::{
     derive, parse_leaf, CanonicalLeaf, Derived, Envelope, Kind, PreparedEntry, LEAF_MAX_BYTES,
 };
 pub use event::{parse_event, parse_events, MAX_BATCH};
 pub use key::{KeyChange, KeyEvent};
+pub use sbom::{parse_subject, prepare_sbom, SbomFacts};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum EntryError {

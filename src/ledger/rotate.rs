@@ -170,6 +170,7 @@ pub async fn rotate(
             subjects: prepared.subjects.clone(),
             dedup_key: Some(prepared.dedup_key.clone()),
             content_sha256: prepared.content_sha256,
+            blob: None,
         }],
         tiles: appended.tiles,
         checkpoint: StoredCheckpoint {

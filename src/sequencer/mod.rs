@@ -380,6 +380,7 @@ impl Worker {
                 subjects: e.subjects.clone(),
                 dedup_key: Some(e.dedup_key.clone()),
                 content_sha256: e.content_sha256,
+                blob: e.blob.clone(),
             });
         }
 
