@@ -164,6 +164,51 @@ async fn documents_are_logged_and_served_back_unchanged(s: TestServer) {
     assert_eq!(s.tree_size().await, 5);
     let report = s.audit().await;
     assert!(report.ok, "{report:?}");
+    assert_eq!(report.documents_checked, 4);
+    // An auditor over HTTP fetches and checks every document too.
+    let remote = threadlog::audit::HttpSource::new(&s.url, &s.auditor).unwrap();
+    let report = threadlog::audit::verify(&remote, &s.verifier_key, None, &|_, _| {})
+        .await
+        .unwrap();
+    assert!(report.ok, "{report:?}");
+    assert_eq!(report.documents_checked, 4);
+    s.stop().await;
+}
+
+/// A stored document changed or removed behind the log's back fails verification at the
+/// first entry binding it.
+#[tokio::test]
+async fn an_altered_or_lost_document_fails_verification() {
+    let s = TestServer::start().await;
+    s.post_events(&common::event("e-0")).await;
+    let doc = fixture("py-env-1.5.json");
+    let (status, _) = post_sbom(&s, &image(1), JSON, doc.clone()).await;
+    assert_eq!(status, 201);
+    let sha = Sha256::digest(&doc).to_vec();
+    let url = format!("sqlite://{}", s.dir.path().join("threadlog.db").display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+
+    let mut altered = doc.clone();
+    altered[100] ^= 1;
+    sqlx::query("UPDATE blobs SET data = ? WHERE sha256 = ?")
+        .bind(&altered)
+        .bind(&sha)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let report = s.audit().await;
+    let f = report.failure.expect("altered document detected");
+    assert_eq!(f.index, Some(1));
+    assert!(f.reason.contains("but the log holds"), "{}", f.reason);
+
+    sqlx::query("DELETE FROM blobs")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let f = s.audit().await.failure.expect("lost document detected");
+    assert_eq!(f.index, Some(1));
+    assert!(f.reason.contains("does not hold"), "{}", f.reason);
+    pool.close().await;
     s.stop().await;
 }
 
