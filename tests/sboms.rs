@@ -493,3 +493,35 @@ async fn an_artifact_shows_every_entry_about_it_with_proofs(s: TestServer) {
     assert_eq!(s.get(&format!("/v1/artifacts/{img}"), &s.ci).await.0, 403);
     s.stop().await;
 }
+
+/// Documents are held whole while received and validated, so only so many are taken at
+/// once: beyond that, `503` with `Retry-After` before the body is read.
+#[tokio::test]
+async fn uploads_beyond_the_in_flight_limit_are_refused_until_one_finishes() {
+    use tokio::io::AsyncWriteExt;
+    let s = TestServer::start().await;
+    let limit = std::thread::available_parallelism().map_or(4, |n| n.get() * 2);
+    let addr = s.url.trim_start_matches("http://").to_string();
+    let mut slow = Vec::new();
+    for _ in 0..limit {
+        // Headers and half a body, then nothing: the upload holds its place.
+        let mut c = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let head = format!(
+            "POST /v1/sboms?subject={} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\n\
+             content-type: {JSON}\r\ncontent-length: 1000\r\n\r\n{{\"bomFormat\"",
+            image(1),
+            s.ci
+        );
+        c.write_all(head.as_bytes()).await.unwrap();
+        slow.push(c);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let (status, r) = post_sbom(&s, &image(2), JSON, fixture("py-env-1.5.json")).await;
+    assert_eq!(status, 503, "{r}");
+    assert_eq!(r["error"], "overloaded");
+    drop(slow);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let (status, r) = post_sbom(&s, &image(2), JSON, fixture("py-env-1.5.json")).await;
+    assert_eq!(status, 201, "{r}");
+    s.stop().await;
+}

@@ -15,21 +15,33 @@ use crate::supplychain::cyclonedx::{self, Encoding};
 use crate::supplychain::diff;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::Extension;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+
+/// Documents received or validated at once. Each is held whole in memory (up to the
+/// document limit), so uploads beyond this many get `503` with `Retry-After`.
+fn uploads_in_flight() -> usize {
+    std::thread::available_parallelism().map_or(4, |n| n.get() * 2)
+}
 
 /// `document_limit`: the largest document accepted, in bytes (it replaces the general
 /// body limit on this route only).
 pub fn router(document_limit: usize) -> Router<AppState> {
+    let permits = Arc::new(Semaphore::new(uploads_in_flight()));
     Router::new()
         .route(
             "/v1/sboms",
-            post(post_sbom).layer(DefaultBodyLimit::max(document_limit)),
+            post(post_sbom)
+                .layer::<_, std::convert::Infallible>(DefaultBodyLimit::max(document_limit))
+                .layer(Extension(permits)),
         )
         .route("/v1/sboms/diff", get(get_diff))
 }
@@ -43,9 +55,10 @@ struct PostParams {
 async fn post_sbom(
     State(state): State<AppState>,
     caller: Caller,
+    Extension(permits): Extension<Arc<Semaphore>>,
     params: Result<Query<PostParams>, QueryRejection>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Ci])?;
     let Query(p) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
@@ -67,6 +80,13 @@ async fn post_sbom(
         )
     })?;
     let subject = entry::parse_subject(&subject)?;
+    // Taken before the body is read: it bounds the memory documents occupy.
+    let _permit = permits.try_acquire_owned().map_err(|_| {
+        ApiError::Overloaded(
+            "too many documents are being received; retry after the Retry-After delay".into(),
+        )
+    })?;
+    let body: Result<Bytes, BytesRejection> = Bytes::from_request(request, &state).await;
     let body = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::TooLarge(format!(
