@@ -7,3 +7,4 @@ stamp=$(date +%Y%m%dT%H%M%S)
 cargo bench --bench ledger -- "$@" 2>&1 | tee "bench-out/ledger-$stamp.txt"
 cargo bench --bench postgres -- "$@" 2>&1 | tee "bench-out/postgres-$stamp.txt"
 cargo bench --bench compliance 2>&1 | tee "bench-out/compliance-$stamp.txt"
+cargo bench --bench sbom 2>&1 | tee "bench-out/sbom-$stamp.txt"

@@ -15,6 +15,10 @@ missing=()
 if [ ! -e /usr/lib/softhsm/libsofthsm2.so ] || ! command -v softhsm2-util >/dev/null; then
     missing+=(softhsm2)
 fi
+# libxml2 (headers and pkg-config) for building the XSD validator of CycloneDX XML.
+if ! pkg-config --exists libxml-2.0 2>/dev/null; then
+    missing+=(libxml2-dev pkg-config)
+fi
 if [ -z "${THREADLOG_TEST_DATABASE_URL:-}" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     missing+=(postgresql)
 fi

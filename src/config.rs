@@ -56,6 +56,10 @@ pub struct ServeConfig {
     #[arg(long, env = "THREADLOG_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub max_body_bytes: usize,
 
+    /// Largest document (an SBOM) accepted, in bytes; larger uploads get 413.
+    #[arg(long, env = "THREADLOG_MAX_DOCUMENT_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub max_document_bytes: usize,
+
     /// Append requests that may wait for the sequencer; beyond it, 503 with Retry-After.
     #[arg(long, env = "THREADLOG_QUEUE_DEPTH", default_value_t = 1024)]
     pub queue_depth: usize,

@@ -22,3 +22,4 @@ pub mod server;
 pub mod signer;
 pub mod store;
 pub mod thread;
+pub mod supplychain;

@@ -133,6 +133,7 @@ pub async fn start(cfg: &ServeConfig) -> Result<Started, StartError> {
             signer: Arc::new(SignerHealth::new(signer.clone(), PROBE_MAX_AGE)),
             tokens: Arc::new(TokenCache::default()),
             body_limit: cfg.max_body_bytes,
+            document_limit: cfg.max_document_bytes,
         },
         key_created,
         tree_size: latest.tree_size,

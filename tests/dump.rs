@@ -57,6 +57,35 @@ async fn contents(
     (entries, checkpoints, tiles)
 }
 
+fn sbom_fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/tests/data/sbom/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+/// Three SBOM entries binding two documents (one of them twice, for two images).
+async fn add_sboms(s: &TestServer) -> Vec<[u8; 32]> {
+    let mut digests = Vec::new();
+    for (img, name, ct) in [
+        (1u8, "py-env-1.5.json", "application/vnd.cyclonedx+json"),
+        (2, "py-env-1.6.xml", "application/vnd.cyclonedx+xml"),
+        (3, "py-env-1.5.json", "application/vnd.cyclonedx+json"),
+    ] {
+        let doc = sbom_fixture(name);
+        let path = format!("/v1/sboms?subject=sha256:{}", hex::encode([img; 32]));
+        let (status, r) = s.post_bytes(&path, &s.ci, ct, doc.clone()).await;
+        assert_eq!(status, 201, "{r}");
+        digests.push(<[u8; 32]>::from(<sha2::Sha256 as sha2::Digest>::digest(
+            &doc,
+        )));
+    }
+    digests.sort();
+    digests.dedup();
+    digests
+}
+
 fn env(db: &str) -> Vec<(&str, &str)> {
     vec![("DATABASE_URL", db)]
 }
@@ -65,6 +94,7 @@ fn env(db: &str) -> Vec<(&str, &str)> {
 async fn sqlite_to_postgres_and_back_keeps_every_byte() {
     let s = TestServer::start().await;
     build(&s).await;
+    let docs = add_sboms(&s).await;
     let work = tempfile::tempdir().unwrap();
     let first = work.path().join("from-sqlite");
     let first_s = first.to_string_lossy().into_owned();
@@ -74,14 +104,16 @@ async fn sqlite_to_postgres_and_back_keeps_every_byte() {
     let (code, v, out) =
         tokio::task::block_in_place(|| proc::cli(&["export", "--out", &first_s], &env(&source_db)));
     assert_eq!(code, 0, "{out}");
-    assert_eq!(v["tree_size"], 400);
-    assert_eq!(v["checkpoints"], 11);
+    assert_eq!(v["tree_size"], 403);
+    assert_eq!(v["checkpoints"], 14);
+    assert_eq!(v["blobs"], 2);
     let pg = common::pg::fresh_database().await;
     let (code, v, out) =
         tokio::task::block_in_place(|| proc::cli(&["import", "--from", &first_s], &env(&pg)));
     assert_eq!(code, 0, "{out}");
     assert_eq!(v["verified"]["ok"], true, "{v}");
-    assert_eq!(v["verified"]["checkpoints_checked"], 11);
+    assert_eq!(v["verified"]["checkpoints_checked"], 14);
+    assert_eq!(v["blobs"], 2);
 
     let original = contents(s.store.as_ref()).await;
     let moved_store = store::open(&pg).await.unwrap();
@@ -90,6 +122,10 @@ async fn sqlite_to_postgres_and_back_keeps_every_byte() {
     assert_eq!(original.1, moved.1, "checkpoints");
     assert_eq!(original.2, moved.2, "tiles");
     assert!(original.2.iter().all(Option::is_some));
+    for d in &docs {
+        let blob = moved_store.blob(d).await.unwrap().expect("document moved");
+        assert_eq!(Some(blob), s.store.blob(d).await.unwrap());
+    }
     let by_subject = EntryQuery {
         subject: Some("lot:FIL-2026-118".into()),
         limit: 1000,
@@ -110,7 +146,14 @@ async fn sqlite_to_postgres_and_back_keeps_every_byte() {
     let (code, _, out) =
         tokio::task::block_in_place(|| proc::cli(&["export", "--out", &second_s], &env(&pg)));
     assert_eq!(code, 0, "{out}");
-    for f in [dump::ENTRIES, dump::CHECKPOINTS] {
+    let blob_files: Vec<String> = docs
+        .iter()
+        .map(|d| format!("{}/{}", dump::BLOBS, hex::encode(d)))
+        .collect();
+    for f in [dump::ENTRIES, dump::CHECKPOINTS]
+        .into_iter()
+        .chain(blob_files.iter().map(String::as_str))
+    {
         assert_eq!(
             std::fs::read(first.join(f)).unwrap(),
             std::fs::read(second.join(f)).unwrap(),
@@ -123,6 +166,12 @@ async fn sqlite_to_postgres_and_back_keeps_every_byte() {
         .await
         .unwrap();
     assert_eq!(contents(back_store.as_ref()).await, original);
+    for d in &docs {
+        assert_eq!(
+            back_store.blob(d).await.unwrap(),
+            s.store.blob(d).await.unwrap()
+        );
+    }
 
     // A server on the moved log: same key and origin, and resubmissions are still
     // recognised as the entries they duplicate.
@@ -261,6 +310,77 @@ async fn a_damaged_dump_is_refused_saying_where() {
         .await
         .unwrap_err();
     assert!(matches!(err, DumpError::NotEmpty(_)), "{err}");
+}
+
+/// A copy of the whole dump directory, blobs included.
+fn copy_dump(src: &Path) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for name in [dump::MANIFEST, dump::ENTRIES, dump::CHECKPOINTS] {
+        std::fs::copy(src.join(name), dir.path().join(name)).unwrap();
+    }
+    std::fs::create_dir(dir.path().join(dump::BLOBS)).unwrap();
+    for f in std::fs::read_dir(src.join(dump::BLOBS)).unwrap() {
+        let f = f.unwrap();
+        std::fs::copy(f.path(), dir.path().join(dump::BLOBS).join(f.file_name())).unwrap();
+    }
+    dir
+}
+
+#[tokio::test]
+async fn a_dump_with_an_altered_missing_or_stray_document_is_refused() {
+    let s = TestServer::start().await;
+    s.post_events(&json!([event("e-0")])).await;
+    let docs = add_sboms(&s).await;
+    let work = tempfile::tempdir().unwrap();
+    let good = work.path().join("dump");
+    dump::export(s.store.as_ref(), &good, &|_, _| {})
+        .await
+        .unwrap();
+    let json_doc = hex::encode(
+        docs.iter()
+            .find(|d| {
+                sbom_fixture("py-env-1.5.json")
+                    == std::fs::read(good.join(dump::BLOBS).join(hex::encode(d))).unwrap()
+            })
+            .unwrap(),
+    );
+
+    // One byte of a document changed: the entry that first binds it is named.
+    let d = copy_dump(&good);
+    let path = d.path().join(dump::BLOBS).join(&json_doc);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[10] ^= 1;
+    std::fs::write(&path, bytes).unwrap();
+    let msg = at(refused(d.path()).await);
+    assert!(msg.starts_with("entry 1 "), "{msg}");
+    assert!(msg.contains("was altered"), "{msg}");
+
+    // A document missing.
+    let d = copy_dump(&good);
+    std::fs::remove_file(d.path().join(dump::BLOBS).join(&json_doc)).unwrap();
+    let msg = at(refused(d.path()).await);
+    assert!(msg.starts_with("entry 1 "), "{msg}");
+
+    // A file no leaf binds would be served as if the log vouched for it.
+    let d = copy_dump(&good);
+    std::fs::write(
+        d.path().join(dump::BLOBS).join(hex::encode([9u8; 32])),
+        b"x",
+    )
+    .unwrap();
+    let msg = at(refused(d.path()).await);
+    assert!(msg.starts_with("blobs: "), "{msg}");
+    assert!(
+        msg.contains("bind 2 documents, but blobs/ holds 3 files"),
+        "{msg}"
+    );
+
+    // The intact dump imports.
+    let target = tempfile::tempdir().unwrap();
+    let report = dump::import(&good, sqlite_at(target.path()).await, &|_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(report.blobs, 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -156,6 +156,9 @@ impl Store for FlakyStore {
     async fn thread_backlog(&self) -> Result<Backlog, StoreError> {
         self.inner.thread_backlog().await
     }
+    async fn blob(&self, sha256: &[u8; 32]) -> Result<Option<StoredBlob>, StoreError> {
+        self.inner.blob(sha256).await
+    }
     async fn insert_token(
         &self,
         name: &str,
@@ -229,6 +232,7 @@ async fn rig(config: SequencerConfig) -> Rig {
         signer: Arc::new(SignerHealth::new(signer.clone(), Duration::ZERO)),
         tokens: Arc::new(TokenCache::default()),
         body_limit: 1 << 20,
+        document_limit: 1 << 20,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());

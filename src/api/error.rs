@@ -18,6 +18,12 @@ pub enum ApiError {
     BadRequest(String),
     #[error("{0}")]
     Invalid(String),
+    /// A document that failed validation, with every violation (path and reason).
+    #[error("{message}")]
+    InvalidDocument {
+        message: String,
+        violations: Vec<crate::supplychain::cyclonedx::Violation>,
+    },
     #[error("{0}")]
     Unauthorized(String),
     #[error("{0}")]
@@ -51,6 +57,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+            ApiError::InvalidDocument { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
@@ -83,11 +90,11 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let mut resp = (
-            status,
-            Json(serde_json::json!({ "error": code, "message": message })),
-        )
-            .into_response();
+        let mut body = serde_json::json!({ "error": code, "message": message });
+        if let ApiError::InvalidDocument { violations, .. } = &self {
+            body["violations"] = serde_json::json!(violations);
+        }
+        let mut resp = (status, Json(body)).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
@@ -172,6 +179,15 @@ impl From<GatherError> for ApiError {
             GatherError::NoCheckpoint(_) => ApiError::NotFound(e.to_string()),
             // Stored leaves were checked when written: one that no longer reads is damage.
             GatherError::Result(_) | GatherError::Proof(_) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<crate::supplychain::cyclonedx::CycloneDxError> for ApiError {
+    fn from(e: crate::supplychain::cyclonedx::CycloneDxError) -> Self {
+        ApiError::InvalidDocument {
+            violations: e.violations(),
+            message: format!("{e}; nothing was logged"),
         }
     }
 }

@@ -2,8 +2,10 @@
 //! and the single error-to-status mapping. Handlers parse and validate at the edge, then
 //! call the sequencer (appends) or the store (reads); they hold no log logic themselves.
 
+mod artifacts;
 pub mod auth;
 mod compliance;
+mod blobs;
 mod controls;
 mod entries;
 pub mod error;
@@ -13,6 +15,7 @@ mod keys;
 mod log;
 mod proofs;
 mod thread;
+mod sboms;
 
 use crate::note::VerifierKey;
 use crate::sequencer::Sequencer;
@@ -39,6 +42,8 @@ pub struct AppState {
     pub tokens: Arc<auth::TokenCache>,
     /// Largest accepted request body, in bytes.
     pub body_limit: usize,
+    /// Largest accepted document (an SBOM), in bytes.
+    pub document_limit: usize,
 }
 
 /// The whole API.
@@ -50,6 +55,9 @@ pub fn router(state: AppState) -> Router {
         .merge(log::router())
         .merge(keys::router())
         .merge(entries::router())
+        .merge(blobs::router())
+        .merge(sboms::router(state.document_limit))
+        .merge(artifacts::router())
         .merge(proofs::router())
         .merge(thread::router())
         .merge(health::router())

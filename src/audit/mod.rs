@@ -9,6 +9,7 @@
 //! mismatch it names the first bad entry (bisecting with consistency proofs when only the
 //! root disagrees). It must not write to the log.
 
+mod documents;
 mod keychain;
 mod remote;
 mod source;

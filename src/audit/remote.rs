@@ -158,4 +158,27 @@ impl Source for HttpSource {
         ))
         .await
     }
+
+    async fn blob(&self, sha256: &[u8; 32]) -> Result<Option<Vec<u8>>, SourceError> {
+        let url = format!("{}/v1/blobs/sha256:{}", self.base, hex::encode(sha256));
+        let resp = self
+            .client
+            .get(&url)
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|e| SourceError::Read(format!("GET {url}: {e}")))?;
+        if resp.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !resp.status().is_success() {
+            let status = resp.status();
+            let body = resp.text().await.unwrap_or_default();
+            return Err(SourceError::Read(format!("GET {url}: {status}: {body}")));
+        }
+        resp.bytes()
+            .await
+            .map(|b| Some(b.to_vec()))
+            .map_err(|e| SourceError::Read(e.to_string()))
+    }
 }

@@ -39,6 +39,8 @@ pub trait Source: Send + Sync {
     async fn tiles(&self, ids: &[TileId]) -> Result<Option<Vec<Option<Vec<u8>>>>, SourceError>;
     async fn consistency_proof(&self, first: u64, second: u64) -> Result<Vec<Hash>, SourceError>;
     async fn inclusion_proof(&self, index: u64, tree_size: u64) -> Result<Vec<Hash>, SourceError>;
+    /// The stored document with this SHA-256 (exact bytes), if the log holds it.
+    async fn blob(&self, sha256: &[u8; 32]) -> Result<Option<Vec<u8>>, SourceError>;
 }
 
 /// A store read directly, as an operator does with `threadlog verify --database`.
@@ -121,5 +123,9 @@ impl Source for StoreSource {
     async fn inclusion_proof(&self, index: u64, tree_size: u64) -> Result<Vec<Hash>, SourceError> {
         let ids = merkle::needed_tiles_for_inclusion(index, tree_size).map_err(proof_err)?;
         merkle::inclusion_proof(&self.tile_set(&ids).await?, index, tree_size).map_err(proof_err)
+    }
+
+    async fn blob(&self, sha256: &[u8; 32]) -> Result<Option<Vec<u8>>, SourceError> {
+        Ok(self.store.blob(sha256).await?.map(|b| b.data))
     }
 }

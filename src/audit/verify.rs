@@ -37,6 +37,8 @@ pub struct Report {
     pub entries_checked: u64,
     pub checkpoints_checked: u64,
     pub tiles_checked: u64,
+    /// Documents (SBOMs) bound by leaves, each found with the digest its leaf states.
+    pub documents_checked: u64,
     pub consistent_with_previous: Option<u64>,
     /// The keys followed from the pinned one, oldest first; the last signs today.
     pub keys: Vec<KeyEpoch>,
@@ -75,6 +77,7 @@ pub async fn verify(
         entries_checked: 0,
         checkpoints_checked: 0,
         tiles_checked: 0,
+        documents_checked: 0,
         consistent_with_previous: None,
         keys: Vec::new(),
         failure: None,
@@ -202,6 +205,7 @@ async fn run(
     let mut stored_done = false;
     // Roots at page ends, for bisecting a mismatch down to an entry.
     let mut boundaries: Vec<(u64, Hash)> = vec![(0, merkle::EMPTY_ROOT)];
+    let mut documents = std::collections::HashSet::new();
 
     loop {
         // Keep the queue of checks filled with stored checkpoints ahead of the rebuild.
@@ -327,6 +331,10 @@ async fn run(
                 )));
             }
             hashes.push(merkle::leaf_hash(leaf));
+            if let Some(f) = super::documents::check(source, *index, leaf, &mut documents).await? {
+                return Ok(Some(f));
+            }
+            report.documents_checked = documents.len() as u64;
             match chain.observe(*index, leaf) {
                 Err(e) => return Ok(Some(chain_failure(e))),
                 // Its rotation's checkpoint comes next: read no further before it.

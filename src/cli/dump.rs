@@ -46,9 +46,10 @@ pub async fn export(args: ExportArgs) -> Result<()> {
         println!("{}", serde_json::to_string(&report)?);
     } else {
         println!(
-            "exported {} entries and {} checkpoints of {} (tree size {}, root {}) to {}",
+            "exported {} entries, {} checkpoints and {} documents of {} (tree size {}, root {}) to {}",
             report.entries,
             report.checkpoints,
+            report.blobs,
             report.origin,
             report.tree_size,
             report.root_hash,
@@ -72,9 +73,14 @@ pub async fn import(args: ImportArgs) -> Result<()> {
         println!("{}", serde_json::to_string(&report)?);
     } else {
         println!(
-            "imported {} entries and {} checkpoints of {} (tree size {}, root {}); \
+            "imported {} entries, {} checkpoints and {} documents of {} (tree size {}, root {}); \
              the imported log verifies",
-            report.entries, report.checkpoints, report.origin, report.tree_size, report.root_hash
+            report.entries,
+            report.checkpoints,
+            report.blobs,
+            report.origin,
+            report.tree_size,
+            report.root_hash
         );
     }
     Ok(())

@@ -20,6 +20,69 @@ pub struct ExportReport {
     pub root_hash: String,
     pub entries: u64,
     pub checkpoints: u64,
+    pub blobs: u64,
+}
+
+/// Writes each bound document once into `blobs/`.
+struct BlobWriter {
+    dir: std::path::PathBuf,
+    seen: std::collections::HashSet<[u8; 32]>,
+    bytes: u64,
+}
+
+impl BlobWriter {
+    async fn push(
+        &mut self,
+        store: &dyn Store,
+        e: &crate::store::StoredEntry,
+    ) -> Result<(), DumpError> {
+        // Only these kinds bind documents; events are not parsed again.
+        if e.kind != "sbom" && e.kind != "attestation" {
+            return Ok(());
+        }
+        let env = crate::entry::parse_leaf(&e.leaf).map_err(|err| {
+            crate::store::StoreError::Corrupt(format!("entry {}: {err}", e.index))
+        })?;
+        let Some(doc) = crate::entry::document_ref(env.body.as_ref()).map_err(|err| {
+            crate::store::StoreError::Corrupt(format!("entry {}: {err}", e.index))
+        })?
+        else {
+            return Ok(());
+        };
+        if !self.seen.insert(doc.sha256) {
+            return Ok(());
+        }
+        let blob = store.blob(&doc.sha256).await?.ok_or_else(|| {
+            crate::store::StoreError::Corrupt(format!(
+                "entry {} binds document {} that the store does not hold",
+                e.index,
+                hex::encode(doc.sha256)
+            ))
+        })?;
+        if self.seen.len() == 1 {
+            std::fs::create_dir(&self.dir).map_err(|err| io_err(&self.dir, err))?;
+        }
+        let path = self.dir.join(hex::encode(doc.sha256));
+        let mut f = File::create(&path).map_err(|err| io_err(&path, err))?;
+        f.write_all(&blob.data).map_err(|err| io_err(&path, err))?;
+        f.sync_all().map_err(|err| io_err(&path, err))?;
+        self.bytes += blob.data.len() as u64;
+        Ok(())
+    }
+
+    fn finish(self) -> Result<Option<BlobsRecord>, DumpError> {
+        if self.seen.is_empty() {
+            return Ok(None);
+        }
+        File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| io_err(&self.dir, e))?;
+        Ok(Some(BlobsRecord {
+            dir: BLOBS.into(),
+            count: self.seen.len() as u64,
+            bytes: self.bytes,
+        }))
+    }
 }
 
 struct JsonLines {
@@ -82,6 +145,11 @@ pub async fn export(
     let size = latest.tree_size;
 
     let mut entries = JsonLines::create(out, ENTRIES)?;
+    let mut blobs = BlobWriter {
+        dir: out.join(BLOBS),
+        seen: Default::default(),
+        bytes: 0,
+    };
     let mut after = None;
     let mut next = 0u64;
     while next < size {
@@ -112,6 +180,7 @@ pub async fn export(
                 leaf_hash: merkle::leaf_hash(&e.leaf).to_base64(),
                 leaf: B64.encode(&e.leaf),
             })?;
+            blobs.push(store, &e).await?;
             after = Some(e.index);
             next += 1;
         }
@@ -163,6 +232,7 @@ pub async fn export(
         checkpoint: latest.note,
         entries: entries.finish()?,
         checkpoints: checkpoints.finish()?,
+        blobs: blobs.finish()?,
         exported_at: crate::sequencer::format_time(&chrono::Utc::now()),
     };
     // The manifest goes last and whole: a dump without one is unfinished.
@@ -182,5 +252,6 @@ pub async fn export(
         root_hash: manifest.root_hash,
         entries: manifest.entries.lines,
         checkpoints: manifest.checkpoints.lines,
+        blobs: manifest.blobs.as_ref().map_or(0, |b| b.count),
     })
 }

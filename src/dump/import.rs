@@ -31,6 +31,7 @@ pub struct ImportReport {
     pub root_hash: String,
     pub entries: u64,
     pub checkpoints: u64,
+    pub blobs: u64,
     /// The verification of the store after the import.
     pub verified: audit::Report,
 }
@@ -207,6 +208,7 @@ pub async fn import(
         other => other?,
     }
 
+    let mut blobs_seen = std::collections::HashSet::new();
     let mut tree = Rebuilder::new();
     let mut root = EMPTY_ROOT;
     let mut last: Option<u64> = None;
@@ -283,6 +285,12 @@ pub async fn import(
                     },
                 )?),
             };
+            let blob = match &d.document {
+                Some(doc) if blobs_seen.insert(doc.sha256) => {
+                    Some(read_blob(dir, doc).map_err(|reason| broken(here(), reason))?)
+                }
+                _ => None,
+            };
             hashes.push(hash);
             new.push(NewEntry {
                 entry: StoredEntry {
@@ -298,6 +306,7 @@ pub async fn import(
                     edges: d.thread.edges,
                     corrects,
                 },
+                blob,
             });
         }
         let mut tiles = Vec::new();
@@ -347,6 +356,7 @@ pub async fn import(
     }
     entries.finish(&m.entries)?;
     checkpoints.finish(&m.checkpoints)?;
+    check_blob_count(dir, &m, blobs_seen.len() as u64)?;
     chain
         .check_checkpoint(m.tree_size, &m.checkpoint)
         .map_err(|e| broken(format!("{MANIFEST} checkpoint"), e.to_string()))?;
@@ -396,6 +406,46 @@ pub async fn import(
         root_hash: m.root_hash,
         entries: m.tree_size,
         checkpoints: checkpoint_count,
+        blobs: blobs_seen.len() as u64,
         verified,
     })
+}
+
+/// The document a leaf binds, from `blobs/`, checked against what the leaf says.
+fn read_blob(dir: &Path, doc: &entry::DocumentRef) -> Result<entry::Blob, String> {
+    let name = hex::encode(doc.sha256);
+    let path = dir.join(BLOBS).join(&name);
+    let data = std::fs::read(&path)
+        .map_err(|e| format!("the document {name} it binds cannot be read from {BLOBS}/: {e}"))?;
+    if data.len() as u64 != doc.size {
+        return Err(format!(
+            "{BLOBS}/{name} holds {} bytes, the leaf says {}",
+            data.len(),
+            doc.size
+        ));
+    }
+    entry::Blob::checked(data.into(), doc.media_type.clone(), &doc.sha256)
+        .map_err(|e| format!("{BLOBS}/{name} was altered: {e}"))
+}
+
+/// Every file in `blobs/` must be a document some leaf binds, and the manifest must
+/// count them: an unbound file would be served as if the log vouched for it.
+fn check_blob_count(dir: &Path, m: &Manifest, bound: u64) -> Result<(), DumpError> {
+    let path = dir.join(BLOBS);
+    let files = match std::fs::read_dir(&path) {
+        Ok(rd) => rd.count() as u64,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+        Err(e) => return Err(io_err(&path, e)),
+    };
+    let listed = m.blobs.as_ref().map_or(0, |b| b.count);
+    if files != bound || listed != bound {
+        return Err(broken(
+            BLOBS,
+            format!(
+                "the leaves bind {bound} documents, but {BLOBS}/ holds {files} files and the \
+                 manifest lists {listed}"
+            ),
+        ));
+    }
+    Ok(())
 }

@@ -9,8 +9,13 @@
 //!   `leaf_hash` only helps name a damaged line: it is recomputed, never trusted.
 //! - `checkpoints.jsonl`: every checkpoint the log signed, ascending,
 //!   `{"tree_size":N,"created_at":"…","note":"<signed note text>"}`.
+//! - `blobs/<hex SHA-256>`: the exact bytes of every document a leaf binds (an SBOM's
+//!   `body.document`), once per digest. Import hashes each file and checks it against
+//!   the digest, media type and size its first binding leaf states; a dump whose leaves
+//!   bind no document has no `blobs/` (and reads as before blobs existed).
 //! - `manifest.json`, written last: origin, verifier key, key history, tree size and
-//!   root, the latest signed checkpoint, and each file's line count and SHA-256.
+//!   root, the latest signed checkpoint, each file's line count and SHA-256, and the
+//!   number and total size of the blobs (only when there are any).
 //!
 //! Index rows (subjects, idempotency keys) and tiles are not in the dump: they are
 //! derived from the leaves again, exactly as the sequencer derived them. Tokens are not
@@ -28,6 +33,7 @@ pub const FORMAT: &str = "threadlog-dump/1";
 pub const MANIFEST: &str = "manifest.json";
 pub const ENTRIES: &str = "entries.jsonl";
 pub const CHECKPOINTS: &str = "checkpoints.jsonl";
+pub const BLOBS: &str = "blobs";
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -44,7 +50,20 @@ pub struct Manifest {
     pub checkpoint: String,
     pub entries: FileRecord,
     pub checkpoints: FileRecord,
+    /// Absent when no leaf binds a document, so such dumps stay readable by importers
+    /// that predate blobs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blobs: Option<BlobsRecord>,
     pub exported_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct BlobsRecord {
+    /// The directory holding one file per digest, named by its hex SHA-256.
+    pub dir: String,
+    pub count: u64,
+    pub bytes: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

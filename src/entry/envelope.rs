@@ -86,6 +86,8 @@ pub struct PreparedEntry {
     /// The genealogy edges the entry creates (events only), derived at validation so
     /// the sequencer does not.
     pub thread: EventThread,
+    /// The uploaded document the body binds (`body.document`), stored with the entry.
+    pub blob: Option<super::Blob>,
     /// The canonical bytes of everything but `integrated_at`, made once at validation so
     /// the sequencer only splices the time in.
     parts: LeafParts,
@@ -145,11 +147,18 @@ impl PreparedEntry {
             dedup_key,
             content_sha256,
             thread: EventThread::default(),
+            blob: None,
             parts: LeafParts { head, tail },
         };
         // Fails now, not in the sequencer, if the leaf would be too large.
         e.leaf(DateTime::<Utc>::UNIX_EPOCH)?;
         Ok(e)
+    }
+
+    /// Attaches the document the body's `document` member binds.
+    pub(crate) fn with_blob(mut self, blob: super::Blob) -> Self {
+        self.blob = Some(blob);
+        self
     }
 
     /// The exact leaf bytes for this entry integrated at `integrated_at`.
@@ -185,6 +194,8 @@ pub fn parse_leaf(bytes: &[u8]) -> Result<Envelope, EntryError> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Derived {
     pub envelope: Envelope,
+    /// The blob the leaf binds, if any.
+    pub document: Option<super::DocumentRef>,
     pub dedup_key: Option<String>,
     pub content_sha256: [u8; 32],
     /// The genealogy edges of an event; empty for other kinds.
@@ -225,13 +236,15 @@ pub fn derive(leaf: &[u8]) -> Result<Derived, EntryError> {
                 .ok_or_else(|| EntryError::BadLeaf("a control result without result_id".into()))?;
             Some(super::control::dedup_key(id))
         }
-        _ => None,
+        Kind::Sbom => Some(super::sbom::dedup_key_of(envelope.body.as_ref())?),
+        Kind::Attestation => None,
     };
     let thread = match (envelope.kind, &envelope.body) {
         (Kind::Event, Some(body)) => event_thread(body),
         _ => EventThread::default(),
     };
     Ok(Derived {
+        document: super::blob::document_ref(envelope.body.as_ref())?,
         envelope,
         dedup_key,
         content_sha256,

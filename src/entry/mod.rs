@@ -4,13 +4,16 @@
 //! kind's body must follow. Pure: no I/O, no storage, no clock (the sequencer passes the
 //! integration time in).
 
+mod blob;
 mod control;
 pub mod edges;
 mod envelope;
 mod event;
 pub mod key;
+mod sbom;
 mod validate;
 
+pub use blob::{document_ref, parse_hex_digest, Blob, DocumentRef};
 pub use control::{parse_results, Evidence, PARTIALS};
 pub use edges::{Edge, EdgeKind, EventThread, NodeType};
 pub use envelope::{
@@ -18,6 +21,7 @@ pub use envelope::{
 };
 pub use event::{dedup_key as event_key, parse_event, parse_events, MAX_BATCH};
 pub use key::{KeyChange, KeyEvent};
+pub use sbom::{parse_subject, prepare_sbom, SbomFacts};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum EntryError {

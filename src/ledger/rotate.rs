@@ -171,6 +171,7 @@ pub async fn rotate(
             dedup_key: Some(prepared.dedup_key.clone()),
             content_sha256: prepared.content_sha256,
             thread: Default::default(),
+            blob: None,
         }],
         tiles: appended.tiles,
         checkpoint: StoredCheckpoint {

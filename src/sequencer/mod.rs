@@ -399,6 +399,7 @@ impl Worker {
                     edges: e.thread.edges.clone(),
                     corrects: r.corrects,
                 },
+                blob: e.blob.clone(),
             });
         }
 

@@ -74,6 +74,18 @@ pub struct NewEntry {
     pub content_sha256: [u8; 32],
     /// The genealogy edges the entry creates and the entry it corrects, if any.
     pub thread: EntryThread,
+    /// The document the leaf binds; written with the entry unless that digest is stored
+    /// already (stored bytes are never rewritten).
+    pub blob: Option<crate::entry::Blob>,
+}
+
+/// A stored document, exactly as uploaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredBlob {
+    pub media_type: String,
+    /// The first entry that bound it.
+    pub index: u64,
+    pub data: Vec<u8>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,6 +197,9 @@ pub trait Store: Send + Sync {
         -> Result<Vec<Correction>, StoreError>;
     /// The entries that still wait for their thread rows (see `AppendTx::thread_backlog`).
     async fn thread_backlog(&self) -> Result<Backlog, StoreError>;
+    /// The document with this SHA-256. Every stored blob is bound by a committed entry:
+    /// both are written in one transaction.
+    async fn blob(&self, sha256: &[u8; 32]) -> Result<Option<StoredBlob>, StoreError>;
     async fn insert_token(
         &self,
         name: &str,
@@ -251,6 +266,17 @@ where
     b.push(" ORDER BY e.idx LIMIT ")
         .push_bind(i64::from(q.limit));
     Ok(())
+}
+
+/// The blobs a batch introduces, each once (two entries of a batch may bind one).
+pub(crate) fn batch_blobs(batch: &AppendBatch) -> Vec<(&crate::entry::Blob, i64)> {
+    let mut seen = std::collections::HashSet::new();
+    batch
+        .entries
+        .iter()
+        .filter_map(|e| e.blob.as_ref().map(|b| (b, e.entry.index as i64)))
+        .filter(|(b, _)| seen.insert(*b.sha256()))
+        .collect()
 }
 
 /// Refuses a batch whose entries do not carry its checkpoint's time: the time filters

@@ -212,6 +212,21 @@ impl AppendTx for PgAppend {
             .await
             .map_err(db_err)?;
         }
+        // One row at a time: documents are large, and an existing digest keeps its row.
+        for (blob, idx) in batch_blobs(batch) {
+            sqlx::query(
+                "INSERT INTO blobs (sha256, media_type, size, idx, data) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sha256) DO NOTHING",
+            )
+            .bind(blob.sha256().as_slice())
+            .bind(blob.media_type())
+            .bind(blob.data().len() as i64)
+            .bind(idx)
+            .bind(blob.data().as_ref())
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
+        }
         if !batch.tiles.is_empty() {
             let mut level = Vec::with_capacity(batch.tiles.len());
             let mut tile_idx = Vec::with_capacity(batch.tiles.len());
@@ -422,6 +437,16 @@ impl Store for PostgresStore {
     async fn thread_backlog(&self) -> Result<Backlog, StoreError> {
         let mut conn = self.reader.acquire().await.map_err(db_err)?;
         super::thread::postgres::backlog(&mut conn).await
+    }
+
+    async fn blob(&self, sha256: &[u8; 32]) -> Result<Option<StoredBlob>, StoreError> {
+        sqlx::query("SELECT media_type, idx, data FROM blobs WHERE sha256 = $1")
+            .bind(sha256.as_slice())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db_err)?
+            .map(|r| rows::blob(&r))
+            .transpose()
     }
 
     async fn insert_token(

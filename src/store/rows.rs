@@ -2,7 +2,7 @@
 //! columns, so a stored checkpoint, entry or idempotency key reads the same way from
 //! either. No SQL text here.
 
-use super::{from_sql, DedupHit, StoreError, StoredCheckpoint, StoredEntry};
+use super::{from_sql, DedupHit, StoreError, StoredBlob, StoredCheckpoint, StoredEntry};
 use crate::merkle::Hash;
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
@@ -80,4 +80,18 @@ where
             content_sha256: bytes32(row.col("content_sha256")?, "dedup digest")?,
         },
     ))
+}
+
+pub(super) fn blob<R: LogRow>(row: &R) -> Result<StoredBlob, StoreError>
+where
+    for<'r> &'r str: ColumnIndex<R>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+{
+    Ok(StoredBlob {
+        media_type: row.col("media_type")?,
+        index: from_sql(row.col("idx")?)?,
+        data: row.col("data")?,
+    })
 }

@@ -199,6 +199,21 @@ impl AppendTx for SqliteAppend {
             });
             q.build().execute(&mut *self.tx).await.map_err(db_err)?;
         }
+        // One row at a time: documents are large, and an existing digest keeps its row.
+        for (blob, idx) in batch_blobs(batch) {
+            sqlx::query(
+                "INSERT INTO blobs (sha256, media_type, size, idx, data) VALUES (?, ?, ?, ?, ?) \
+                 ON CONFLICT (sha256) DO NOTHING",
+            )
+            .bind(blob.sha256().as_slice())
+            .bind(blob.media_type())
+            .bind(blob.data().len() as i64)
+            .bind(idx)
+            .bind(blob.data().as_ref())
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
+        }
         for chunk in batch.tiles.chunks(INSERT_CHUNK) {
             let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO tiles (level, idx, data) ");
             q.push_values(chunk, |mut b, (id, data)| {
@@ -373,6 +388,16 @@ impl Store for SqliteStore {
     async fn thread_backlog(&self) -> Result<Backlog, StoreError> {
         let mut conn = self.reader.acquire().await.map_err(db_err)?;
         super::thread::sqlite::backlog(&mut conn).await
+    }
+
+    async fn blob(&self, sha256: &[u8; 32]) -> Result<Option<StoredBlob>, StoreError> {
+        sqlx::query("SELECT media_type, idx, data FROM blobs WHERE sha256 = ?")
+            .bind(sha256.as_slice())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db_err)?
+            .map(|r| rows::blob(&r))
+            .transpose()
     }
 
     async fn insert_token(

@@ -27,6 +27,7 @@ pub struct TestServer {
     pub producer: String,
     pub auditor: String,
     pub admin: String,
+    pub ci: String,
     pub client: reqwest::Client,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -43,6 +44,7 @@ pub fn config(data_dir: PathBuf) -> ServeConfig {
         origin: Some("test.example/log".into()),
         signer: None,
         max_body_bytes: 1024 * 1024,
+        max_document_bytes: 4 * 1024 * 1024,
         queue_depth: 256,
         max_batch: 4096,
         batch_linger_ms: 0,
@@ -86,7 +88,7 @@ impl TestServer {
         });
         let store = started.state.store.clone();
         let mut tokens = Vec::new();
-        for role in ["producer", "auditor", "admin"] {
+        for role in ["producer", "auditor", "admin", "ci"] {
             let t = new_token();
             store
                 .insert_token(&format!("{role}-1"), role, &token_hash(&t))
@@ -104,6 +106,7 @@ impl TestServer {
             producer: tokens[0].clone(),
             auditor: tokens[1].clone(),
             admin: tokens[2].clone(),
+            ci: tokens[3].clone(),
             client: reqwest::Client::new(),
             shutdown: Some(tx),
             task: Some(task),
@@ -142,6 +145,45 @@ impl TestServer {
             .unwrap();
         let status = resp.status().as_u16();
         (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// Posts raw bytes with a content type (e.g. an SBOM document).
+    pub async fn post_bytes(
+        &self,
+        path: &str,
+        token: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (u16, serde_json::Value) {
+        let resp = self
+            .client
+            .post(format!("{}{path}", self.url))
+            .bearer_auth(token)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// A GET answered with its status, content type and exact body bytes.
+    pub async fn get_bytes(&self, path: &str, token: &str) -> (u16, String, Vec<u8>) {
+        let resp = self
+            .client
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let ct = resp
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        (status, ct, resp.bytes().await.unwrap().to_vec())
     }
 
     pub async fn get(&self, path: &str, token: &str) -> (u16, String) {

@@ -1,0 +1,172 @@
+//! The `sbom` kind: a CycloneDX document CI uploaded for an artifact. The leaf binds the
+//! document's SHA-256 (the bytes are a [`Blob`]), the artifact it describes and what was
+//! read from the validated document. Pure: validating the document itself is
+//! `supplychain::cyclonedx`'s work, done before an entry is prepared.
+//!
+//! ```json
+//! {"subject": "sha256:<image digest>" | "pkg:…", "format": "CycloneDX",
+//!  "spec_version": "1.5", "encoding": "json" | "xml",
+//!  "serial_number": "urn:uuid:…" (when the document has one), "components": 123,
+//!  "document": {"sha256": "<hex>", "media_type": "application/vnd.cyclonedx+json; version=1.5", "size": N}}
+//! ```
+//! Subjects: the artifact and `sha256:<document digest>`, so either finds the entry.
+
+use super::blob::Blob;
+use super::envelope::{Kind, PreparedEntry};
+use super::EntryError;
+use serde_json::{json, Map, Value};
+
+const MAX_SUBJECT: usize = 1024;
+
+/// What validation read from a CycloneDX document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SbomFacts {
+    /// `json` or `xml`.
+    pub encoding: &'static str,
+    pub spec_version: String,
+    pub serial_number: Option<String>,
+    /// Every component, nested ones included; the metadata's own component excluded.
+    pub components: u64,
+}
+
+/// Checks an artifact subject: an image or file digest `sha256:<64 lowercase hex>`, or a
+/// package URL `pkg:<type>/<name>…`.
+pub fn parse_subject(s: &str) -> Result<String, EntryError> {
+    let err = |reason: String| EntryError::Invalid {
+        path: "subject".into(),
+        reason,
+    };
+    if s.len() > MAX_SUBJECT {
+        return Err(err(format!("longer than {MAX_SUBJECT} bytes")));
+    }
+    if let Some(hex) = s.strip_prefix("sha256:") {
+        return match super::blob::parse_hex_digest(hex) {
+            Some(_) => Ok(s.to_string()),
+            None => Err(err(format!(
+                "{s:?} is not a digest of the form sha256:<64 lowercase hex digits>"
+            ))),
+        };
+    }
+    if let Some(rest) = s.strip_prefix("pkg:") {
+        let (ty, name) = rest.split_once('/').unwrap_or((rest, ""));
+        let ty_ok = ty.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && ty
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '-'));
+        let name = name.trim_start_matches('/');
+        if ty_ok
+            && !name.is_empty()
+            && !name.starts_with(['@', '?', '#'])
+            && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Ok(s.to_string());
+        }
+        return Err(err(format!(
+            "{s:?} is not a package URL of the form pkg:<type>/<namespace>/<name>@<version>"
+        )));
+    }
+    Err(err(format!(
+        "{s:?} is neither an artifact digest (sha256:<64 hex>) nor a package URL (pkg:…)"
+    )))
+}
+
+pub(crate) fn dedup_key(subject: &str, document_sha256: &str) -> String {
+    format!("sbom:{subject}:{document_sha256}")
+}
+
+/// Prepares the entry for a validated document `blob` about `subject` (already checked
+/// with [`parse_subject`]).
+pub fn prepare_sbom(
+    subject: &str,
+    facts: &SbomFacts,
+    blob: Blob,
+    submitter: &str,
+) -> Result<PreparedEntry, EntryError> {
+    let mut body = Map::new();
+    body.insert("subject".into(), json!(subject));
+    body.insert("format".into(), json!("CycloneDX"));
+    body.insert("spec_version".into(), json!(facts.spec_version));
+    body.insert("encoding".into(), json!(facts.encoding));
+    if let Some(sn) = &facts.serial_number {
+        body.insert("serial_number".into(), json!(sn));
+    }
+    body.insert("components".into(), json!(facts.components));
+    body.insert("document".into(), blob.reference());
+    let doc_hex = hex::encode(blob.sha256());
+    let subjects = vec![subject.to_string(), format!("sha256:{doc_hex}")];
+    PreparedEntry::new(
+        Kind::Sbom,
+        submitter,
+        subjects,
+        Value::Object(body),
+        dedup_key(subject, &doc_hex),
+    )
+    .map(|e| e.with_blob(blob))
+}
+
+/// The idempotency key of a stored `sbom` body.
+pub(crate) fn dedup_key_of(body: Option<&Value>) -> Result<String, EntryError> {
+    let subject = body
+        .and_then(|b| b.get("subject"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| EntryError::BadLeaf("an sbom without subject".into()))?;
+    let doc = super::blob::document_ref(body)?
+        .ok_or_else(|| EntryError::BadLeaf("an sbom without document".into()))?;
+    Ok(dedup_key(subject, &hex::encode(doc.sha256)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    #[test]
+    fn subjects_are_digests_or_package_urls() {
+        let d = format!("sha256:{}", "ab".repeat(32));
+        assert_eq!(parse_subject(&d).unwrap(), d);
+        for ok in [
+            "pkg:cargo/threadlog@0.1.0",
+            "pkg:oci/debian@sha256%3Aabc?repository_url=docker.io/library",
+            "pkg:npm/%40angular/core@16.0.0",
+        ] {
+            assert!(parse_subject(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "sha256:ABC",
+            &format!("sha256:{}", "AB".repeat(32)),
+            "sha512:abc",
+            "pkg:",
+            "pkg:cargo",
+            "pkg:cargo/",
+            "pkg:1x/name",
+            "pkg:cargo/na me",
+            "lot:L-1",
+        ] {
+            let e = parse_subject(bad).unwrap_err();
+            assert!(e.to_string().starts_with("subject: "), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn the_leaf_binds_document_subject_and_facts() {
+        let blob = Blob::new(Bytes::from_static(b"{}"), "application/vnd.cyclonedx+json");
+        let facts = SbomFacts {
+            encoding: "json",
+            spec_version: "1.5".into(),
+            serial_number: Some("urn:uuid:3e671687-395b-41f5-a30f-a58921a69b79".into()),
+            components: 7,
+        };
+        let e = prepare_sbom("pkg:cargo/x@1", &facts, blob.clone(), "ci").unwrap();
+        assert_eq!(e.kind, Kind::Sbom);
+        let doc = format!("sha256:{}", hex::encode(blob.sha256()));
+        assert_eq!(e.subjects, vec!["pkg:cargo/x@1".to_string(), doc]);
+        assert_eq!(e.body["components"], 7);
+        assert_eq!(e.body["document"]["size"], 2);
+        assert_eq!(e.blob.as_ref(), Some(&blob));
+        assert_eq!(dedup_key_of(Some(&e.body)).unwrap(), e.dedup_key);
+        // The same document for another artifact is another entry.
+        let other = prepare_sbom("pkg:cargo/y@1", &facts, blob, "ci").unwrap();
+        assert_ne!(other.dedup_key, e.dedup_key);
+    }
+}

@@ -1,0 +1,293 @@
+//! XML documents: the official XSDs, through libxml2 (the `libxml` crate). No Rust crate
+//! validates full XSD 1.0, so this is the one part of validation in C.
+//!
+//! Offline and closed: a process-wide external-entity loader answers the one import the
+//! XSDs make (`http://cyclonedx.org/schema/spdx`) from the bundled `spdx.xsd` and refuses
+//! every other URL or file, so neither a schema nor an uploaded document (XXE) can make
+//! libxml2 read the network or the disk. Documents are parsed without entity substitution
+//! or DTD loading. libxml2 objects are not `Send`: each thread compiles its own schemas once.
+
+use super::{invalid, CycloneDxError, Encoding, SpecVersion, Validated, Violation, MAX_VIOLATIONS};
+use crate::entry::SbomFacts;
+use libxml::bindings;
+use libxml::parser::{Parser, ParserOptions};
+use libxml::schemas::{SchemaParserContext, SchemaValidationContext};
+use libxml::tree::{Document, Node};
+use std::cell::RefCell;
+use std::ffi::CStr;
+use std::os::raw::c_char;
+use std::sync::Once;
+
+const BOM_1_4: &str = include_str!("../../../schemas/cyclonedx/bom-1.4.xsd");
+const BOM_1_5: &str = include_str!("../../../schemas/cyclonedx/bom-1.5.xsd");
+const BOM_1_6: &str = include_str!("../../../schemas/cyclonedx/bom-1.6.xsd");
+/// NUL-terminated for libxml2's string input.
+const SPDX_XSD: &str = concat!(include_str!("../../../schemas/cyclonedx/spdx.xsd"), "\0");
+const SPDX_URL: &[u8] = b"http://cyclonedx.org/schema/spdx";
+
+const NS_PREFIX: &str = "http://cyclonedx.org/schema/bom/";
+
+/// Serves the bundled `spdx.xsd` for its import URL and nothing else.
+unsafe extern "C" fn offline_loader(
+    url: *const c_char,
+    _id: *const c_char,
+    ctxt: bindings::xmlParserCtxtPtr,
+) -> bindings::xmlParserInputPtr {
+    // SAFETY: libxml2 passes a NUL-terminated URL or null.
+    if !url.is_null() && unsafe { CStr::from_ptr(url) }.to_bytes() == SPDX_URL {
+        // SAFETY: the buffer is static and NUL-terminated; libxml2 copies it.
+        return unsafe { bindings::xmlNewStringInputStream(ctxt, SPDX_XSD.as_ptr()) };
+    }
+    std::ptr::null_mut()
+}
+
+fn init() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        // SAFETY: called once, before any parsing in this process by this module.
+        unsafe {
+            bindings::xmlInitParser();
+            bindings::xmlSetExternalEntityLoader(Some(offline_loader));
+        }
+    });
+}
+
+thread_local! {
+    static SCHEMAS: RefCell<[Option<SchemaValidationContext>; 3]> =
+        const { RefCell::new([None, None, None]) };
+}
+
+fn compile(version: SpecVersion) -> Result<SchemaValidationContext, String> {
+    let text = match version {
+        SpecVersion::V1_4 => BOM_1_4,
+        SpecVersion::V1_5 => BOM_1_5,
+        SpecVersion::V1_6 => BOM_1_6,
+    };
+    let mut parser = SchemaParserContext::from_buffer(text);
+    SchemaValidationContext::from_parser(&mut parser).map_err(|errors| {
+        errors
+            .iter()
+            .filter_map(|e| e.message.clone())
+            .collect::<Vec<_>>()
+            .join("; ")
+    })
+}
+
+fn with_schema<T>(
+    version: SpecVersion,
+    f: impl FnOnce(&mut SchemaValidationContext) -> T,
+) -> Result<T, String> {
+    SCHEMAS.with(|cell| {
+        let mut slots = cell.borrow_mut();
+        let slot = &mut slots[version as usize];
+        if slot.is_none() {
+            *slot = Some(compile(version)?);
+        }
+        Ok(f(slot.as_mut().expect("compiled above")))
+    })
+}
+
+fn last_error() -> Violation {
+    // SAFETY: libxml2 keeps the last error per thread; it stays valid until the next call.
+    let e = unsafe { bindings::xmlGetLastError() };
+    if e.is_null() {
+        return Violation {
+            path: String::new(),
+            reason: "not well-formed XML".into(),
+        };
+    }
+    // SAFETY: non-null, points to libxml2's thread-local error record.
+    let e = unsafe { &*e };
+    let reason = if e.message.is_null() {
+        "not well-formed XML".to_string()
+    } else {
+        // SAFETY: a NUL-terminated message owned by the error record.
+        unsafe { CStr::from_ptr(e.message) }
+            .to_string_lossy()
+            .trim()
+            .to_string()
+    };
+    Violation {
+        path: format!("line {}, column {}", e.line, e.int2),
+        reason,
+    }
+}
+
+fn parse(bytes: &[u8]) -> Result<Document, CycloneDxError> {
+    init();
+    // SAFETY: resets this thread's error record so a stale error is never reported.
+    unsafe { bindings::xmlResetLastError() };
+    let opts = ParserOptions {
+        recover: false,
+        no_net: true,
+        no_error: true,
+        no_warning: true,
+        ..ParserOptions::default()
+    };
+    Parser::default()
+        .parse_string_with_options(bytes, opts)
+        .map_err(|_| CycloneDxError::Malformed(last_error(), "XML"))
+}
+
+/// The spec version a root element's namespace declares.
+fn declared_version(root: &Node) -> Result<SpecVersion, CycloneDxError> {
+    let ns = root
+        .get_namespace()
+        .map(|n| n.get_href())
+        .unwrap_or_default();
+    let not_bom = || CycloneDxError::Invalid {
+        version: "any".into(),
+        count: 1,
+        violations: vec![Violation {
+            path: "/".into(),
+            reason: format!(
+                "the root element must be <bom> in the namespace {NS_PREFIX}<version>, \
+                 not <{}> in {ns:?}",
+                root.get_name()
+            ),
+        }],
+    };
+    if root.get_name() != "bom" {
+        return Err(not_bom());
+    }
+    match ns.strip_prefix(NS_PREFIX) {
+        Some(v) => SpecVersion::parse(v),
+        None => Err(not_bom()),
+    }
+}
+
+pub(super) fn validate(bytes: &[u8]) -> Result<Validated, CycloneDxError> {
+    let doc = parse(bytes)?;
+    let root = doc.get_root_element().ok_or_else(|| {
+        CycloneDxError::Malformed(
+            Violation {
+                path: "line 1".into(),
+                reason: "no root element".into(),
+            },
+            "XML",
+        )
+    })?;
+    let version = declared_version(&root)?;
+    let outcome = with_schema(version, |schema| {
+        let outcome = schema.validate_document(&doc);
+        // Warnings on a valid document would otherwise pile up in this thread's context.
+        schema.drain_errors();
+        outcome
+    })
+    // The bundled schemas always compile; failing to is a broken build.
+    .expect("the bundled CycloneDX XSDs compile");
+    if let Err(errors) = outcome {
+        let total = errors.len().max(1);
+        let violations = errors
+            .iter()
+            .take(MAX_VIOLATIONS)
+            .map(|e| Violation {
+                path: match (e.line, e.col) {
+                    (Some(l), Some(c)) if c > 0 => format!("line {l}, column {c}"),
+                    (Some(l), _) => format!("line {l}"),
+                    _ => String::new(),
+                },
+                reason: e.message.as_deref().unwrap_or("invalid").trim().to_string(),
+            })
+            .collect();
+        return Err(invalid(version, violations, total));
+    }
+    Ok(Validated {
+        version,
+        encoding: Encoding::Xml,
+        facts: SbomFacts {
+            encoding: "xml",
+            spec_version: version.as_str().into(),
+            serial_number: root.get_attribute("serialNumber"),
+            components: count(&root),
+        },
+    })
+}
+
+/// Children of `node` named `name` in the document's namespace.
+pub(super) fn children<'a>(node: &'a Node, name: &'a str) -> impl Iterator<Item = Node> + 'a {
+    node.get_child_elements()
+        .into_iter()
+        .filter(move |c| c.get_name() == name)
+}
+
+/// Components under `<components>`, nested ones included.
+fn count(parent: &Node) -> u64 {
+    children(parent, "components")
+        .flat_map(|list| children(&list, "component").collect::<Vec<_>>())
+        .map(|c| 1 + count(&c))
+        .sum()
+}
+
+/// Parses a document that validated before (a stored blob) for reading its components.
+pub(super) fn parse_stored(bytes: &[u8]) -> Result<Document, CycloneDxError> {
+    parse(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NS: &str = "http://cyclonedx.org/schema/bom/1.5";
+
+    #[test]
+    fn every_supported_xsd_compiles_offline() {
+        init();
+        for v in [SpecVersion::V1_4, SpecVersion::V1_5, SpecVersion::V1_6] {
+            compile(v).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_minimal_document_validates_and_counts_components() {
+        let doc = format!(
+            r#"<?xml version="1.0"?><bom xmlns="{NS}" version="1" serialNumber="urn:uuid:3e671687-395b-41f5-a30f-a58921a69b79">
+<components><component type="library"><name>a</name><components><component type="library"><name>b</name></component></components></component></components></bom>"#
+        );
+        let ok = validate(doc.as_bytes()).unwrap();
+        assert_eq!(ok.facts.components, 2);
+        assert_eq!(
+            ok.facts.serial_number.as_deref(),
+            Some("urn:uuid:3e671687-395b-41f5-a30f-a58921a69b79")
+        );
+    }
+
+    #[test]
+    fn violations_name_the_line() {
+        let doc = format!(
+            "<bom xmlns=\"{NS}\" version=\"1\">\n<components>\n<component type=\"gadget\"><name>a</name></component>\n</components></bom>"
+        );
+        let v = validate(doc.as_bytes()).unwrap_err().violations();
+        assert_eq!(v[0].path, "line 3", "{v:?}");
+        assert!(v[0].reason.contains("gadget"), "{v:?}");
+    }
+
+    #[test]
+    fn external_entities_are_never_loaded() {
+        let doc = format!(
+            "<?xml version=\"1.0\"?><!DOCTYPE bom [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>\n<bom xmlns=\"{NS}\" version=\"1\"><metadata><tools><tool><name>&x;</name></tool></tools></metadata></bom>"
+        );
+        // Either refused or validated with the entity unexpanded; never the file's text.
+        if let Ok(d) = parse(doc.as_bytes()) {
+            let root = d.get_root_element().unwrap();
+            assert!(!root.get_content().contains("root:"));
+        }
+    }
+
+    #[test]
+    fn other_versions_and_roots_are_refused() {
+        let v13 = "<bom xmlns=\"http://cyclonedx.org/schema/bom/1.3\" version=\"1\"/>";
+        assert_eq!(
+            validate(v13.as_bytes()).unwrap_err(),
+            CycloneDxError::UnsupportedVersion("1.3".into())
+        );
+        assert!(matches!(
+            validate(b"<sbom/>").unwrap_err(),
+            CycloneDxError::Invalid { .. }
+        ));
+        assert!(matches!(
+            validate(b"<bom xmlns=").unwrap_err(),
+            CycloneDxError::Malformed(..)
+        ));
+    }
+}
