@@ -21,5 +21,5 @@ pub mod sequencer;
 pub mod server;
 pub mod signer;
 pub mod store;
-pub mod thread;
 pub mod supplychain;
+pub mod thread;

@@ -4,8 +4,8 @@
 
 mod artifacts;
 pub mod auth;
-mod compliance;
 mod blobs;
+mod compliance;
 mod controls;
 mod entries;
 pub mod error;
@@ -14,8 +14,8 @@ mod health;
 mod keys;
 mod log;
 mod proofs;
-mod thread;
 mod sboms;
+mod thread;
 
 use crate::note::VerifierKey;
 use crate::sequencer::Sequencer;
