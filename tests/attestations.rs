@@ -143,6 +143,13 @@ async fn accepted_envelopes_are_logged_with_their_verification(s: TestServer) {
             "ecdsa-p256",
             "ecdsa-p256-sha256-der",
         ),
+        (
+            "rsa-pss-max-salt-vuln-v1.dsse.json",
+            "v1",
+            "https://cosign.sigstore.dev/attestation/vuln/v1",
+            "rsa-pss",
+            "rsa-pss-sha256",
+        ),
     ];
     for (i, (name, version, predicate, signer, algorithm)) in cases.iter().enumerate() {
         let doc = fixture(name);
@@ -214,7 +221,7 @@ async fn accepted_envelopes_are_logged_with_their_verification(s: TestServer) {
         [(0, "attestation"), (1, "attestation"), (3, "attestation")]
     );
     let (_, a) = s.get_json(&format!("/v1/artifacts/{TOOL}")).await;
-    assert_eq!(a["entries"].as_array().unwrap().len(), 2, "{a}");
+    assert_eq!(a["entries"].as_array().unwrap().len(), 3, "{a}");
 
     // The same bytes again: the first receipt, nothing appended; also as the DSSE type.
     let (status, again) = s

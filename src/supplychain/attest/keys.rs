@@ -152,30 +152,35 @@ impl PublicKey {
                 None
             }
             PublicKey::Rsa(k, padding) => {
-                if *padding != RsaPadding::Pkcs1v15 && verify_pss(k, message, sig) {
+                // Each attempt costs one RSA public operation, so the likeliest go first:
+                // PSS with a hash-long salt (securesystemslib), PKCS#1 v1.5 (cosign), then
+                // PSS with the longest salt (Go's and OpenSSL's default). Pinning
+                // `rsa_padding` in the policy skips the other padding.
+                let pss = *padding != RsaPadding::Pkcs1v15;
+                if pss && verify_pss(k, message, sig, PSS_HASH_SALT) {
                     return Some(Algorithm::RsaPssSha256);
                 }
                 if *padding != RsaPadding::Pss {
                     let vk = rsa::pkcs1v15::VerifyingKey::<Sha256>::new(k.clone());
-                    let s = rsa::pkcs1v15::Signature::try_from(sig).ok()?;
-                    if vk.verify(message, &s).is_ok() {
+                    if rsa::pkcs1v15::Signature::try_from(sig)
+                        .is_ok_and(|s| vk.verify(message, &s).is_ok())
+                    {
                         return Some(Algorithm::RsaPkcs1v15Sha256);
                     }
                 }
-                None
+                let max_salt = k.size().saturating_sub(PSS_HASH_SALT + 2);
+                (pss && verify_pss(k, message, sig, max_salt)).then_some(Algorithm::RsaPssSha256)
             }
         }
     }
 }
 
-/// PSS with MGF1-SHA-256 and a salt as long as the hash (securesystemslib, Go's
-/// `PSSSaltLengthEqualsHash`) or as long as the key allows (Go's and OpenSSL's default).
-fn verify_pss(k: &rsa::RsaPublicKey, message: &[u8], sig: &[u8]) -> bool {
-    let Ok(s) = rsa::pss::Signature::try_from(sig) else {
-        return false;
-    };
-    let max_salt = k.size().saturating_sub(32 + 2);
-    [32, max_salt].into_iter().any(|salt| {
+/// The salt length of PSS signatures made with `PSSSaltLengthEqualsHash` (SHA-256).
+const PSS_HASH_SALT: usize = 32;
+
+/// PSS with MGF1-SHA-256 and a salt of `salt` bytes.
+fn verify_pss(k: &rsa::RsaPublicKey, message: &[u8], sig: &[u8], salt: usize) -> bool {
+    rsa::pss::Signature::try_from(sig).is_ok_and(|s| {
         rsa::pss::VerifyingKey::<Sha256>::new_with_salt_len(k.clone(), salt)
             .verify(message, &s)
             .is_ok()

@@ -130,6 +130,22 @@ def raw_ecdsa_envelope(stmt, signer):
     return env.to_dict()
 
 
+def rsa_pss_max_salt_envelope(stmt, signer):
+    """RSA-PSS with the longest salt the key allows: Go's rsa.SignPSS and OpenSSL's
+    default, where securesystemslib uses a salt as long as the hash."""
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    payload = json.dumps(stmt, separators=(",", ":")).encode()
+    env = Envelope(payload=payload, payload_type=INTOTO, signatures={})
+    sig = signer._private_key.sign(
+        env.pae(),
+        padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.MAX_LENGTH),
+        hashes.SHA256(),
+    )
+    env.signatures[signer.public_key.keyid] = Signature(signer.public_key.keyid, sig.hex())
+    return env.to_dict()
+
+
 def write(name, doc):
     with open(os.path.join(HERE, name), "w") as f:
         json.dump(doc, f, indent=2)
@@ -168,6 +184,9 @@ def main():
         statement("v1", "https://slsa.dev/provenance/v1", SLSA,
                   [{"name": TOOL, "digest": {"sha256": TOOL_DIGEST, "sha512": "00" * 64}}]),
         [pkcs1]))
+    write("rsa-pss-max-salt-vuln-v1.dsse.json", rsa_pss_max_salt_envelope(
+        statement("v1", "https://cosign.sigstore.dev/attestation/vuln/v1", VULN,
+                  [{"name": TOOL, "digest": {"sha256": TOOL_DIGEST}}]), pss))
     # Two signatures: one from a key the policy does not know, one from the release key.
     write("two-signers-one-unknown.dsse.json", envelope(
         statement("v1", "https://slsa.dev/provenance/v1", SLSA,
