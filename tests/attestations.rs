@@ -293,7 +293,9 @@ async fn refused_envelopes_name_the_failed_check(s: TestServer) {
     }
     // Base64 that is not, and envelopes missing their parts.
     let mut v: Value = serde_json::from_slice(&fixture("ed25519-slsa-v1.dsse.json")).unwrap();
-    let edits: [(&str, Value, &str); 4] = [
+    let many: Vec<Value> = (0..17).map(|_| v["signatures"][0].clone()).collect();
+    let edits: [(&str, Value, &str); 5] = [
+        ("/signatures", Value::Array(many), "envelope"),
         ("/payload", json!("not base64!"), "base64"),
         ("/signatures/0/sig", json!("%%%"), "base64"),
         ("/signatures", json!([]), "envelope"),

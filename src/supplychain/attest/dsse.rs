@@ -14,6 +14,10 @@ use serde::Deserialize;
 /// The payload type of in-toto Statements.
 pub const INTOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 
+/// More signatures than any real envelope carries; each one without keyid costs a
+/// verification per policy key, so the count is bounded before any is checked.
+pub const MAX_SIGNATURES: usize = 16;
+
 /// DSSE allows standard or URL-safe base64, with or without padding.
 const STANDARD: GeneralPurpose = GeneralPurpose::new(
     &alphabet::STANDARD,
@@ -111,6 +115,15 @@ pub fn verify_envelope(
         .signatures
         .filter(|s| !s.is_empty())
         .ok_or_else(|| fail(Check::Envelope, "the envelope has no signatures".into()))?;
+    if raw_sigs.len() > MAX_SIGNATURES {
+        return Err(fail(
+            Check::Envelope,
+            format!(
+                "{} signatures; at most {MAX_SIGNATURES} are accepted",
+                raw_sigs.len()
+            ),
+        ));
+    }
     let payload =
         b64(&payload_b64).ok_or_else(|| fail(Check::Base64, "payload is not base64".into()))?;
     let message = pae(&payload_type, &payload);
