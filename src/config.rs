@@ -75,6 +75,12 @@ pub struct ServeConfig {
     /// Full tiles (8 KiB each) kept in memory for proofs.
     #[arg(long, env = "THREADLOG_TILE_CACHE", default_value_t = 4096)]
     pub tile_cache: usize,
+
+    /// Trust policy for attestations (TOML; see attestations/README.md): allowed signers,
+    /// accepted predicate types, per-subject rules. Checked at start; an invalid policy
+    /// stops the server. Without one, POST /v1/attestations answers 501.
+    #[arg(long, env = "THREADLOG_TRUST_POLICY")]
+    pub trust_policy: Option<PathBuf>,
 }
 
 pub const DEFAULT_ORIGIN: &str = "localhost/threadlog";

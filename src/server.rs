@@ -7,7 +7,8 @@ use crate::ledger::{self, OpenError};
 use crate::sequencer::{Sequencer, SequencerConfig};
 use crate::signer::{FileSigner, Pkcs11Signer, Signer, SignerError, SignerHealth, PROBE_MAX_AGE};
 use crate::store::{self, StoreError, TileCache};
-use std::path::PathBuf;
+use crate::supplychain::attest::TrustPolicy;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +27,8 @@ pub enum StartError {
          pkcs11:module=PATH;token=LABEL;key=KEYLABEL"
     )]
     SignerSpec(String),
+    #[error("THREADLOG_TRUST_POLICY {path}: {reason}")]
+    TrustPolicy { path: String, reason: String },
 }
 
 /// What start-up printed and built.
@@ -86,8 +89,25 @@ fn spawn_backfill(store: Arc<dyn store::Store>) {
     });
 }
 
+/// Reads and checks the trust policy file, if one is configured.
+pub fn load_trust_policy(path: &Path) -> Result<TrustPolicy, StartError> {
+    let fail = |reason: String| StartError::TrustPolicy {
+        path: path.display().to_string(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+    TrustPolicy::from_toml(&text).map_err(|e| fail(e.to_string()))
+}
+
 /// Opens everything `serve` needs; refuses to start on any disagreement.
 pub async fn start(cfg: &ServeConfig) -> Result<Started, StartError> {
+    // Before anything is opened or created: a bad policy is a configuration error.
+    let trust_policy = cfg
+        .trust_policy
+        .as_deref()
+        .map(load_trust_policy)
+        .transpose()?
+        .map(Arc::new);
     std::fs::create_dir_all(&cfg.store.data_dir).map_err(|e| StartError::DataDir {
         path: cfg.store.data_dir.display().to_string(),
         reason: e.to_string(),
@@ -134,6 +154,7 @@ pub async fn start(cfg: &ServeConfig) -> Result<Started, StartError> {
             tokens: Arc::new(TokenCache::default()),
             body_limit: cfg.max_body_bytes,
             document_limit: cfg.max_document_bytes,
+            trust_policy,
         },
         key_created,
         tree_size: latest.tree_size,

@@ -474,6 +474,7 @@ async fn openapi_documents_every_route() {
     for path in [
         "/v1/events",
         "/v1/controls/results",
+        "/v1/attestations",
         "/v1/log",
         "/v1/checkpoint",
         "/v1/checkpoints/{tree_size}",

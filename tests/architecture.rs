@@ -72,3 +72,26 @@ fn trusted_core_has_no_io_and_no_upward_dependencies() {
     }
     assert!(checked >= 6, "expected the core's files, found {checked}");
 }
+
+/// Attestation verification is pure too: bytes and a policy in, a verdict out. Reading
+/// the policy file and logging the entry are the server's work.
+#[test]
+fn attestation_verification_has_no_io() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/supplychain/attest");
+    let files = sources(&root);
+    assert!(files.len() >= 5, "expected the verifier's files");
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or_default();
+            for f in FORBIDDEN.iter().filter(|f| **f != "unsafe ") {
+                assert!(
+                    !code.contains(f),
+                    "{}:{}: `{f}` is not allowed in attestation verification",
+                    file.display(),
+                    n + 1
+                );
+            }
+        }
+    }
+}

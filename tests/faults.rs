@@ -233,6 +233,7 @@ async fn rig(config: SequencerConfig) -> Rig {
         tokens: Arc::new(TokenCache::default()),
         body_limit: 1 << 20,
         document_limit: 1 << 20,
+        trust_policy: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());

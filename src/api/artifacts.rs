@@ -1,7 +1,7 @@
 //! `GET /v1/artifacts/{subject}` (role `auditor` or `admin`): what the log knows about an
 //! artifact (an image or file digest `sha256:…`, or a package URL `pkg:…`) — every entry
-//! indexed under it (SBOMs, manufacturing events naming it in `software_refs`, and the
-//! attestations to come), each with an inclusion proof against one signed checkpoint.
+//! indexed under it (SBOMs, attestations, manufacturing events naming it in
+//! `software_refs`), each with an inclusion proof against one signed checkpoint.
 
 use super::auth::Caller;
 use super::entries::entry_json;

@@ -24,6 +24,12 @@ pub enum ApiError {
         message: String,
         violations: Vec<crate::supplychain::cyclonedx::Violation>,
     },
+    /// An attestation that failed verification: the check that failed, and why.
+    #[error("{0}")]
+    InvalidAttestation(crate::supplychain::attest::AttestationError),
+    /// The server lacks the configuration this request needs (a trust policy).
+    #[error("{0}")]
+    NotConfigured(String),
     #[error("{0}")]
     Unauthorized(String),
     #[error("{0}")]
@@ -58,6 +64,9 @@ impl ApiError {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
             ApiError::InvalidDocument { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+            ApiError::InvalidAttestation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+            // Not 503: retrying cannot help until an operator configures the server.
+            ApiError::NotConfigured(_) => (StatusCode::NOT_IMPLEMENTED, "not_configured"),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
@@ -88,11 +97,15 @@ impl IntoResponse for ApiError {
                 tracing::error!(%detail, "internal error");
                 "internal error; nothing was appended".to_string()
             }
+            ApiError::InvalidAttestation(e) => format!("{e}; nothing was logged"),
             other => other.to_string(),
         };
         let mut body = serde_json::json!({ "error": code, "message": message });
         if let ApiError::InvalidDocument { violations, .. } = &self {
             body["violations"] = serde_json::json!(violations);
+        }
+        if let ApiError::InvalidAttestation(e) = &self {
+            body["check"] = serde_json::json!(e.check.as_str());
         }
         let mut resp = (status, Json(body)).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
@@ -158,6 +171,12 @@ impl From<ThreadError> for ApiError {
             ThreadError::Indexing(_) => ApiError::Indexing(e.to_string()),
             ThreadError::Store(s) => s.into(),
         }
+    }
+}
+
+impl From<crate::supplychain::attest::AttestationError> for ApiError {
+    fn from(e: crate::supplychain::attest::AttestationError) -> Self {
+        ApiError::InvalidAttestation(e)
     }
 }
 

@@ -3,6 +3,7 @@
 //! call the sequencer (appends) or the store (reads); they hold no log logic themselves.
 
 mod artifacts;
+mod attestations;
 pub mod auth;
 mod blobs;
 mod compliance;
@@ -21,6 +22,7 @@ use crate::note::VerifierKey;
 use crate::sequencer::Sequencer;
 use crate::signer::SignerHealth;
 use crate::store::{Store, TileCache};
+use crate::supplychain::attest::TrustPolicy;
 use axum::Router;
 use std::future::Future;
 use std::sync::Arc;
@@ -44,6 +46,8 @@ pub struct AppState {
     pub body_limit: usize,
     /// Largest accepted document (an SBOM), in bytes.
     pub document_limit: usize,
+    /// The policy attestations are verified against; none configured: none accepted.
+    pub trust_policy: Option<Arc<TrustPolicy>>,
 }
 
 /// The whole API.
@@ -57,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .merge(entries::router())
         .merge(blobs::router())
         .merge(sboms::router(state.document_limit))
+        .merge(attestations::router(state.document_limit))
         .merge(artifacts::router())
         .merge(proofs::router())
         .merge(thread::router())

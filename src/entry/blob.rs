@@ -1,5 +1,5 @@
-//! Content-addressed documents: the exact bytes a client uploaded (an SBOM; attestations
-//! later), named by their SHA-256. A leaf binds a blob through its body's `document`
+//! Content-addressed documents: the exact bytes a client uploaded (an SBOM, a DSSE
+//! envelope), named by their SHA-256. A leaf binds a blob through its body's `document`
 //! member, `{"sha256": "<hex>", "media_type": "...", "size": N}`; the store keeps the bytes
 //! once, in the transaction of the first entry that binds them. Pure: hashing only.
 

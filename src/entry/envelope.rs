@@ -213,6 +213,7 @@ pub fn derive(leaf: &[u8]) -> Result<Derived, EntryError> {
             .ok_or_else(|| EntryError::BadLeaf("body_sha256 is not 32 bytes of hex".into()))?,
         (None, None) => return Err(EntryError::BadLeaf("neither body nor body_sha256".into())),
     };
+    let mut content_sha256 = content_sha256;
     let dedup_key = match envelope.kind {
         Kind::Event => {
             let id = envelope
@@ -237,7 +238,12 @@ pub fn derive(leaf: &[u8]) -> Result<Derived, EntryError> {
             Some(super::control::dedup_key(id))
         }
         Kind::Sbom => Some(super::sbom::dedup_key_of(envelope.body.as_ref())?),
-        Kind::Attestation => None,
+        Kind::Attestation => {
+            // Keyed and compared by the document, as the sequencer wrote it.
+            let (key, document) = super::attestation::dedup_of(envelope.body.as_ref())?;
+            content_sha256 = document;
+            Some(key)
+        }
     };
     let thread = match (envelope.kind, &envelope.body) {
         (Kind::Event, Some(body)) => event_thread(body),

@@ -4,6 +4,7 @@
 //! kind's body must follow. Pure: no I/O, no storage, no clock (the sequencer passes the
 //! integration time in).
 
+mod attestation;
 mod blob;
 mod control;
 pub mod edges;
@@ -13,6 +14,7 @@ pub mod key;
 mod sbom;
 mod validate;
 
+pub use attestation::{prepare_attestation, DSSE_MEDIA_TYPE};
 pub use blob::{document_ref, parse_hex_digest, Blob, DocumentRef};
 pub use control::{parse_results, Evidence, PARTIALS};
 pub use edges::{Edge, EdgeKind, EventThread, NodeType};

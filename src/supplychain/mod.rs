@@ -6,5 +6,6 @@
 //! No I/O: no store, no network, no files. Schemas are compiled into the binary and every
 //! reference between them resolves to those copies.
 
+pub mod attest;
 pub mod cyclonedx;
 pub mod diff;

@@ -49,6 +49,7 @@ pub fn config(data_dir: PathBuf) -> ServeConfig {
         max_batch: 4096,
         batch_linger_ms: 0,
         tile_cache: 64,
+        trust_policy: None,
     }
 }
 

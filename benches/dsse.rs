@@ -1,0 +1,118 @@
+//! DSSE attestation verification beside its baseline, per signature algorithm: the whole
+//! check `POST /v1/attestations` runs before logging (JSON, base64, PAE, signature, in-toto
+//! Statement, predicate type, rules) against the bare signature verification over the same
+//! PAE bytes with the same key. Envelopes are the securesystemslib fixtures of
+//! `tests/data/attestations/`.
+//!
+//! Run: `cargo bench --bench dsse`. `BENCH_DSSE` sets verifications per measurement
+//! (default 3000).
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+mod support;
+
+use base64::Engine;
+use rsa::traits::PublicKeyParts;
+use serde_json::Value;
+use std::time::Instant;
+use support::smoke;
+use threadlog::supplychain::attest::{self, dsse, PublicKey, TrustPolicy};
+
+fn read(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/tests/data/attestations/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+/// The one primitive that verifies this signature, called directly: what any verifier
+/// must at least spend.
+fn bare(key: &PublicKey, message: &[u8], sig: &[u8]) -> bool {
+    use p256::ecdsa::signature::Verifier;
+    match key {
+        PublicKey::Ed25519(k) => k
+            .verify_strict(message, &ed25519_dalek::Signature::from_slice(sig).unwrap())
+            .is_ok(),
+        PublicKey::EcdsaP256(k) => {
+            let s = p256::ecdsa::Signature::from_der(sig)
+                .or_else(|_| p256::ecdsa::Signature::from_slice(sig))
+                .unwrap();
+            k.verify(message, &s).is_ok()
+        }
+        PublicKey::Rsa(k, _) => {
+            let pss = rsa::pss::VerifyingKey::<sha2::Sha256>::new(k.clone());
+            let pkcs = rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::new(k.clone());
+            if k.n().bits() > 2048 {
+                pss.verify(message, &rsa::pss::Signature::try_from(sig).unwrap())
+                    .is_ok()
+            } else {
+                pkcs.verify(message, &rsa::pkcs1v15::Signature::try_from(sig).unwrap())
+                    .is_ok()
+            }
+        }
+    }
+}
+
+fn main() {
+    let n: usize = if smoke() {
+        5
+    } else {
+        std::env::var("BENCH_DSSE")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(3000)
+    };
+    let policy = TrustPolicy::from_toml(&String::from_utf8(read("policy.toml")).unwrap()).unwrap();
+    println!("## DSSE verification, {n} envelopes per row");
+    println!(
+        "| algorithm | envelope bytes | bare signature check (baseline), /s | \
+         policy key check, /s | whole verification, /s | ratio to baseline |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for (label, name) in [
+        ("Ed25519", "ed25519-slsa-v1.dsse.json"),
+        ("ECDSA P-256, DER", "ecdsa-der-cyclonedx-v0.1.dsse.json"),
+        ("ECDSA P-256, raw r‖s", "ecdsa-raw-spdx-v1.dsse.json"),
+        ("RSA-3072 PSS", "rsa-pss-vuln-v1.dsse.json"),
+        ("RSA-2048 PKCS#1 v1.5", "rsa-pkcs1v15-slsa-v1.dsse.json"),
+    ] {
+        let doc = read(name);
+        let env: Value = serde_json::from_slice(&doc).unwrap();
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let payload = b64.decode(env["payload"].as_str().unwrap()).unwrap();
+        let message = dsse::pae(env["payloadType"].as_str().unwrap(), &payload);
+        let sig = b64
+            .decode(env["signatures"][0]["sig"].as_str().unwrap())
+            .unwrap();
+        let keyid = env["signatures"][0]["keyid"].as_str().unwrap();
+        let key = &policy.signers.iter().find(|s| s.id == keyid).unwrap().key;
+
+        let t = Instant::now();
+        for _ in 0..n {
+            assert!(bare(key, &message, &sig));
+        }
+        let raw = n as f64 / t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        for _ in 0..n {
+            assert!(key.verify(&message, &sig).is_some());
+        }
+        let policy_key = n as f64 / t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        for _ in 0..n {
+            attest::verify(&doc, &policy).unwrap();
+        }
+        let full = n as f64 / t.elapsed().as_secs_f64();
+        println!(
+            "| {label} | {} | {raw:.0} | {policy_key:.0} | {full:.0} | {:.2} |",
+            doc.len(),
+            full / raw
+        );
+        println!(
+            "{}",
+            serde_json::json!({"bench": "dsse", "algorithm": label, "bytes": doc.len(),
+                "signature_per_s": raw, "policy_key_per_s": policy_key,
+                "verify_per_s": full, "n": n})
+        );
+    }
+}

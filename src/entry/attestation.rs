@@ -1,0 +1,155 @@
+//! The `attestation` kind: a signed statement about artifacts that CI uploaded, verified
+//! against the trust policy before it was prepared. The leaf binds the SHA-256 of the
+//! uploaded document (the bytes are a [`Blob`]) and records what verification found.
+//! Pure: verifying is `supplychain::attest`'s work.
+//!
+//! ```json
+//! {"format": "dsse", "payload_type": "application/vnd.in-toto+json",
+//!  "statement_type": "https://in-toto.io/Statement/v1",
+//!  "predicate_type": "https://slsa.dev/provenance/v1",
+//!  "subjects": [{"name": "…", "sha256": "<hex>"}],
+//!  "signatures": [{"keyid": "…", "signer": "<policy id>", "name": "…", "algorithm": "ed25519"}],
+//!  "unknown_keyids": ["…"],
+//!  "verification": {"checks": ["envelope", …], "rules": ["<rule name>"], "policy_sha256": "<hex>"},
+//!  "document": {"sha256": "<hex>", "media_type": "application/vnd.dsse.envelope.v1+json", "size": N}}
+//! ```
+//! Subjects: `sha256:<hex>` of every statement subject, subject names that are package
+//! URLs, and `sha256:<document digest>`.
+
+use super::blob::Blob;
+use super::envelope::{Kind, PreparedEntry};
+use super::EntryError;
+use crate::supplychain::attest::Verified;
+use serde_json::{json, Value};
+
+/// The media type the stored envelope is served with.
+pub const DSSE_MEDIA_TYPE: &str = "application/vnd.dsse.envelope.v1+json";
+
+pub(crate) fn dedup_key(document_sha256: &str) -> String {
+    format!("attestation:{document_sha256}")
+}
+
+/// Prepares the entry for an attestation document `blob` that verified as `v`.
+pub fn prepare_attestation(
+    v: &Verified,
+    blob: Blob,
+    submitter: &str,
+) -> Result<PreparedEntry, EntryError> {
+    let doc_hex = hex::encode(blob.sha256());
+    let mut subjects = vec![format!("sha256:{doc_hex}")];
+    for s in &v.subjects {
+        subjects.push(format!("sha256:{}", s.sha256));
+        if let Some(purl) = s
+            .name
+            .as_deref()
+            .filter(|n| n.starts_with("pkg:"))
+            .and_then(|n| super::parse_subject(n).ok())
+        {
+            subjects.push(purl);
+        }
+    }
+    let body = json!({
+        "format": v.format,
+        "payload_type": v.payload_type,
+        "statement_type": v.statement_type,
+        "predicate_type": v.predicate_type,
+        "subjects": v.subjects.iter().map(|s| {
+            let mut o = json!({"sha256": s.sha256});
+            if let Some(n) = &s.name {
+                o["name"] = json!(n);
+            }
+            o
+        }).collect::<Vec<_>>(),
+        "signatures": v.signatures.iter().map(|s| json!({
+            "keyid": s.keyid,
+            "signer": s.signer_id,
+            "name": s.signer_name,
+            "algorithm": s.algorithm.as_str(),
+        })).collect::<Vec<_>>(),
+        "unknown_keyids": v.unknown_keyids,
+        "verification": {
+            "checks": v.checks.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+            "rules": v.rules,
+            "policy_sha256": hex::encode(v.policy_sha256),
+        },
+        "document": blob.reference(),
+    });
+    let mut e = PreparedEntry::new(
+        Kind::Attestation,
+        submitter,
+        subjects,
+        body,
+        dedup_key(&doc_hex),
+    )?;
+    // The same bytes are the same attestation, even when verified again under a changed
+    // policy: a resubmission returns the first receipt rather than a conflict.
+    e.content_sha256 = *blob.sha256();
+    Ok(e.with_blob(blob))
+}
+
+/// The idempotency key and content digest of a stored `attestation` body.
+pub(crate) fn dedup_of(body: Option<&Value>) -> Result<(String, [u8; 32]), EntryError> {
+    let doc = super::blob::document_ref(body)?
+        .ok_or_else(|| EntryError::BadLeaf("an attestation without document".into()))?;
+    Ok((dedup_key(&hex::encode(doc.sha256)), doc.sha256))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::supplychain::attest::intoto::Subject;
+    use crate::supplychain::attest::{Algorithm, Check, VerifiedSignature};
+    use bytes::Bytes;
+
+    fn verified() -> Verified {
+        Verified {
+            format: "dsse",
+            payload_type: "application/vnd.in-toto+json".into(),
+            statement_type: "https://in-toto.io/Statement/v1".into(),
+            predicate_type: "https://slsa.dev/provenance/v1".into(),
+            subjects: vec![
+                Subject {
+                    name: Some("registry.example/app".into()),
+                    sha256: "ab".repeat(32),
+                },
+                Subject {
+                    name: Some("pkg:cargo/threadlog@0.1.0".into()),
+                    sha256: "cd".repeat(32),
+                },
+            ],
+            signatures: vec![VerifiedSignature {
+                keyid: "k1".into(),
+                signer_id: "k1".into(),
+                signer_name: "release".into(),
+                algorithm: Algorithm::Ed25519,
+            }],
+            unknown_keyids: vec!["stranger".into()],
+            rules: vec![],
+            checks: Check::DSSE.to_vec(),
+            policy_sha256: [1; 32],
+        }
+    }
+
+    #[test]
+    fn the_leaf_binds_document_subjects_and_outcome() {
+        let blob = Blob::new(Bytes::from_static(b"{}"), DSSE_MEDIA_TYPE);
+        let e = prepare_attestation(&verified(), blob.clone(), "ci").unwrap();
+        assert_eq!(e.kind, Kind::Attestation);
+        let doc = format!("sha256:{}", hex::encode(blob.sha256()));
+        let mut want = vec![
+            doc,
+            format!("sha256:{}", "ab".repeat(32)),
+            format!("sha256:{}", "cd".repeat(32)),
+            "pkg:cargo/threadlog@0.1.0".to_string(),
+        ];
+        want.sort();
+        assert_eq!(e.subjects, want);
+        assert_eq!(e.body["signatures"][0]["algorithm"], "ed25519");
+        assert_eq!(e.body["unknown_keyids"][0], "stranger");
+        assert_eq!(e.body["verification"]["checks"][0], "envelope");
+        assert_eq!(e.content_sha256, *blob.sha256());
+        let (key, content) = dedup_of(Some(&e.body)).unwrap();
+        assert_eq!(key, e.dedup_key);
+        assert_eq!(content, e.content_sha256);
+    }
+}

@@ -1,0 +1,228 @@
+//! Attestations CI uploads, verified against the operator's trust policy before anything
+//! is logged. Each document format has its verifier beside the others and yields the same
+//! [`Verified`] outcome: the statement's subjects and predicate type, who signed, and which
+//! checks passed. Today: DSSE envelopes carrying in-toto Statements (`dsse`, `intoto`). A
+//! Sigstore bundle verifier goes in `sigstore.rs` and into [`verify`]'s dispatch; the
+//! policy already carries its identities (`policy::SigstorePolicy`).
+//!
+//! Pure: bytes and a policy in, outcome or the one failed check out; no I/O, no clock.
+
+pub mod dsse;
+pub mod intoto;
+pub mod keys;
+pub mod policy;
+
+pub use keys::{Algorithm, PublicKey};
+pub use policy::{PolicyError, TrustPolicy};
+
+use dsse::SignatureOutcome;
+use intoto::Subject;
+
+/// The checks an attestation passes, in order; a refusal names the one that failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// The document is a well-formed envelope of a supported format.
+    Envelope,
+    /// Payload and signatures are valid base64.
+    Base64,
+    /// Every signature naming a policy key verifies over the PAE.
+    Signature,
+    /// At least one signature is from an allowed signer.
+    Signer,
+    PayloadType,
+    /// The payload is an in-toto Statement v1 or v0.1.
+    Statement,
+    /// Every subject has a SHA-256 digest.
+    Subject,
+    /// The policy accepts the predicate type.
+    PredicateType,
+    /// The policy's per-subject rules hold.
+    Rule,
+}
+
+impl Check {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Check::Envelope => "envelope",
+            Check::Base64 => "base64",
+            Check::Signature => "signature",
+            Check::Signer => "signer",
+            Check::PayloadType => "payload_type",
+            Check::Statement => "statement",
+            Check::Subject => "subject",
+            Check::PredicateType => "predicate_type",
+            Check::Rule => "rule",
+        }
+    }
+
+    /// Every check a DSSE envelope passes when accepted.
+    pub const DSSE: [Check; 9] = [
+        Check::Envelope,
+        Check::Base64,
+        Check::Signature,
+        Check::Signer,
+        Check::PayloadType,
+        Check::Statement,
+        Check::Subject,
+        Check::PredicateType,
+        Check::Rule,
+    ];
+}
+
+/// Why an attestation was refused: the failed check and the detail.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {reason}", check.as_str())]
+pub struct AttestationError {
+    pub check: Check,
+    pub reason: String,
+}
+
+/// A signature that verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedSignature {
+    pub keyid: String,
+    pub signer_id: String,
+    pub signer_name: String,
+    pub algorithm: Algorithm,
+}
+
+/// What an accepted attestation says and how it was verified; the leaf records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// `dsse` (later also `sigstore-bundle`).
+    pub format: &'static str,
+    pub payload_type: String,
+    pub statement_type: String,
+    pub predicate_type: String,
+    pub subjects: Vec<Subject>,
+    pub signatures: Vec<VerifiedSignature>,
+    /// keyids of signatures from keys the policy does not know (reported, not counted).
+    pub unknown_keyids: Vec<String>,
+    /// Names of the policy rules that applied to a subject, and held.
+    pub rules: Vec<String>,
+    pub checks: Vec<Check>,
+    /// SHA-256 of the policy text it was verified under.
+    pub policy_sha256: [u8; 32],
+}
+
+/// 64 lowercase hex digits: how in-toto writes a SHA-256 and how the log indexes one.
+fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Verifies an uploaded attestation document against `policy`.
+pub fn verify(doc: &[u8], policy: &TrustPolicy) -> Result<Verified, AttestationError> {
+    let fail = |check: Check, reason: String| AttestationError { check, reason };
+    let probe: serde_json::Value = serde_json::from_slice(doc)
+        .map_err(|e| fail(Check::Envelope, format!("not well-formed JSON: {e}")))?;
+    if probe
+        .get("mediaType")
+        .and_then(|m| m.as_str())
+        .is_some_and(|m| m.starts_with("application/vnd.dev.sigstore.bundle"))
+    {
+        return Err(fail(
+            Check::Envelope,
+            "Sigstore bundles are not accepted yet; send the DSSE envelope".into(),
+        ));
+    }
+    let env = dsse::verify_envelope(doc, policy)?;
+    let statement = intoto::parse_statement(&env.payload).map_err(|e| {
+        fail(
+            if e.check == "subject" {
+                Check::Subject
+            } else {
+                Check::Statement
+            },
+            e.reason,
+        )
+    })?;
+    if !policy.accepts_predicate(&statement.predicate_type) {
+        return Err(fail(
+            Check::PredicateType,
+            format!(
+                "predicateType {:?} is not accepted by the trust policy",
+                statement.predicate_type
+            ),
+        ));
+    }
+    let mut signatures = Vec::new();
+    let mut unknown_keyids = Vec::new();
+    for s in env.signatures {
+        match s.outcome {
+            SignatureOutcome::Verified {
+                signer_id,
+                signer_name,
+                algorithm,
+            } => signatures.push(VerifiedSignature {
+                keyid: s.keyid,
+                signer_id,
+                signer_name,
+                algorithm,
+            }),
+            SignatureOutcome::Unknown => unknown_keyids.push(s.keyid),
+        }
+    }
+    let rules = check_rules(policy, &statement, &signatures)?;
+    Ok(Verified {
+        format: "dsse",
+        payload_type: env.payload_type,
+        statement_type: statement.statement_type,
+        predicate_type: statement.predicate_type,
+        subjects: statement.subjects,
+        signatures,
+        unknown_keyids,
+        rules,
+        checks: Check::DSSE.to_vec(),
+        policy_sha256: policy.sha256,
+    })
+}
+
+/// The names of the rules that applied, or the first one that does not hold.
+fn check_rules(
+    policy: &TrustPolicy,
+    statement: &intoto::Statement,
+    signatures: &[VerifiedSignature],
+) -> Result<Vec<String>, AttestationError> {
+    let mut applied = Vec::new();
+    for rule in &policy.rules {
+        let Some(subject) = statement
+            .subjects
+            .iter()
+            .find(|s| rule.matches(s.name.as_deref(), &s.sha256))
+        else {
+            continue;
+        };
+        let about = subject
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("sha256:{}", subject.sha256));
+        if let Some(types) = &rule.predicates {
+            if !types.contains(&statement.predicate_type) {
+                return Err(AttestationError {
+                    check: Check::Rule,
+                    reason: format!(
+                        "rule {:?} for subject {about:?} requires predicate type {types:?}, \
+                         not {:?}",
+                        rule.name, statement.predicate_type
+                    ),
+                });
+            }
+        }
+        if let Some(ids) = &rule.signers {
+            if !signatures.iter().any(|s| ids.contains(&s.signer_id)) {
+                return Err(AttestationError {
+                    check: Check::Rule,
+                    reason: format!(
+                        "rule {:?} for subject {about:?} requires a signature by one of \
+                         {ids:?}",
+                        rule.name
+                    ),
+                });
+            }
+        }
+        applied.push(rule.name.clone());
+    }
+    Ok(applied)
+}

@@ -1,0 +1,480 @@
+//! The trust policy (`attestations/README.md` documents the format): who may sign
+//! attestations, which predicate types are accepted, and per-subject rules. Parsed and
+//! checked once from TOML text; reading the file is the caller's work (no I/O here).
+
+use super::keys::{PublicKey, RsaPadding};
+use regex::Regex;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+/// The only policy format version so far.
+pub const POLICY_VERSION: u32 = 1;
+
+/// What is wrong with a policy, named by its TOML path, e.g. `signers[2].public_key`.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("trust policy: {path}: {reason}")]
+pub struct PolicyError {
+    pub path: String,
+    pub reason: String,
+}
+
+fn err(path: impl Into<String>, reason: impl Into<String>) -> PolicyError {
+    PolicyError {
+        path: path.into(),
+        reason: reason.into(),
+    }
+}
+
+/// A key allowed to sign attestations.
+#[derive(Debug, Clone)]
+pub struct AllowedSigner {
+    /// Matched against a DSSE signature's `keyid`.
+    pub id: String,
+    pub name: String,
+    pub key: PublicKey,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcceptedPredicate {
+    pub predicate_type: String,
+    /// Also accept `<type>/<anything>` (versioned forms such as `https://spdx.dev/Document/v2.3`).
+    pub prefix: bool,
+}
+
+impl AcceptedPredicate {
+    fn accepts(&self, t: &str) -> bool {
+        t == self.predicate_type
+            || (self.prefix
+                && t.strip_prefix(self.predicate_type.as_str())
+                    .is_some_and(|rest| rest.starts_with('/') && rest.len() > 1))
+    }
+}
+
+/// Requirements on attestations about matching subjects. A rule narrows what the policy
+/// accepts; it never admits what the signers and predicates do not.
+#[derive(Debug, Clone)]
+pub struct SubjectRule {
+    pub name: String,
+    /// Matches the whole subject name.
+    pub subject_name: Option<Regex>,
+    /// `sha256:<hex>`.
+    pub subject_digest: Option<String>,
+    /// At least one of these signer ids must have a verified signature.
+    pub signers: Option<Vec<String>>,
+    /// The predicate type must be one of these (exactly).
+    pub predicates: Option<Vec<String>>,
+}
+
+impl SubjectRule {
+    pub fn matches(&self, name: Option<&str>, sha256_hex: &str) -> bool {
+        let name_ok = match &self.subject_name {
+            Some(re) => name.is_some_and(|n| re.is_match(n)),
+            None => true,
+        };
+        let digest_ok = match &self.subject_digest {
+            Some(d) => d.strip_prefix("sha256:") == Some(sha256_hex),
+            None => true,
+        };
+        name_ok && digest_ok
+    }
+}
+
+/// Fulcio identities for Sigstore bundles: parsed and checked now, used by the Sigstore
+/// bundle verifier when it arrives.
+#[derive(Debug, Clone, Default)]
+pub struct SigstorePolicy {
+    pub trusted_root: Option<String>,
+    pub identities: Vec<SigstoreIdentity>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SigstoreIdentity {
+    pub name: String,
+    pub issuer: Matcher,
+    pub subject: Matcher,
+}
+
+/// Exact string or whole-string regular expression (cosign's `--certificate-identity`
+/// and `--certificate-identity-regexp`).
+#[derive(Debug, Clone)]
+pub enum Matcher {
+    Exact(String),
+    Regex(Regex),
+}
+
+#[derive(Debug, Clone)]
+pub struct TrustPolicy {
+    pub signers: Vec<AllowedSigner>,
+    pub predicates: Vec<AcceptedPredicate>,
+    pub rules: Vec<SubjectRule>,
+    pub sigstore: SigstorePolicy,
+    /// SHA-256 of the policy text, recorded with every attestation verified under it.
+    pub sha256: [u8; 32],
+}
+
+impl TrustPolicy {
+    /// Parses and checks a policy; the first problem found is returned.
+    pub fn from_toml(text: &str) -> Result<Self, PolicyError> {
+        let file: PolicyFile = toml::from_str(text).map_err(|e| {
+            let reason = e.message().to_string();
+            let at = e
+                .span()
+                .map(|s| {
+                    let line = text[..s.start].matches('\n').count() + 1;
+                    format!("line {line}")
+                })
+                .unwrap_or_else(|| "file".into());
+            err(at, reason)
+        })?;
+        if file.version != POLICY_VERSION {
+            return Err(err(
+                "version",
+                format!(
+                    "{} is not supported; expected {POLICY_VERSION}",
+                    file.version
+                ),
+            ));
+        }
+        let mut signers: Vec<AllowedSigner> = Vec::new();
+        for (i, s) in file.signers.into_iter().enumerate() {
+            let at = |f: &str| format!("signers[{i}].{f}");
+            if s.id.trim().is_empty() || s.id.chars().any(char::is_whitespace) {
+                return Err(err(at("id"), "must be non-empty, without whitespace"));
+            }
+            if signers.iter().any(|o| o.id == s.id) {
+                return Err(err(at("id"), format!("{:?} is listed twice", s.id)));
+            }
+            if s.name.trim().is_empty() {
+                return Err(err(at("name"), "must be non-empty"));
+            }
+            let padding = match s.rsa_padding.as_deref() {
+                None | Some("any") => RsaPadding::Either,
+                Some("pss") => RsaPadding::Pss,
+                Some("pkcs1v15") => RsaPadding::Pkcs1v15,
+                Some(o) => {
+                    return Err(err(
+                        at("rsa_padding"),
+                        format!("{o:?}; expected pss, pkcs1v15 or any"),
+                    ))
+                }
+            };
+            let key = PublicKey::from_pem(&s.public_key, padding)
+                .map_err(|e| err(at("public_key"), e))?;
+            if s.rsa_padding.is_some() && !matches!(key, PublicKey::Rsa(..)) {
+                return Err(err(at("rsa_padding"), "only for RSA keys"));
+            }
+            signers.push(AllowedSigner {
+                id: s.id,
+                name: s.name,
+                key,
+            });
+        }
+        let mut predicates = Vec::new();
+        for (i, p) in file.predicates.into_iter().enumerate() {
+            let at = |f: &str| format!("predicates[{i}].{f}");
+            if !is_uri(&p.predicate_type) {
+                return Err(err(
+                    at("type"),
+                    format!("{:?} is not an absolute URI", p.predicate_type),
+                ));
+            }
+            let prefix = match p.match_.as_deref() {
+                None | Some("exact") => false,
+                Some("prefix") => true,
+                Some(o) => {
+                    return Err(err(at("match"), format!("{o:?}; expected exact or prefix")))
+                }
+            };
+            predicates.push(AcceptedPredicate {
+                predicate_type: p.predicate_type,
+                prefix,
+            });
+        }
+        if predicates.is_empty() {
+            return Err(err(
+                "predicates",
+                "at least one accepted predicate type is required",
+            ));
+        }
+        let sigstore = sigstore_policy(file.sigstore.unwrap_or_default())?;
+        if signers.is_empty() && sigstore.identities.is_empty() {
+            return Err(err(
+                "signers",
+                "no signer is allowed: list at least one key (or Sigstore identity)",
+            ));
+        }
+        let mut rules = Vec::new();
+        for (i, r) in file.rules.into_iter().enumerate() {
+            let at = |f: &str| format!("rules[{i}].{f}");
+            if r.name.trim().is_empty() {
+                return Err(err(at("name"), "must be non-empty"));
+            }
+            if r.subject_name.is_none() && r.subject_digest.is_none() {
+                return Err(err(
+                    at("subject_name"),
+                    "a rule needs subject_name, subject_digest or both",
+                ));
+            }
+            let subject_name = r
+                .subject_name
+                .as_deref()
+                .map(|p| whole(p).map_err(|e| err(at("subject_name"), e)))
+                .transpose()?;
+            if let Some(d) = &r.subject_digest {
+                if !d.strip_prefix("sha256:").is_some_and(super::is_sha256_hex) {
+                    return Err(err(
+                        at("subject_digest"),
+                        "expected sha256:<64 lowercase hex>",
+                    ));
+                }
+            }
+            if r.signers.is_none() && r.predicates.is_none() {
+                return Err(err(
+                    at("signers"),
+                    "a rule needs signers, predicates or both",
+                ));
+            }
+            for (j, id) in r.signers.iter().flatten().enumerate() {
+                if !signers.iter().any(|s| &s.id == id) {
+                    return Err(err(
+                        format!("rules[{i}].signers[{j}]"),
+                        format!("{id:?} is not the id of a listed signer"),
+                    ));
+                }
+            }
+            for (j, t) in r.predicates.iter().flatten().enumerate() {
+                if !predicates.iter().any(|p| p.accepts(t)) {
+                    return Err(err(
+                        format!("rules[{i}].predicates[{j}]"),
+                        format!("{t:?} is not an accepted predicate type"),
+                    ));
+                }
+            }
+            rules.push(SubjectRule {
+                name: r.name,
+                subject_name,
+                subject_digest: r.subject_digest,
+                signers: r.signers,
+                predicates: r.predicates,
+            });
+        }
+        Ok(TrustPolicy {
+            signers,
+            predicates,
+            rules,
+            sigstore,
+            sha256: Sha256::digest(text.as_bytes()).into(),
+        })
+    }
+
+    /// Whether statements of this predicate type are accepted.
+    pub fn accepts_predicate(&self, t: &str) -> bool {
+        self.predicates.iter().any(|p| p.accepts(t))
+    }
+}
+
+fn is_uri(s: &str) -> bool {
+    s.split_once(':').is_some_and(|(scheme, rest)| {
+        !rest.is_empty()
+            && scheme
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    }) && !s.chars().any(char::is_whitespace)
+}
+
+/// A pattern that must match the whole string.
+fn whole(pattern: &str) -> Result<Regex, String> {
+    Regex::new(&format!("^(?:{pattern})$")).map_err(|e| format!("not a regular expression: {e}"))
+}
+
+fn sigstore_policy(f: SigstoreFile) -> Result<SigstorePolicy, PolicyError> {
+    let mut identities = Vec::new();
+    for (i, id) in f.identities.into_iter().enumerate() {
+        let at = |f: &str| format!("sigstore.identities[{i}].{f}");
+        let matcher = |exact: Option<String>, re: Option<String>, field: &str| match (exact, re) {
+            (Some(e), None) => Ok(Matcher::Exact(e)),
+            (None, Some(r)) => whole(&r)
+                .map(Matcher::Regex)
+                .map_err(|e| err(at(&format!("{field}_regex")), e)),
+            _ => Err(err(
+                at(field),
+                format!("exactly one of {field} and {field}_regex is required"),
+            )),
+        };
+        identities.push(SigstoreIdentity {
+            issuer: matcher(id.issuer, id.issuer_regex, "issuer")?,
+            subject: matcher(id.subject, id.subject_regex, "subject")?,
+            name: id.name,
+        });
+    }
+    Ok(SigstorePolicy {
+        trusted_root: f.trusted_root,
+        identities,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyFile {
+    version: u32,
+    #[serde(default)]
+    signers: Vec<SignerFile>,
+    #[serde(default)]
+    predicates: Vec<PredicateFile>,
+    #[serde(default)]
+    rules: Vec<RuleFile>,
+    sigstore: Option<SigstoreFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignerFile {
+    id: String,
+    name: String,
+    public_key: String,
+    rsa_padding: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PredicateFile {
+    #[serde(rename = "type")]
+    predicate_type: String,
+    #[allow(dead_code)] // documentation for the operator
+    name: Option<String>,
+    #[serde(rename = "match")]
+    match_: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    name: String,
+    subject_name: Option<String>,
+    subject_digest: Option<String>,
+    signers: Option<Vec<String>>,
+    predicates: Option<Vec<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct SigstoreFile {
+    trusted_root: Option<String>,
+    #[serde(default)]
+    identities: Vec<IdentityFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IdentityFile {
+    name: String,
+    issuer: Option<String>,
+    issuer_regex: Option<String>,
+    subject: Option<String>,
+    subject_regex: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ED_PEM: &str = "-----BEGIN PUBLIC KEY-----\n\
+        MCowBQYDK2VwAyEA3p97PJthwOsBbefPaVP3DoHTjN2yj1T/c6Z3vkUhHSA=\n\
+        -----END PUBLIC KEY-----\n";
+
+    fn policy(extra: &str) -> String {
+        format!(
+            "version = 1\n[[signers]]\nid = \"k1\"\nname = \"release\"\n\
+             public_key = \"\"\"\n{ED_PEM}\"\"\"\n\
+             [[predicates]]\ntype = \"https://slsa.dev/provenance/v1\"\n\
+             [[predicates]]\ntype = \"https://spdx.dev/Document\"\nmatch = \"prefix\"\n{extra}"
+        )
+    }
+
+    #[test]
+    fn the_example_policy_is_valid() {
+        let text = include_str!("../../../attestations/policy.example.toml");
+        let p = TrustPolicy::from_toml(text).unwrap();
+        assert!(p.accepts_predicate("https://slsa.dev/provenance/v1"));
+        assert!(!p.rules.is_empty());
+    }
+
+    #[test]
+    fn predicate_types_match_exactly_or_by_versioned_prefix() {
+        let p = TrustPolicy::from_toml(&policy("")).unwrap();
+        assert!(p.accepts_predicate("https://slsa.dev/provenance/v1"));
+        assert!(!p.accepts_predicate("https://slsa.dev/provenance/v1/x"));
+        assert!(!p.accepts_predicate("https://slsa.dev/provenance/v0.2"));
+        assert!(p.accepts_predicate("https://spdx.dev/Document"));
+        assert!(p.accepts_predicate("https://spdx.dev/Document/v2.3"));
+        assert!(!p.accepts_predicate("https://spdx.dev/DocumentX"));
+        assert!(!p.accepts_predicate("https://spdx.dev/Document/"));
+    }
+
+    #[test]
+    fn rules_match_whole_names_and_digests() {
+        let p = TrustPolicy::from_toml(&policy(
+            "[[rules]]\nname = \"r\"\nsubject_name = 'registry\\.example/app'\nsigners = [\"k1\"]\n",
+        ))
+        .unwrap();
+        let r = &p.rules[0];
+        assert!(r.matches(Some("registry.example/app"), "00"));
+        assert!(!r.matches(Some("registry.example/app2"), "00"));
+        assert!(!r.matches(Some("xregistry.example/app"), "00"));
+        assert!(!r.matches(None, "00"));
+    }
+
+    #[test]
+    fn invalid_policies_name_the_offending_field() {
+        let cases = [
+            ("version = 2", "version"),
+            ("version = 1\n[[predicates]]\ntype = \"https://x.example/p\"", "signers"),
+            (
+                &policy("[[rules]]\nname = \"r\"\nsubject_name = '('\nsigners = [\"k1\"]\n"),
+                "rules[0].subject_name",
+            ),
+            (
+                &policy("[[rules]]\nname = \"r\"\nsubject_digest = 'sha256:00'\nsigners = [\"k1\"]\n"),
+                "rules[0].subject_digest",
+            ),
+            (
+                &policy("[[rules]]\nname = \"r\"\nsubject_name = 'a'\nsigners = [\"k2\"]\n"),
+                "rules[0].signers[0]",
+            ),
+            (
+                &policy("[[rules]]\nname = \"r\"\nsubject_name = 'a'\npredicates = [\"https://x.example/p\"]\n"),
+                "rules[0].predicates[0]",
+            ),
+            (&policy("[[rules]]\nname = \"r\"\nsubject_name = 'a'\n"), "rules[0].signers"),
+            (
+                &policy("[[predicates]]\ntype = \"not a uri\"\n"),
+                "predicates[2].type",
+            ),
+            (
+                &policy("[[sigstore.identities]]\nname = \"gh\"\nissuer = \"https://i\"\n"),
+                "sigstore.identities[0].subject",
+            ),
+            (&policy("colour = \"blue\"\n"), "line"),
+        ];
+        for (text, path) in cases {
+            let e = TrustPolicy::from_toml(text).unwrap_err();
+            assert!(e.path.starts_with(path), "{text}\n=> {e}");
+        }
+        let twice = policy("").replacen("[[predicates]]", &format!(
+            "[[signers]]\nid = \"k1\"\nname = \"again\"\npublic_key = \"\"\"\n{ED_PEM}\"\"\"\n[[predicates]]"
+        ), 1);
+        assert_eq!(
+            TrustPolicy::from_toml(&twice).unwrap_err().path,
+            "signers[1].id"
+        );
+        let bad_key = policy("").replace("MCowBQYDK2VwAyEA", "MCowBQYDK2VwAyEB");
+        assert_eq!(
+            TrustPolicy::from_toml(&bad_key).unwrap_err().path,
+            "signers[0].public_key"
+        );
+    }
+}
