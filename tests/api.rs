@@ -482,6 +482,7 @@ async fn openapi_documents_every_route() {
         "/v1/proofs/inclusion",
         "/v1/proofs/consistency",
         "/v1/thread/{node}",
+        "/v1/thread/recall-impact",
         "/healthz",
         "/readyz",
         "/metrics",

@@ -8,9 +8,11 @@
 
 pub mod backfill;
 pub mod dot;
+mod recall;
 mod trace;
 
 pub use backfill::backfill;
+pub use recall::{recall_impact, Recall, RecallOptions, Suspect};
 pub use trace::{trace, Direction, Trace, TraceOptions};
 
 use crate::entry::NodeType;
