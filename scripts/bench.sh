@@ -6,3 +6,4 @@ mkdir -p bench-out
 stamp=$(date +%Y%m%dT%H%M%S)
 cargo bench --bench ledger -- "$@" 2>&1 | tee "bench-out/ledger-$stamp.txt"
 cargo bench --bench postgres -- "$@" 2>&1 | tee "bench-out/postgres-$stamp.txt"
+cargo bench --bench thread -- "$@" 2>&1 | tee "bench-out/thread-$stamp.txt"

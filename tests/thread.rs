@@ -821,6 +821,13 @@ async fn recall_impact_is_bounded_pinned_and_checked(s: TestServer) {
     assert_eq!(v["truncated"], true);
     assert_eq!(v["truncation"], json!(["depth limit of 1 reached"]));
     assert_eq!(v["counts"]["finished"], 0);
+    // A spool during a window it was not used in implicates nothing, itself included.
+    let v = recall(
+        &s,
+        json!({"suspects": [{"node": spool(0, 0), "from": time(0), "until": time(1)}]}),
+    )
+    .await;
+    assert_eq!(v["counts"]["finished"], 0, "{v}");
     let v = recall(&s, json!({"suspects": [{"node": lot(0)}], "limit": 2})).await;
     assert_eq!(v["listed"], 2);
     assert_eq!(v["finished"].as_array().unwrap().len(), 2);

@@ -397,7 +397,20 @@ pub async fn recall_impact(
         }
     }
 
-    let finished = finished(&g);
+    // A suspect seen through a window was not followed everywhere: it is not known to be
+    // finished (a lot unused in the window implicates nothing, itself included).
+    let (windowed, whole): (Vec<_>, Vec<_>) = suspects
+        .iter()
+        .zip(&windows)
+        .partition(|(_, w)| w.from.is_some() || w.until.is_some());
+    let whole: HashSet<&str> = whole.iter().map(|(s, _)| s.node.as_str()).collect();
+    let windowed: HashSet<&str> = windowed
+        .iter()
+        .map(|(s, _)| s.node.as_str())
+        .filter(|n| !whole.contains(n))
+        .collect();
+    let mut finished = finished(&g);
+    finished.retain(|n| !windowed.contains(n));
 
     // The work orders that made them: one hop upstream.
     let mut work_orders: HashMap<String, Vec<String>> = HashMap::new();
