@@ -278,11 +278,11 @@ fn verify_bundle(path: &std::path::Path, key: Option<&str>, json: bool) -> Resul
                     r.entries, r.origin, r.tree_size, r.root_hash
                 );
                 println!(
-                    "  {} edges and {} corrections about {} each stated by a proved entry; \
-                     checkpoint signed by {}{}",
+                    "  thread of {}: {} edges and {} correction(s), each stated by a proved \
+                     entry; checkpoint signed by {}{}",
+                    r.subject,
                     r.edges,
                     r.corrections,
-                    r.subject,
                     r.verifier_key,
                     if r.key_handovers > 0 {
                         format!(" ({} key handovers followed)", r.key_handovers)
