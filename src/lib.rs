@@ -1,15 +1,17 @@
 //! threadlog: an append-only, signed, Merkle-chained ledger for a plant's digital thread.
 //!
 //! Layers, each depending only on those below it: `merkle` and `note` (pure, the
-//! auditor's trusted core); `entry` (leaf envelopes) and `controls` (NIST SP 800-171
+//! auditor's trusted core) and `bundle` (evidence bundles, verified with the core alone);
+//! `entry` (leaf envelopes and the edges they create) and `controls` (NIST SP 800-171
 //! catalogs); `signer` and `store` (key and storage behind small traits); `sequencer`
-//! (group commit); `audit` (full verification) and `dump` (moving a log between stores);
-//! `thread` (genealogy traces, recall impact, evidence bundles);
-//! `api` (HTTP) and `server` (start-up) on top.
+//! (group commit); `audit` (full verification), `dump` (moving a log between stores) and
+//! `thread` (genealogy traces, recall impact, building bundles); `api` (HTTP) and
+//! `server` (start-up) on top.
 
 pub mod api;
 pub mod audit;
 pub mod compliance;
+pub mod bundle;
 pub mod config;
 pub mod controls;
 pub mod dump;

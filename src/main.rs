@@ -45,11 +45,13 @@ enum Command {
         #[command(subcommand)]
         command: cli::keys::KeysCommand,
     },
-    /// Verify the whole log: against a server (--url) or a database (--database).
+    /// Verify the whole log (against a server with --url, or a database with
+    /// --database), or an evidence bundle offline (--bundle).
     Verify(VerifyArgs),
     /// A NIST SP 800-171 compliance report as of a checkpoint (json, md, html, oscal).
     Report(cli::report::ReportArgs),
-    /// Write the whole log (leaves, checkpoints, key history) to a verifiable dump.
+    /// Write the whole log (leaves, checkpoints, key history) to a verifiable dump
+    /// directory, or with --subject an evidence bundle about one node to a file.
     Export(cli::dump::ExportArgs),
     /// Load a dump into an empty store of either backend, verifying it on the way.
     Import(cli::dump::ImportArgs),
@@ -84,14 +86,18 @@ enum TokenCommand {
 #[derive(clap::Args)]
 struct VerifyArgs {
     /// Base URL of a threadlog server, e.g. https://threadlog.plant.example
-    #[arg(long, conflicts_with = "database")]
+    #[arg(long, conflicts_with_all = ["database", "bundle"])]
     url: Option<String>,
+    /// An evidence bundle written by `threadlog export --subject`, checked offline with
+    /// --key (no server, no database).
+    #[arg(long, conflicts_with = "database")]
+    bundle: Option<PathBuf>,
     /// Database URL of a log to check directly (operators).
     #[arg(long)]
     database: Option<String>,
     /// The log's first verifier key (`name+keyid+base64`); rotations are followed from it
-    /// through the logged key entries. Required with --url; with --database it defaults to
-    /// the first key the database's key entries record.
+    /// through the logged key entries. Required with --url and --bundle; with --database
+    /// it defaults to the first key the database's key entries record.
     #[arg(long)]
     key: Option<String>,
     /// Auditor token for --url.
@@ -258,7 +264,57 @@ fn default_state_path(key: &VerifierKey) -> Option<PathBuf> {
     )))
 }
 
+/// `verify --bundle`: offline, with the pinned key and the `merkle`/`note` code only.
+fn verify_bundle(path: &std::path::Path, key: Option<&str>, json: bool) -> Result<ExitCode> {
+    let key: VerifierKey = key
+        .context("--key VERIFIER_KEY is required with --bundle")?
+        .parse()
+        .context("--key")?;
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let result = threadlog::bundle::verify(&bytes, &key);
+    if json {
+        let v = match &result {
+            Ok(r) => serde_json::json!({ "ok": true, "report": r }),
+            Err(f) => serde_json::json!({ "ok": false, "failure": f }),
+        };
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        match &result {
+            Ok(r) => {
+                println!(
+                    "OK: {} entries of {} proved at tree size {}, root {}",
+                    r.entries, r.origin, r.tree_size, r.root_hash
+                );
+                println!(
+                    "  thread of {}: {} edges and {} correction(s), each stated by a proved \
+                     entry; checkpoint signed by {}{}",
+                    r.subject,
+                    r.edges,
+                    r.corrections,
+                    r.verifier_key,
+                    if r.key_handovers > 0 {
+                        format!(" ({} key handovers followed)", r.key_handovers)
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+            Err(f) => {
+                println!("FAILED at {}: {}", f.at, f.reason);
+            }
+        }
+    }
+    Ok(if result.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
 async fn verify(args: VerifyArgs) -> Result<ExitCode> {
+    if let Some(path) = &args.bundle {
+        return verify_bundle(path, args.key.as_deref(), args.json);
+    }
     let (source, key, state_path): (Box<dyn Source>, VerifierKey, Option<PathBuf>) =
         match (&args.url, &args.database) {
             (Some(url), None) => {
@@ -299,7 +355,9 @@ async fn verify(args: VerifyArgs) -> Result<ExitCode> {
                 };
                 (Box::new(StoreSource::new(store)), key, state)
             }
-            _ => bail!("give either --url URL (with --key) or --database DATABASE_URL"),
+            _ => {
+                bail!("give --url URL (with --key), --database URL, or --bundle FILE (with --key)")
+            }
         };
 
     let previous: Option<Previous> = match &state_path {

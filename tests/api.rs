@@ -488,6 +488,7 @@ async fn openapi_documents_every_route() {
         "/v1/sboms/diff",
         "/v1/blobs/{digest}",
         "/v1/artifacts/{subject}",
+        "/v1/thread/recall-impact",
         "/healthz",
         "/readyz",
         "/metrics",

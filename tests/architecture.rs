@@ -1,6 +1,7 @@
 //! The trusted core stays pure: `merkle` and `note` may use std, sha2, base64,
 //! ed25519-dalek, thiserror and the tlog crates they wrap, and nothing that does I/O or
-//! reaches into the rest of the crate.
+//! reaches into the rest of the crate. The evidence-bundle verifier (`bundle`) is held
+//! to the same rules, with the core as the only part of the crate it may use.
 
 use std::path::Path;
 
@@ -94,4 +95,40 @@ fn attestation_verification_has_no_io() {
             }
         }
     }
+}
+
+#[test]
+fn the_bundle_verifier_uses_only_the_core() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/bundle");
+    let mut checked = 0;
+    for file in sources(&root) {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or_default();
+            for f in FORBIDDEN
+                .iter()
+                .chain(&["crate::thread", "crate::dump", "crate::controls"])
+            {
+                assert!(
+                    !code.contains(f),
+                    "{}:{}: `{f}` is not allowed in the bundle verifier",
+                    file.display(),
+                    n + 1
+                );
+            }
+            if let Some(at) = code.find("crate::") {
+                let used = &code[at..];
+                assert!(
+                    ["crate::merkle", "crate::note"]
+                        .iter()
+                        .any(|ok| used.starts_with(ok)),
+                    "{}:{}: the bundle verifier may use only merkle and note",
+                    file.display(),
+                    n + 1
+                );
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked >= 2, "expected the bundle's files, found {checked}");
 }

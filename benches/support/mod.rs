@@ -152,3 +152,50 @@ pub async fn prove(store: &dyn Store, n: u64, root: Hash, proofs: u64) -> (f64, 
     lat.sort();
     (pct(&lat, 0.5), pct(&lat, 0.99), rate)
 }
+
+/// One edge row as the ledger stores it: (src id, entry, dst id, kind, at, label).
+pub type EdgeRow<'a> = (i64, i64, i64, &'static str, i64, Option<&'a str>);
+
+/// Node ids assigned in memory, for the baselines that write the ledger's thread rows
+/// with plain INSERTs (the ledger looks them up in the transaction instead).
+#[derive(Default)]
+pub struct Interner {
+    ids: std::collections::HashMap<String, i64>,
+}
+
+impl Interner {
+    /// The new nodes and the edge rows of entries numbered from `first`, edges in key
+    /// order.
+    pub fn rows<'a>(
+        &mut self,
+        first: i64,
+        entries: &'a [PreparedEntry],
+    ) -> (Vec<(i64, String)>, Vec<EdgeRow<'a>>) {
+        let mut nodes = Vec::new();
+        let mut edges = Vec::new();
+        for (i, e) in entries.iter().enumerate() {
+            for x in &e.thread.edges {
+                let mut id = |name: &str| match self.ids.get(name) {
+                    Some(id) => *id,
+                    None => {
+                        let id = self.ids.len() as i64 + 1;
+                        self.ids.insert(name.to_string(), id);
+                        nodes.push((id, name.to_string()));
+                        id
+                    }
+                };
+                let (src, dst) = (id(&x.from), id(&x.to));
+                edges.push((
+                    src,
+                    first + i as i64,
+                    dst,
+                    x.kind.as_str(),
+                    x.at,
+                    x.label.as_deref(),
+                ));
+            }
+        }
+        edges.sort_unstable_by_key(|e| (e.0, e.1, e.2, e.3));
+        (nodes, edges)
+    }
+}

@@ -1,26 +1,33 @@
 //! The digital thread (role `auditor` or `admin`): `GET /v1/thread/{node}` traces the
-//! genealogy graph around a node (JSON, or Graphviz DOT with `format=dot`). It answers
-//! at one checkpoint, named in the answer (and, for DOT, in the `X-Threadlog-Tree-Size`
-//! header), and accepts `tree_size` to answer again at it.
+//! genealogy graph around a node (JSON, or Graphviz DOT with `format=dot`), and
+//! `POST /v1/thread/recall-impact` finds everything finished downstream of suspect
+//! nodes. Both answer at one checkpoint, named in the answer (and, for DOT, in the
+//! `X-Threadlog-Tree-Size` header), and accept `tree_size` to answer again at it.
 
 use super::auth::Caller;
 use super::error::ApiError;
+use super::events::{body_or_error, require_json};
 use super::log::READERS;
 use super::AppState;
-use crate::thread::{self, dot, Direction, TraceOptions};
-use axum::extract::rejection::{PathRejection, QueryRejection};
+use crate::thread::{self, dot, Direction, RecallOptions, Suspect, TraceOptions, MAX_DEPTH};
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
 /// The most nodes a trace may ask for.
 const MAX_TRACE_NODES: usize = 100_000;
+/// The most results a recall may list (counts always cover all).
+const MAX_RECALL_LIST: usize = 100_000;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/thread/{node}", get(trace))
+    Router::new()
+        .route("/v1/thread/recall-impact", post(recall_impact))
+        .route("/v1/thread/{node}", get(trace))
 }
 
 #[derive(Deserialize)]
@@ -83,4 +90,45 @@ async fn trace(
     } else {
         Ok(Json(t).into_response())
     }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecallRequest {
+    suspects: Vec<Suspect>,
+    depth: Option<u32>,
+    limit: Option<usize>,
+    tree_size: Option<u64>,
+}
+
+async fn recall_impact(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    caller.require(READERS)?;
+    require_json(&headers, "a recall-impact request")?;
+    let body = body_or_error(body, state.body_limit)?;
+    let req: RecallRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "{e}; expected {{\"suspects\": [{{\"node\": \"lot:…\", \"from\"?: RFC 3339, \
+             \"until\"?: RFC 3339}}], \"depth\"?: 1..{MAX_DEPTH}, \"limit\"?, \"tree_size\"?}}"
+        ))
+    })?;
+    let defaults = RecallOptions::default();
+    let limit = req.limit.unwrap_or(defaults.limit);
+    if limit > MAX_RECALL_LIST {
+        return Err(ApiError::BadRequest(format!(
+            "limit must be at most {MAX_RECALL_LIST}"
+        )));
+    }
+    let opts = RecallOptions {
+        depth: req.depth.unwrap_or(defaults.depth),
+        limit,
+        tree_size: req.tree_size,
+        ..defaults
+    };
+    let r = thread::recall_impact(state.reads.as_ref(), &req.suspects, &opts).await?;
+    Ok(Json(r).into_response())
 }

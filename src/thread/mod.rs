@@ -7,10 +7,14 @@
 //! tree size, so it can be recomputed later at the same size and give the same result.
 
 pub mod backfill;
+mod bundle;
 pub mod dot;
+mod recall;
 mod trace;
 
 pub use backfill::backfill;
+pub use bundle::{build_bundle, BundleOptions};
+pub use recall::{recall_impact, Recall, RecallOptions, Suspect};
 pub use trace::{trace, Direction, Trace, TraceOptions};
 
 use crate::entry::NodeType;

@@ -10,7 +10,7 @@ use super::{checkpoint_at, format_micros, parse_node, CheckpointRef, ThreadError
 use crate::entry::{EdgeKind, NodeType};
 use crate::store::{EdgeEnd, EdgeQuery, EntryQuery, Store, StoredEdge};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -90,6 +90,14 @@ pub struct TraceEdge {
     /// The entry that the one creating this edge corrects.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub corrects: Option<u64>,
+    /// How many other entries state the same edge (e.g. every print from one spool says
+    /// the spool belongs to its lot); `entry` is the first of them no correction touches.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub also_stated_by: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
@@ -108,7 +116,7 @@ pub struct Trace {
     pub checkpoint: CheckpointRef,
     pub nodes: Vec<TraceNode>,
     pub edges: Vec<TraceEdge>,
-    /// Every correction touching an edge above, both sides named.
+    /// Every correction touching an entry that states an edge above, both sides named.
     pub corrections: Vec<CorrectionRef>,
     pub truncated: bool,
     /// Why the graph was cut short: the depth bound, the node bound, or both.
@@ -248,7 +256,7 @@ pub async fn trace(
     }
     let stored: Vec<StoredEdge> = w.edges.into_values().collect();
     let c = Corrections::load(store, &stored, below).await?;
-    let edges = stored.iter().map(|e| c.edge(e)).collect();
+    let (edges, corrections) = c.collapse(&stored);
     let mut nodes: Vec<TraceNode> = w
         .nodes
         .into_iter()
@@ -267,7 +275,7 @@ pub async fn trace(
         checkpoint: CheckpointRef::from(&cp),
         nodes,
         edges,
-        corrections: c.all,
+        corrections,
         truncated: !w.truncation.is_empty(),
         truncation: w.truncation,
     })
@@ -302,6 +310,50 @@ impl Corrections {
         Ok(c)
     }
 
+    /// Whether a later entry corrects entry `index`.
+    pub(super) fn is_corrected(&self, index: u64) -> bool {
+        self.corrected_by.contains_key(&index)
+    }
+
+    /// Edges as answered: one per (from, to, kind), stated by the first entry no
+    /// correction touches (else the first), with the count of the others; by entry.
+    /// And the corrections touching the entries that state them.
+    pub(super) fn collapse(&self, edges: &[StoredEdge]) -> (Vec<TraceEdge>, Vec<CorrectionRef>) {
+        let mut groups: BTreeMap<(&str, &str, EdgeKind), Vec<&StoredEdge>> = BTreeMap::new();
+        for e in edges {
+            groups
+                .entry((e.from.as_str(), e.to.as_str(), e.kind))
+                .or_default()
+                .push(e);
+        }
+        let mut out: Vec<TraceEdge> = groups
+            .into_values()
+            .map(|mut g| {
+                g.sort_by_key(|e| {
+                    (
+                        self.is_corrected(e.index),
+                        self.corrects.contains_key(&e.index),
+                        e.index,
+                    )
+                });
+                let mut edge = self.edge(g[0]);
+                edge.also_stated_by = g.len() - 1;
+                edge
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            (a.entry, &a.from, &a.to, a.kind).cmp(&(b.entry, &b.from, &b.to, b.kind))
+        });
+        let shown: HashSet<u64> = out.iter().map(|e| e.entry).collect();
+        let corrections = self
+            .all
+            .iter()
+            .filter(|c| shown.contains(&c.entry) || shown.contains(&c.corrects))
+            .copied()
+            .collect();
+        (out, corrections)
+    }
+
     /// An edge as answered, with the corrections of the entry that created it.
     pub(super) fn edge(&self, e: &StoredEdge) -> TraceEdge {
         TraceEdge {
@@ -313,6 +365,7 @@ impl Corrections {
             entry: e.index,
             effective_time: format_micros(e.at),
             label: e.label.clone(),
+            also_stated_by: 0,
         }
     }
 }

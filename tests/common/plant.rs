@@ -40,7 +40,8 @@ impl PlantSpec {
         }
     }
 
-    /// `serials` serials (parts and assemblies) in about ten events each.
+    /// About `serials` serials (three parts to one assembly) in about ten events each:
+    /// each part is printed, goes through ten process steps and QC.
     pub fn scaled(serials: usize) -> Self {
         let parts = serials * 3 / 4;
         PlantSpec {
@@ -50,7 +51,7 @@ impl PlantSpec {
             parts,
             parts_per_work_order: 100,
             assemblies_per_work_order: 50,
-            process_steps: 7,
+            process_steps: 10,
             customers: 200,
             corrections: true,
         }

@@ -1,7 +1,7 @@
 //! The thread's rows in the store: interned nodes, edges indexed from both ends, the
 //! corrections between entries, and the back-fill state of a log older than them.
-//! Both backends share the read SQL here; each writes in its own idiom (multi-row
-//! INSERT on SQLite, UNNEST arrays on PostgreSQL).
+//! Each backend writes and reads in its own idiom: multi-row INSERTs and IN lists on
+//! SQLite (with the shared SQL here), UNNEST and ANY arrays on PostgreSQL.
 
 pub(super) mod postgres;
 pub(super) mod sqlite;
@@ -88,10 +88,25 @@ impl Backlog {
     }
 }
 
-/// Nodes per statement: far below SQLite's bound-parameter limit.
+/// Nodes per statement on SQLite: far below its bound-parameter limit.
 pub(super) const NODE_CHUNK: usize = 500;
 
-/// One chunk of an edge query, in the SQL both backends share.
+/// The edges at the nodes `q` names: the queried end is `q` itself, so only the other
+/// end's name is looked up.
+pub(super) fn select_edges(end: EdgeEnd) -> &'static str {
+    match end {
+        EdgeEnd::From => {
+            "SELECT q.name AS src, o.name AS dst, e.kind, e.idx, e.at, e.label \
+             FROM nodes q JOIN edges e ON e.src = q.id JOIN nodes o ON o.id = e.dst"
+        }
+        EdgeEnd::To => {
+            "SELECT o.name AS src, q.name AS dst, e.kind, e.idx, e.at, e.label \
+             FROM nodes q JOIN edges e ON e.dst = q.id JOIN nodes o ON o.id = e.src"
+        }
+    }
+}
+
+/// One chunk of an edge query on SQLite.
 pub(super) fn edges_sql<'a, DB>(
     b: &mut QueryBuilder<'a, DB>,
     q: &EdgeQuery,
@@ -102,19 +117,8 @@ where
     String: sqlx::Encode<'a, DB> + Type<DB>,
     i64: sqlx::Encode<'a, DB> + Type<DB>,
 {
-    let at = match q.end {
-        EdgeEnd::From => "e.src",
-        EdgeEnd::To => "e.dst",
-    };
-    b.push(
-        "SELECT s.name AS src, d.name AS dst, e.kind, e.idx, e.at, e.label \
-         FROM nodes q JOIN edges e ON ",
-    );
-    b.push(at);
-    b.push(
-        " = q.id JOIN nodes s ON s.id = e.src JOIN nodes d ON d.id = e.dst \
-         WHERE q.name IN (",
-    );
+    b.push(select_edges(q.end));
+    b.push(" WHERE q.name IN (");
     let mut sep = b.separated(", ");
     for n in nodes {
         sep.push_bind(n.clone());
@@ -159,9 +163,9 @@ where
     })
 }
 
-/// The corrections touching `indexes` (either side) below a tree size, in the SQL both
-/// backends share. A correction always comes after what it corrects, so bounding the
-/// correcting entry bounds both.
+/// The corrections touching `indexes` (either side) below a tree size, on SQLite. A
+/// correction always comes after what it corrects, so bounding the correcting entry
+/// bounds both.
 pub(super) fn corrections_sql<'a, DB>(
     b: &mut QueryBuilder<'a, DB>,
     indexes: &[u64],

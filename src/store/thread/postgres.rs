@@ -143,23 +143,36 @@ pub(in crate::store) async fn advance(
     Ok(())
 }
 
+/// One statement whatever the number of nodes: the arrays are one parameter each, so
+/// PostgreSQL prepares the query once per shape.
 pub(in crate::store) async fn edges(
     pool: &sqlx::PgPool,
     q: &EdgeQuery,
 ) -> Result<Vec<StoredEdge>, StoreError> {
-    let mut out = Vec::new();
-    for chunk in q.nodes.chunks(NODE_CHUNK) {
-        let mut b = QueryBuilder::<Postgres>::new("");
-        edges_sql(&mut b, q, chunk)?;
-        for row in b.build().fetch_all(pool).await.map_err(db_err)? {
-            out.push(edge(&row)?);
-        }
+    let mut b = QueryBuilder::<Postgres>::new(select_edges(q.end));
+    b.push(" WHERE q.name = ANY(");
+    b.push_bind(q.nodes.clone());
+    b.push(") AND e.idx < ").push_bind(to_sql(q.below)?);
+    if !q.kinds.is_empty() {
+        let kinds: Vec<String> = q.kinds.iter().map(|k| k.as_str().to_string()).collect();
+        b.push(" AND e.kind = ANY(").push_bind(kinds).push(")");
+    }
+    if let Some(t) = q.at_from {
+        b.push(" AND e.at >= ").push_bind(t);
+    }
+    if let Some(t) = q.at_until {
+        b.push(" AND e.at < ").push_bind(t);
     }
     if let Some(l) = q.limit {
-        out.sort_by_key(|e| e.index);
-        out.truncate(l as usize);
+        b.push(" ORDER BY e.idx LIMIT ").push_bind(i64::from(l));
     }
-    Ok(out)
+    b.build()
+        .fetch_all(pool)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(edge)
+        .collect()
 }
 
 pub(in crate::store) async fn corrections(
@@ -167,14 +180,22 @@ pub(in crate::store) async fn corrections(
     indexes: &[u64],
     below: u64,
 ) -> Result<Vec<Correction>, StoreError> {
-    let mut out = Vec::new();
-    for chunk in indexes.chunks(NODE_CHUNK) {
-        let mut b = QueryBuilder::<Postgres>::new("");
-        corrections_sql(&mut b, chunk, below)?;
-        for row in b.build().fetch_all(pool).await.map_err(db_err)? {
-            out.push(correction(&row)?);
-        }
-    }
+    let indexes = indexes
+        .iter()
+        .map(|i| to_sql(*i))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut out = sqlx::query(
+        "SELECT corrected, idx FROM corrections WHERE corrected = ANY($1) AND idx < $2 \
+         UNION SELECT corrected, idx FROM corrections WHERE idx = ANY($1) AND idx < $2",
+    )
+    .bind(&indexes)
+    .bind(to_sql(below)?)
+    .fetch_all(pool)
+    .await
+    .map_err(db_err)?
+    .iter()
+    .map(correction)
+    .collect::<Result<Vec<_>, _>>()?;
     out.sort_unstable();
     out.dedup();
     Ok(out)
