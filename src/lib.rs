@@ -10,8 +10,8 @@
 
 pub mod api;
 pub mod audit;
-pub mod compliance;
 pub mod bundle;
+pub mod compliance;
 pub mod config;
 pub mod controls;
 pub mod dump;
