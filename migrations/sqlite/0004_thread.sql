@@ -11,7 +11,8 @@ CREATE TABLE nodes (
 );
 
 -- Downstream edges: src went into, acted on or made dst. Forward traces read the
--- primary key, backward traces the covering index on dst.
+-- primary key, backward traces the index on dst (which holds the key's other columns,
+-- so time and label are one lookup away); a narrow index keeps appends cheap.
 CREATE TABLE edges (
     src   INTEGER NOT NULL, -- nodes.id
     idx   INTEGER NOT NULL, -- the entry that created the edge
@@ -21,7 +22,7 @@ CREATE TABLE edges (
     label TEXT,             -- role, relation, program name, software kind, customer order
     PRIMARY KEY (src, idx, dst, kind)
 ) WITHOUT ROWID;
-CREATE INDEX edges_dst ON edges (dst, idx, src, kind, at, label);
+CREATE INDEX edges_dst ON edges (dst, idx);
 
 -- A correction (an event with `corrects`) names the entry it corrects; both stay.
 CREATE TABLE corrections (

@@ -99,8 +99,10 @@ pub async fn checkpoint_at(
 
 /// Microseconds since the epoch as the fixed-width RFC 3339 UTC form used everywhere.
 pub fn format_micros(at: i64) -> String {
+    // The same text as `sequencer::format_time`, without parsing a format string per
+    // edge (a trace formats thousands).
     chrono::DateTime::from_timestamp_micros(at)
-        .map(|t| crate::sequencer::format_time(&t))
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
         .unwrap_or_default()
 }
 
@@ -113,4 +115,15 @@ pub fn parse_micros(name: &str, s: &str) -> Result<i64, ThreadError> {
                 "{name}: {s:?} is not an RFC 3339 timestamp with offset ({e})"
             ))
         })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn edge_times_read_like_integration_times() {
+        for at in [0, 1_795_525_200_000_000, 1_795_525_200_123_456] {
+            let t = chrono::DateTime::from_timestamp_micros(at).unwrap();
+            assert_eq!(super::format_micros(at), crate::sequencer::format_time(&t));
+        }
+    }
 }

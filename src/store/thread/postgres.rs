@@ -143,16 +143,32 @@ pub(in crate::store) async fn advance(
     Ok(())
 }
 
-/// One statement whatever the number of nodes: the arrays are one parameter each, so
-/// PostgreSQL prepares the query once per shape.
+/// One statement whatever the number of nodes (the arrays are one parameter each),
+/// written so that PostgreSQL looks each node up by index. Left to itself, the planner
+/// estimates the edges of a node from the whole table, where a few nodes (a station, a
+/// printer) have tens of thousands, and then prefers scanning every edge to join a few
+/// hundred serials; the `OFFSET 0` fences keep each lateral lookup an index probe.
 pub(in crate::store) async fn edges(
     pool: &sqlx::PgPool,
     q: &EdgeQuery,
 ) -> Result<Vec<StoredEdge>, StoreError> {
-    let mut b = QueryBuilder::<Postgres>::new(select_edges(q.end));
-    b.push(" WHERE q.name = ANY(");
+    let (near, far, columns) = match q.end {
+        EdgeEnd::From => ("e.src", "e.dst", "w.name AS src, x.name AS dst"),
+        EdgeEnd::To => ("e.dst", "e.src", "x.name AS src, w.name AS dst"),
+    };
+    let mut b = QueryBuilder::<Postgres>::new("SELECT ");
+    b.push(columns);
+    b.push(", x.kind, x.idx, x.at, x.label FROM UNNEST(");
     b.push_bind(q.nodes.clone());
-    b.push(") AND e.idx < ").push_bind(to_sql(q.below)?);
+    b.push(
+        "::text[]) AS w(name) \
+         CROSS JOIN LATERAL (SELECT id FROM nodes WHERE nodes.name = w.name OFFSET 0) n \
+         CROSS JOIN LATERAL (SELECT (SELECT o.name FROM nodes o WHERE o.id = ",
+    );
+    b.push(far);
+    b.push(") AS name, e.kind, e.idx, e.at, e.label FROM edges e WHERE ");
+    b.push(near);
+    b.push(" = n.id AND e.idx < ").push_bind(to_sql(q.below)?);
     if !q.kinds.is_empty() {
         let kinds: Vec<String> = q.kinds.iter().map(|k| k.as_str().to_string()).collect();
         b.push(" AND e.kind = ANY(").push_bind(kinds).push(")");
@@ -163,8 +179,9 @@ pub(in crate::store) async fn edges(
     if let Some(t) = q.at_until {
         b.push(" AND e.at < ").push_bind(t);
     }
+    b.push(" OFFSET 0) x");
     if let Some(l) = q.limit {
-        b.push(" ORDER BY e.idx LIMIT ").push_bind(i64::from(l));
+        b.push(" ORDER BY x.idx LIMIT ").push_bind(i64::from(l));
     }
     b.build()
         .fetch_all(pool)
