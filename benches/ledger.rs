@@ -73,19 +73,11 @@ async fn new_log_with(signer: Option<Arc<dyn Signer>>) -> Log {
 /// transactions of the size the sequencer commits.
 async fn append_plain(leaves: &[Vec<u8>], batch: usize) -> f64 {
     let dir = tempfile::tempdir().unwrap();
-    let opts = SqliteConnectOptions::from_str(&format!(
+    let pool = plain_sqlite(&format!(
         "sqlite://{}",
         dir.path().join("plain.db").display()
     ))
-    .unwrap()
-    .create_if_missing(true)
-    .journal_mode(SqliteJournalMode::Wal)
-    .synchronous(SqliteSynchronous::Full);
-    let pool = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(opts)
-        .await
-        .unwrap();
+    .await;
     sqlx::query("CREATE TABLE leaves (idx INTEGER PRIMARY KEY, leaf BLOB NOT NULL)")
         .execute(&pool)
         .await

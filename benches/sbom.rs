@@ -16,8 +16,6 @@ mod support;
 
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use std::str::FromStr;
 use std::time::Instant;
 use support::*;
 use threadlog::supplychain::cyclonedx::{self, Encoding};
@@ -124,19 +122,11 @@ fn xml_doc(comps: &[Value], doc: usize) -> Vec<u8> {
 /// when documents arrive one at a time.
 async fn insert_plain(docs: &[Vec<u8>]) -> f64 {
     let dir = tempfile::tempdir().unwrap();
-    let opts = SqliteConnectOptions::from_str(&format!(
+    let pool = plain_sqlite(&format!(
         "sqlite://{}",
         dir.path().join("plain.db").display()
     ))
-    .unwrap()
-    .create_if_missing(true)
-    .journal_mode(SqliteJournalMode::Wal)
-    .synchronous(SqliteSynchronous::Full);
-    let pool = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(opts)
-        .await
-        .unwrap();
+    .await;
     sqlx::query("CREATE TABLE blobs (sha256 BLOB PRIMARY KEY, data BLOB NOT NULL)")
         .execute(&pool)
         .await

@@ -204,3 +204,22 @@ impl Interner {
         (nodes, edges)
     }
 }
+
+/// A plain SQLite database with the ledger's durability (WAL, `synchronous=FULL`) and one
+/// connection: where the baselines write.
+pub async fn plain_sqlite(url: &str) -> sqlx::SqlitePool {
+    use sqlx::sqlite::{
+        SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+    };
+    use std::str::FromStr;
+    let opts = SqliteConnectOptions::from_str(url)
+        .unwrap()
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full);
+    SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(opts)
+        .await
+        .unwrap()
+}
