@@ -89,14 +89,28 @@ fn spawn_backfill(store: Arc<dyn store::Store>) {
     });
 }
 
-/// Reads and checks the trust policy file, if one is configured.
+/// Reads and checks the trust policy file, if one is configured, and the Sigstore trusted
+/// root it names (a relative path is relative to the policy file).
 pub fn load_trust_policy(path: &Path) -> Result<TrustPolicy, StartError> {
     let fail = |reason: String| StartError::TrustPolicy {
         path: path.display().to_string(),
         reason,
     };
     let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
-    TrustPolicy::from_toml(&text).map_err(|e| fail(e.to_string()))
+    let policy = TrustPolicy::from_toml(&text).map_err(|e| fail(e.to_string()))?;
+    let Some(root) = policy.sigstore.trusted_root.clone() else {
+        return Ok(policy);
+    };
+    let root = path.parent().unwrap_or(Path::new(".")).join(root);
+    let bytes = std::fs::read(&root).map_err(|e| {
+        fail(format!(
+            "trust policy: sigstore.trusted_root: cannot read {}: {e}",
+            root.display()
+        ))
+    })?;
+    policy
+        .with_trusted_root(&bytes)
+        .map_err(|e| fail(e.to_string()))
 }
 
 /// Opens everything `serve` needs; refuses to start on any disagreement.

@@ -1,6 +1,6 @@
-//! `POST /v1/attestations` (role `ci`): a DSSE envelope carrying an in-toto Statement,
-//! verified against the trust policy, then logged as an `attestation` entry binding the
-//! envelope's exact bytes. A refusal is `422` naming the check that failed; nothing is
+//! `POST /v1/attestations` (role `ci`): a DSSE envelope carrying an in-toto Statement, or
+//! a Sigstore bundle, verified against the trust policy, then logged as an `attestation`
+//! entry binding the document's exact bytes. A refusal is `422` naming the check that failed; nothing is
 //! logged. Without a trust policy nothing can be verified: `501`.
 
 use super::auth::{Caller, Role};
@@ -32,8 +32,14 @@ fn is_json(content_type: &str) -> bool {
         .unwrap_or_default()
         .trim()
         .to_ascii_lowercase();
-    essence == "application/json" || essence == entry::DSSE_MEDIA_TYPE
+    essence == "application/json"
+        || essence == entry::DSSE_MEDIA_TYPE
+        || essence.starts_with(SIGSTORE_BUNDLE_MEDIA_TYPES)
 }
+
+/// `application/vnd.dev.sigstore.bundle+json` (v0.1, v0.2) and
+/// `application/vnd.dev.sigstore.bundle.v0.3+json`.
+const SIGSTORE_BUNDLE_MEDIA_TYPES: &str = "application/vnd.dev.sigstore.bundle";
 
 async fn post_attestation(
     State(state): State<AppState>,
@@ -55,7 +61,8 @@ async fn post_attestation(
         .unwrap_or_default();
     if !is_json(ct) {
         return Err(ApiError::UnsupportedMediaType(format!(
-            "a DSSE envelope must be sent as application/json (or {}), not {ct:?}",
+            "an attestation must be sent as application/json (or {}, or a Sigstore bundle \
+             media type), not {ct:?}",
             entry::DSSE_MEDIA_TYPE
         )));
     }
@@ -74,7 +81,12 @@ async fn post_attestation(
     let verified = tokio::task::spawn_blocking(move || attest::verify(&doc, &policy))
         .await
         .map_err(|e| ApiError::Internal(format!("verification task failed: {e}")))??;
-    let blob = Blob::new(body, entry::DSSE_MEDIA_TYPE);
+    let media_type = match &verified.sigstore {
+        Some(o) if o.bundle_version == "0.3" => "application/vnd.dev.sigstore.bundle.v0.3+json",
+        Some(_) => "application/vnd.dev.sigstore.bundle+json",
+        None => entry::DSSE_MEDIA_TYPE,
+    };
+    let blob = Blob::new(body, media_type);
     let prepared = entry::prepare_attestation(&verified, blob, &caller.name)?;
     let receipts = state.sequencer.submit(vec![prepared]).await?;
     receipts_response(&receipts, true)
@@ -87,6 +99,12 @@ mod tests {
         assert!(super::is_json("application/json"));
         assert!(super::is_json("Application/JSON; charset=utf-8"));
         assert!(super::is_json("application/vnd.dsse.envelope.v1+json"));
+        assert!(super::is_json(
+            "application/vnd.dev.sigstore.bundle.v0.3+json"
+        ));
+        assert!(super::is_json(
+            "application/vnd.dev.sigstore.bundle+json;version=0.1"
+        ));
         assert!(!super::is_json("text/plain"));
         assert!(!super::is_json(""));
     }

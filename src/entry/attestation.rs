@@ -48,7 +48,7 @@ pub fn prepare_attestation(
             subjects.push(purl);
         }
     }
-    let body = json!({
+    let mut body = json!({
         "format": v.format,
         "payload_type": v.payload_type,
         "statement_type": v.statement_type,
@@ -74,6 +74,9 @@ pub fn prepare_attestation(
         },
         "document": blob.reference(),
     });
+    if let Some(o) = &v.sigstore {
+        body["sigstore"] = sigstore_outcome(o);
+    }
     let mut e = PreparedEntry::new(
         Kind::Attestation,
         submitter,
@@ -85,6 +88,39 @@ pub fn prepare_attestation(
     // policy: a resubmission returns the first receipt rather than a conflict.
     e.content_sha256 = *blob.sha256();
     Ok(e.with_blob(blob))
+}
+
+/// How a Sigstore bundle was verified: who (identity or key), where it is logged, when.
+fn sigstore_outcome(o: &crate::supplychain::attest::sigstore::Outcome) -> Value {
+    let mut out = json!({
+        "bundle_version": o.bundle_version,
+        "content": o.content,
+        "log": {
+            "id": hex::encode(&o.log_id),
+            "url": o.log_url,
+            "index": o.log_index,
+            "integrated_time": o.integrated_time,
+        },
+        "timestamps": o.timestamps.iter().map(|(t, a)| json!({
+            "time": t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "authority": a,
+        })).collect::<Vec<_>>(),
+        "trusted_root_sha256": hex::encode(o.trusted_root_sha256),
+    });
+    if let Some((origin, size)) = &o.checkpoint {
+        out["log"]["checkpoint"] = json!({"origin": origin, "tree_size": size});
+    }
+    if let Some(m) = &o.identity {
+        out["identity"] = json!({
+            "policy_name": m.policy_name,
+            "subject": m.subject,
+            "issuer": m.issuer,
+        });
+    }
+    if let Some(c) = &o.certificate_sha256 {
+        out["certificate_sha256"] = json!(hex::encode(c));
+    }
+    out
 }
 
 /// The idempotency key and content digest of a stored `attestation` body.
@@ -104,9 +140,9 @@ mod tests {
     fn verified() -> Verified {
         Verified {
             format: "dsse",
-            payload_type: "application/vnd.in-toto+json".into(),
-            statement_type: "https://in-toto.io/Statement/v1".into(),
-            predicate_type: "https://slsa.dev/provenance/v1".into(),
+            payload_type: Some("application/vnd.in-toto+json".into()),
+            statement_type: Some("https://in-toto.io/Statement/v1".into()),
+            predicate_type: Some("https://slsa.dev/provenance/v1".into()),
             subjects: vec![
                 Subject {
                     name: Some("registry.example/app".into()),
@@ -127,6 +163,7 @@ mod tests {
             rules: vec![],
             checks: Check::DSSE.to_vec(),
             policy_sha256: [1; 32],
+            sigstore: None,
         }
     }
 

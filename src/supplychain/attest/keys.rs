@@ -175,6 +175,54 @@ impl PublicKey {
     }
 }
 
+impl PublicKey {
+    /// Checks `sig` over a message given only by its SHA-256 (how Sigstore message
+    /// signatures are made). Ed25519 signs the message itself, so it cannot verify here.
+    pub fn verify_prehash(&self, sha256: &[u8; 32], sig: &[u8]) -> Option<Algorithm> {
+        use p256::ecdsa::signature::hazmat::PrehashVerifier;
+        match self {
+            PublicKey::Ed25519(_) => None,
+            PublicKey::EcdsaP256(k) => {
+                if let Ok(s) = p256::ecdsa::Signature::from_der(sig) {
+                    if k.verify_prehash(sha256, &s).is_ok() {
+                        return Some(Algorithm::EcdsaP256Sha256Der);
+                    }
+                }
+                let s = p256::ecdsa::Signature::from_slice(sig).ok()?;
+                k.verify_prehash(sha256, &s)
+                    .is_ok()
+                    .then_some(Algorithm::EcdsaP256Sha256Raw)
+            }
+            PublicKey::Rsa(k, padding) => {
+                if *padding != RsaPadding::Pss
+                    && k.verify(rsa::Pkcs1v15Sign::new::<Sha256>(), sha256, sig)
+                        .is_ok()
+                {
+                    return Some(Algorithm::RsaPkcs1v15Sha256);
+                }
+                let max_salt = k.size().saturating_sub(PSS_HASH_SALT + 2);
+                (*padding != RsaPadding::Pkcs1v15
+                    && [PSS_HASH_SALT, max_salt].iter().any(|salt| {
+                        k.verify(rsa::Pss::new_with_salt::<Sha256>(*salt), sha256, sig)
+                            .is_ok()
+                    }))
+                .then_some(Algorithm::RsaPssSha256)
+            }
+        }
+    }
+
+    /// The key's SubjectPublicKeyInfo DER, to compare with a key named elsewhere.
+    pub fn spki_der(&self) -> Option<Vec<u8>> {
+        use p256::pkcs8::EncodePublicKey;
+        let doc = match self {
+            PublicKey::Ed25519(k) => k.to_public_key_der().ok()?,
+            PublicKey::EcdsaP256(k) => k.to_public_key_der().ok()?,
+            PublicKey::Rsa(k, _) => rsa::pkcs8::EncodePublicKey::to_public_key_der(k).ok()?,
+        };
+        Some(doc.as_bytes().to_vec())
+    }
+}
+
 /// The salt length of PSS signatures made with `PSSSaltLengthEqualsHash` (SHA-256).
 const PSS_HASH_SALT: usize = 32;
 

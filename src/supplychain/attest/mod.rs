@@ -1,9 +1,8 @@
 //! Attestations CI uploads, verified against the operator's trust policy before anything
 //! is logged. Each document format has its verifier beside the others and yields the same
 //! [`Verified`] outcome: the statement's subjects and predicate type, who signed, and which
-//! checks passed. Today: DSSE envelopes carrying in-toto Statements (`dsse`, `intoto`). A
-//! Sigstore bundle verifier goes in `sigstore.rs` and into [`verify`]'s dispatch; the
-//! policy already carries its identities (`policy::SigstorePolicy`).
+//! checks passed: DSSE envelopes carrying in-toto Statements (`dsse`, `intoto`) and
+//! Sigstore bundles (`sigstore`), told apart by the bundle's `mediaType`.
 //!
 //! Pure: bytes and a policy in, outcome or the one failed check out; no I/O, no clock.
 
@@ -11,6 +10,7 @@ pub mod dsse;
 pub mod intoto;
 pub mod keys;
 pub mod policy;
+pub mod sigstore;
 
 pub use keys::{Algorithm, PublicKey};
 pub use policy::{PolicyError, TrustPolicy};
@@ -38,6 +38,25 @@ pub enum Check {
     PredicateType,
     /// The policy's per-subject rules hold.
     Rule,
+    /// The signing certificate chains to a Fulcio CA of the trusted root and was valid
+    /// when it signed.
+    Certificate,
+    /// The certificate's embedded SCT is signed by a CT log of the trusted root.
+    Sct,
+    /// The certificate's subject and OIDC issuer match an identity of the policy.
+    Identity,
+    /// The transparency-log entry's body states this signature, signer and artifact.
+    LogEntry,
+    /// The entry's log is a log of the trusted root, its key valid at the entry's time.
+    Log,
+    /// The log's signed entry timestamp (SET) verifies.
+    SignedEntryTimestamp,
+    /// The inclusion proof proves the entry under the stated root.
+    InclusionProof,
+    /// The log's checkpoint is signed by its key and states that root and size.
+    Checkpoint,
+    /// Every RFC 3161 timestamp is signed by a timestamp authority of the trusted root.
+    Timestamp,
 }
 
 impl Check {
@@ -52,6 +71,15 @@ impl Check {
             Check::Subject => "subject",
             Check::PredicateType => "predicate_type",
             Check::Rule => "rule",
+            Check::Certificate => "certificate",
+            Check::Sct => "sct",
+            Check::Identity => "identity",
+            Check::LogEntry => "log_entry",
+            Check::Log => "log",
+            Check::SignedEntryTimestamp => "signed_entry_timestamp",
+            Check::InclusionProof => "inclusion_proof",
+            Check::Checkpoint => "checkpoint",
+            Check::Timestamp => "timestamp",
         }
     }
 
@@ -89,11 +117,13 @@ pub struct VerifiedSignature {
 /// What an accepted attestation says and how it was verified; the leaf records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verified {
-    /// `dsse` (later also `sigstore-bundle`).
+    /// `dsse` or `sigstore-bundle`.
     pub format: &'static str,
-    pub payload_type: String,
-    pub statement_type: String,
-    pub predicate_type: String,
+    /// None for a Sigstore message signature, which signs an artifact digest, not a
+    /// statement.
+    pub payload_type: Option<String>,
+    pub statement_type: Option<String>,
+    pub predicate_type: Option<String>,
     pub subjects: Vec<Subject>,
     pub signatures: Vec<VerifiedSignature>,
     /// keyids of signatures from keys the policy does not know (reported, not counted).
@@ -103,6 +133,8 @@ pub struct Verified {
     pub checks: Vec<Check>,
     /// SHA-256 of the policy text it was verified under.
     pub policy_sha256: [u8; 32],
+    /// For Sigstore bundles: identity, log entry, checkpoint and timestamps.
+    pub sigstore: Option<sigstore::Outcome>,
 }
 
 /// 64 lowercase hex digits: how in-toto writes a SHA-256 and how the log indexes one.
@@ -122,22 +154,10 @@ pub fn verify(doc: &[u8], policy: &TrustPolicy) -> Result<Verified, AttestationE
         .and_then(|m| m.as_str())
         .is_some_and(|m| m.starts_with("application/vnd.dev.sigstore.bundle"))
     {
-        return Err(fail(
-            Check::Envelope,
-            "Sigstore bundles are not accepted yet; send the DSSE envelope".into(),
-        ));
+        return sigstore::verify(doc, policy);
     }
     let env = dsse::verify_envelope(doc, policy)?;
-    let statement = intoto::parse_statement(&env.payload).map_err(|e| {
-        fail(
-            if e.check == "subject" {
-                Check::Subject
-            } else {
-                Check::Statement
-            },
-            e.reason,
-        )
-    })?;
+    let statement = intoto::parse_statement(&env.payload).map_err(statement_error)?;
     if !policy.accepts_predicate(&statement.predicate_type) {
         return Err(fail(
             Check::PredicateType,
@@ -164,31 +184,51 @@ pub fn verify(doc: &[u8], policy: &TrustPolicy) -> Result<Verified, AttestationE
             SignatureOutcome::Unknown => unknown_keyids.push(s.keyid),
         }
     }
-    let rules = check_rules(policy, &statement, &signatures)?;
+    let signer_ids: Vec<String> = signatures.iter().map(|s| s.signer_id.clone()).collect();
+    let rules = check_rules(
+        policy,
+        &statement.subjects,
+        Some(&statement.predicate_type),
+        &signer_ids,
+    )?;
     Ok(Verified {
         format: "dsse",
-        payload_type: env.payload_type,
-        statement_type: statement.statement_type,
-        predicate_type: statement.predicate_type,
+        payload_type: Some(env.payload_type),
+        statement_type: Some(statement.statement_type),
+        predicate_type: Some(statement.predicate_type),
         subjects: statement.subjects,
         signatures,
         unknown_keyids,
         rules,
         checks: Check::DSSE.to_vec(),
         policy_sha256: policy.sha256,
+        sigstore: None,
     })
 }
 
-/// The names of the rules that applied, or the first one that does not hold.
+fn statement_error(e: intoto::StatementError) -> AttestationError {
+    AttestationError {
+        check: if e.check == "subject" {
+            Check::Subject
+        } else {
+            Check::Statement
+        },
+        reason: e.reason,
+    }
+}
+
+/// The names of the rules that applied, or the first one that does not hold. `signers`:
+/// the policy signer ids and Sigstore identity names that verified; `predicate_type`:
+/// None for a bare signature, which no rule requiring a predicate accepts.
 fn check_rules(
     policy: &TrustPolicy,
-    statement: &intoto::Statement,
-    signatures: &[VerifiedSignature],
+    subjects: &[Subject],
+    predicate_type: Option<&str>,
+    signers: &[String],
 ) -> Result<Vec<String>, AttestationError> {
     let mut applied = Vec::new();
     for rule in &policy.rules {
-        let Some(subject) = statement
-            .subjects
+        let Some(subject) = subjects
             .iter()
             .find(|s| rule.matches(s.name.as_deref(), &s.sha256))
         else {
@@ -199,19 +239,20 @@ fn check_rules(
             .clone()
             .unwrap_or_else(|| format!("sha256:{}", subject.sha256));
         if let Some(types) = &rule.predicates {
-            if !types.contains(&statement.predicate_type) {
+            if !predicate_type.is_some_and(|t| types.iter().any(|x| x == t)) {
                 return Err(AttestationError {
                     check: Check::Rule,
                     reason: format!(
                         "rule {:?} for subject {about:?} requires predicate type {types:?}, \
-                         not {:?}",
-                        rule.name, statement.predicate_type
+                         not {}",
+                        rule.name,
+                        predicate_type.map_or("a bare signature".into(), |t| format!("{t:?}"))
                     ),
                 });
             }
         }
         if let Some(ids) = &rule.signers {
-            if !signatures.iter().any(|s| ids.contains(&s.signer_id)) {
+            if !signers.iter().any(|s| ids.contains(s)) {
                 return Err(AttestationError {
                     check: Check::Rule,
                     reason: format!(

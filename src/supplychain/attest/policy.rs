@@ -79,12 +79,13 @@ impl SubjectRule {
     }
 }
 
-/// Fulcio identities for Sigstore bundles: parsed and checked now, used by the Sigstore
-/// bundle verifier when it arrives.
+/// Sigstore bundles: the trusted root's path (read by the caller, then attached with
+/// [`TrustPolicy::with_trusted_root`]) and the Fulcio identities allowed to sign.
 #[derive(Debug, Clone, Default)]
 pub struct SigstorePolicy {
     pub trusted_root: Option<String>,
     pub identities: Vec<SigstoreIdentity>,
+    pub root: Option<std::sync::Arc<super::sigstore::TrustedRoot>>,
 }
 
 #[derive(Debug, Clone)]
@@ -235,10 +236,15 @@ impl TrustPolicy {
                 ));
             }
             for (j, id) in r.signers.iter().flatten().enumerate() {
-                if !signers.iter().any(|s| &s.id == id) {
+                if !signers.iter().any(|s| &s.id == id)
+                    && !sigstore.identities.iter().any(|s| &s.name == id)
+                {
                     return Err(err(
                         format!("rules[{i}].signers[{j}]"),
-                        format!("{id:?} is not the id of a listed signer"),
+                        format!(
+                            "{id:?} is neither the id of a listed signer nor the name of a \
+                             Sigstore identity"
+                        ),
                     ));
                 }
             }
@@ -265,6 +271,14 @@ impl TrustPolicy {
             sigstore,
             sha256: Sha256::digest(text.as_bytes()).into(),
         })
+    }
+
+    /// Attaches the Sigstore trusted root the policy names, from the file's bytes.
+    pub fn with_trusted_root(mut self, bytes: &[u8]) -> Result<Self, PolicyError> {
+        let root = super::sigstore::TrustedRoot::from_json(bytes)
+            .map_err(|e| err("sigstore.trusted_root", e))?;
+        self.sigstore.root = Some(std::sync::Arc::new(root));
+        Ok(self)
     }
 
     /// Whether statements of this predicate type are accepted.
@@ -311,9 +325,17 @@ fn sigstore_policy(f: SigstoreFile) -> Result<SigstorePolicy, PolicyError> {
             name: id.name,
         });
     }
+    if !identities.is_empty() && f.trusted_root.is_none() {
+        return Err(err(
+            "sigstore.trusted_root",
+            "identities are listed, so the trusted root to verify their certificates against \
+             is required",
+        ));
+    }
     Ok(SigstorePolicy {
         trusted_root: f.trusted_root,
         identities,
+        root: None,
     })
 }
 

@@ -1,0 +1,405 @@
+//! The Sigstore bundle document (protobuf-JSON, media types v0.1, v0.2 and v0.3) as far as
+//! threadlog reads it, decoded into bytes. Owns the shape checks of the `envelope` and
+//! `base64` stages; verifies nothing.
+
+use super::super::{AttestationError, Check};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde::Deserialize;
+
+/// The bundle format versions, by media type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    V01,
+    V02,
+    V03,
+}
+
+impl Version {
+    pub fn from_media_type(m: &str) -> Option<Self> {
+        match m {
+            "application/vnd.dev.sigstore.bundle+json;version=0.1" => Some(Version::V01),
+            "application/vnd.dev.sigstore.bundle+json;version=0.2" => Some(Version::V02),
+            "application/vnd.dev.sigstore.bundle+json;version=0.3"
+            | "application/vnd.dev.sigstore.bundle.v0.3+json" => Some(Version::V03),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Version::V01 => "0.1",
+            Version::V02 => "0.2",
+            Version::V03 => "0.3",
+        }
+    }
+}
+
+/// How the signer is named: a Fulcio certificate, or a key the policy must know.
+#[derive(Debug, Clone)]
+pub enum Material {
+    /// DER of the signing (leaf) certificate.
+    Certificate(Vec<u8>),
+    /// The bundle's key hint (may be empty).
+    PublicKey(String),
+}
+
+#[derive(Debug, Clone)]
+pub enum Content {
+    /// A signature over the SHA-256 of an artifact (cosign `sign-blob`, legacy image
+    /// signatures).
+    Message {
+        sha256: [u8; 32],
+        signature: Vec<u8>,
+    },
+    /// A DSSE envelope with exactly one signature.
+    Dsse {
+        payload_type: String,
+        payload: Vec<u8>,
+        keyid: String,
+        signature: Vec<u8>,
+    },
+}
+
+impl Content {
+    pub fn signature(&self) -> &[u8] {
+        match self {
+            Content::Message { signature, .. } | Content::Dsse { signature, .. } => signature,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Proof {
+    pub log_index: u64,
+    pub tree_size: u64,
+    pub root_hash: [u8; 32],
+    pub hashes: Vec<[u8; 32]>,
+    pub checkpoint: Option<String>,
+}
+
+/// The bundle's one transparency-log entry.
+#[derive(Debug, Clone)]
+pub struct LogEntry {
+    pub log_index: u64,
+    pub log_id: Vec<u8>,
+    pub kind: String,
+    pub kind_version: String,
+    pub integrated_time: i64,
+    pub body: Vec<u8>,
+    pub set: Option<Vec<u8>>,
+    pub proof: Option<Proof>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Bundle {
+    pub version: Version,
+    pub material: Material,
+    pub content: Content,
+    pub entry: LogEntry,
+    /// DER `TimeStampToken`s (CMS ContentInfo).
+    pub timestamps: Vec<Vec<u8>>,
+}
+
+fn fail(check: Check, reason: impl Into<String>) -> AttestationError {
+    AttestationError {
+        check,
+        reason: reason.into(),
+    }
+}
+
+fn b64(field: &str, s: &str) -> Result<Vec<u8>, AttestationError> {
+    STANDARD
+        .decode(s)
+        .map_err(|e| fail(Check::Base64, format!("{field} is not base64: {e}")))
+}
+
+fn hash32(field: &str, s: &str) -> Result<[u8; 32], AttestationError> {
+    b64(field, s)?
+        .try_into()
+        .map_err(|_| fail(Check::Envelope, format!("{field} is not a 32-byte hash")))
+}
+
+/// protobuf-JSON writes int64 as a string; some producers write a number.
+fn int(field: &str, v: &Option<serde_json::Value>) -> Result<i64, AttestationError> {
+    let parsed = match v {
+        Some(serde_json::Value::String(s)) => s.parse::<i64>().ok(),
+        Some(serde_json::Value::Number(n)) => n.as_i64(),
+        None => Some(0),
+        _ => None,
+    };
+    parsed.ok_or_else(|| fail(Check::Envelope, format!("{field} is not an integer")))
+}
+
+fn uint(field: &str, v: &Option<serde_json::Value>) -> Result<u64, AttestationError> {
+    u64::try_from(int(field, v)?).map_err(|_| fail(Check::Envelope, format!("{field} is negative")))
+}
+
+impl Bundle {
+    /// Reads a bundle, naming the first field that is missing, malformed or unsupported.
+    pub fn parse(doc: &[u8]) -> Result<Bundle, AttestationError> {
+        let j: Json = serde_json::from_slice(doc)
+            .map_err(|e| fail(Check::Envelope, format!("not a Sigstore bundle: {e}")))?;
+        let version = Version::from_media_type(&j.media_type).ok_or_else(|| {
+            fail(
+                Check::Envelope,
+                format!(
+                    "bundle media type {:?} is not supported; expected a Sigstore bundle \
+                     v0.1, v0.2 or v0.3",
+                    j.media_type
+                ),
+            )
+        })?;
+        let m = j
+            .verification_material
+            .ok_or_else(|| fail(Check::Envelope, "the bundle has no verificationMaterial"))?;
+        let material = match (m.certificate, m.x509_certificate_chain, m.public_key) {
+            (Some(c), None, None) => Material::Certificate(b64("certificate", &c.raw_bytes)?),
+            (None, Some(chain), None) => {
+                let leaf = chain.certificates.first().ok_or_else(|| {
+                    fail(Check::Envelope, "x509CertificateChain has no certificate")
+                })?;
+                Material::Certificate(b64("x509CertificateChain", &leaf.raw_bytes)?)
+            }
+            (None, None, Some(k)) => Material::PublicKey(k.hint.unwrap_or_default()),
+            _ => {
+                return Err(fail(
+                    Check::Envelope,
+                    "verificationMaterial needs exactly one of certificate, \
+                     x509CertificateChain and publicKey",
+                ))
+            }
+        };
+        let content = match (j.message_signature, j.dsse_envelope) {
+            (Some(ms), None) => {
+                let d = ms.message_digest.ok_or_else(|| {
+                    fail(Check::Envelope, "messageSignature has no messageDigest")
+                })?;
+                if d.algorithm != "SHA2_256" {
+                    return Err(fail(
+                        Check::Envelope,
+                        format!(
+                            "messageDigest algorithm {:?} is not supported; expected SHA2_256",
+                            d.algorithm
+                        ),
+                    ));
+                }
+                Content::Message {
+                    sha256: hash32("messageDigest.digest", &d.digest)?,
+                    signature: b64("messageSignature.signature", &ms.signature)?,
+                }
+            }
+            (None, Some(env)) => {
+                if env.signatures.len() != 1 {
+                    return Err(fail(
+                        Check::Envelope,
+                        format!(
+                            "a bundle's DSSE envelope carries exactly one signature, not {}",
+                            env.signatures.len()
+                        ),
+                    ));
+                }
+                let s = &env.signatures[0];
+                Content::Dsse {
+                    payload_type: env.payload_type,
+                    payload: b64("dsseEnvelope.payload", &env.payload)?,
+                    keyid: s.keyid.clone().unwrap_or_default(),
+                    signature: b64("dsseEnvelope.signatures[0].sig", &s.sig)?,
+                }
+            }
+            _ => {
+                return Err(fail(
+                    Check::Envelope,
+                    "the bundle needs exactly one of messageSignature and dsseEnvelope",
+                ))
+            }
+        };
+        if m.tlog_entries.len() != 1 {
+            return Err(fail(
+                Check::Envelope,
+                format!(
+                    "the bundle needs exactly one transparency-log entry, not {}",
+                    m.tlog_entries.len()
+                ),
+            ));
+        }
+        let t = m.tlog_entries.into_iter().next().expect("one entry");
+        let kv = t
+            .kind_version
+            .ok_or_else(|| fail(Check::Envelope, "tlogEntries[0] has no kindVersion"))?;
+        let proof = match t.inclusion_proof {
+            None => None,
+            Some(p) => Some(Proof {
+                log_index: uint("inclusionProof.logIndex", &p.log_index)?,
+                tree_size: uint("inclusionProof.treeSize", &p.tree_size)?,
+                root_hash: hash32("inclusionProof.rootHash", &p.root_hash)?,
+                hashes: p
+                    .hashes
+                    .iter()
+                    .map(|h| hash32("inclusionProof.hashes[]", h))
+                    .collect::<Result<_, _>>()?,
+                checkpoint: p.checkpoint.map(|c| c.envelope),
+            }),
+        };
+        let entry = LogEntry {
+            log_index: uint("tlogEntries[0].logIndex", &t.log_index)?,
+            log_id: b64(
+                "tlogEntries[0].logId.keyId",
+                &t.log_id
+                    .ok_or_else(|| fail(Check::Envelope, "tlogEntries[0] has no logId"))?
+                    .key_id,
+            )?,
+            kind: kv.kind,
+            kind_version: kv.version,
+            integrated_time: int("tlogEntries[0].integratedTime", &t.integrated_time)?,
+            body: b64("tlogEntries[0].canonicalizedBody", &t.canonicalized_body)?,
+            set: t
+                .inclusion_promise
+                .map(|p| {
+                    b64(
+                        "inclusionPromise.signedEntryTimestamp",
+                        &p.signed_entry_timestamp,
+                    )
+                })
+                .transpose()?,
+            proof,
+        };
+        let timestamps = m
+            .timestamp_verification_data
+            .map(|t| t.rfc3161_timestamps)
+            .unwrap_or_default()
+            .iter()
+            .map(|t| b64("rfc3161Timestamps[].signedTimestamp", &t.signed_timestamp))
+            .collect::<Result<_, _>>()?;
+        Ok(Bundle {
+            version,
+            material,
+            content,
+            entry,
+            timestamps,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Json {
+    media_type: String,
+    verification_material: Option<MaterialJson>,
+    message_signature: Option<MessageJson>,
+    dsse_envelope: Option<EnvelopeJson>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MaterialJson {
+    certificate: Option<RawBytes>,
+    x509_certificate_chain: Option<ChainJson>,
+    public_key: Option<HintJson>,
+    #[serde(default)]
+    tlog_entries: Vec<EntryJson>,
+    timestamp_verification_data: Option<TimestampsJson>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawBytes {
+    raw_bytes: String,
+}
+
+#[derive(Deserialize)]
+struct ChainJson {
+    certificates: Vec<RawBytes>,
+}
+
+#[derive(Deserialize)]
+struct HintJson {
+    hint: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TimestampsJson {
+    #[serde(default)]
+    rfc3161_timestamps: Vec<SignedTimestampJson>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SignedTimestampJson {
+    signed_timestamp: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EntryJson {
+    log_index: Option<serde_json::Value>,
+    log_id: Option<LogIdJson>,
+    kind_version: Option<KindVersionJson>,
+    integrated_time: Option<serde_json::Value>,
+    inclusion_promise: Option<PromiseJson>,
+    inclusion_proof: Option<ProofJson>,
+    canonicalized_body: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LogIdJson {
+    key_id: String,
+}
+
+#[derive(Deserialize)]
+struct KindVersionJson {
+    kind: String,
+    version: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PromiseJson {
+    signed_entry_timestamp: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ProofJson {
+    log_index: Option<serde_json::Value>,
+    root_hash: String,
+    tree_size: Option<serde_json::Value>,
+    #[serde(default)]
+    hashes: Vec<String>,
+    checkpoint: Option<CheckpointJson>,
+}
+
+#[derive(Deserialize)]
+struct CheckpointJson {
+    envelope: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MessageJson {
+    message_digest: Option<DigestJson>,
+    signature: String,
+}
+
+#[derive(Deserialize)]
+struct DigestJson {
+    algorithm: String,
+    digest: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EnvelopeJson {
+    payload: String,
+    payload_type: String,
+    #[serde(default)]
+    signatures: Vec<DsseSignatureJson>,
+}
+
+#[derive(Deserialize)]
+struct DsseSignatureJson {
+    sig: String,
+    keyid: Option<String>,
+}

@@ -1,0 +1,359 @@
+//! Sigstore bundles (v0.1, v0.2, v0.3), as `cosign sign`, `cosign attest` and
+//! `cosign sign-blob` write them, verified offline against the policy's trusted root.
+//!
+//! Certificate bundles go through the sigstore crate (chain to a Fulcio CA at signing
+//! time, embedded SCT, identity policy, signature, log-entry body); public-key bundles,
+//! which the crate refuses, through the policy's signers (`publickey`). What the crate
+//! leaves unchecked is checked here for both: the SET, the inclusion proof and its signed
+//! checkpoint (`tlog`, with threadlog's own Merkle code, cross-checked by the crate's), RFC
+//! 3161 timestamps (`timestamp`), and that the signing time they establish lies inside the
+//! certificate's validity. Pure: bytes, policy and trusted root in; no I/O, no clock.
+
+pub mod bundle;
+pub mod identity;
+pub mod publickey;
+pub mod timestamp;
+pub mod tlog;
+pub mod trust_root;
+
+use super::intoto::{self, Statement, Subject};
+use super::policy::TrustPolicy;
+use super::{AttestationError, Check, Verified, VerifiedSignature};
+use bundle::{Bundle, Content, Material, Version};
+use chrono::{DateTime, Utc};
+use futures_util::FutureExt;
+use sha2::{Digest, Sha256};
+use sigstore::bundle::verify::{
+    ArtifactDigest, BundleErrorKind, CertificateErrorKind, SignatureErrorKind, VerificationError,
+};
+pub use trust_root::TrustedRoot;
+
+/// What the log entry and timestamps established, recorded in threadlog's entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub bundle_version: &'static str,
+    /// `message_signature` or `dsse`.
+    pub content: &'static str,
+    /// For certificate bundles: the policy identity, the certificate's subject and issuer.
+    pub identity: Option<identity::Matched>,
+    pub certificate_sha256: Option<[u8; 32]>,
+    pub log_id: Vec<u8>,
+    pub log_url: String,
+    pub log_index: u64,
+    pub integrated_time: i64,
+    /// Size and origin of the log checkpoint the inclusion proof ends in.
+    pub checkpoint: Option<(String, u64)>,
+    pub timestamps: Vec<(DateTime<Utc>, String)>,
+    pub trusted_root_sha256: [u8; 32],
+}
+
+fn fail(check: Check, reason: impl Into<String>) -> AttestationError {
+    AttestationError {
+        check,
+        reason: reason.into(),
+    }
+}
+
+/// The full reason, with the crate's error sources, which carry the detail.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+fn crate_error(e: VerificationError) -> AttestationError {
+    let reason = chain(&e);
+    let check = match &e {
+        VerificationError::Bundle(BundleErrorKind::CertificatesMissing)
+        | VerificationError::Bundle(BundleErrorKind::NoLeaf(_))
+        | VerificationError::Bundle(BundleErrorKind::RootInChain)
+        | VerificationError::Bundle(BundleErrorKind::CertificateMalformed(_)) => Check::Certificate,
+        VerificationError::Bundle(_) | VerificationError::Input(_) => Check::Envelope,
+        VerificationError::Certificate(CertificateErrorKind::Sct(_)) => Check::Sct,
+        VerificationError::Certificate(_) => Check::Certificate,
+        VerificationError::Policy(_) => Check::Identity,
+        VerificationError::Signature(SignatureErrorKind::Transparency) => Check::LogEntry,
+        VerificationError::Signature(SignatureErrorKind::SubjectDigestMismatch) => Check::Subject,
+        VerificationError::Signature(_) => Check::Signature,
+        _ => Check::Envelope,
+    };
+    fail(check, reason)
+}
+
+/// The certificate's validity as times.
+fn cert_validity(der: &[u8]) -> Result<(DateTime<Utc>, DateTime<Utc>), AttestationError> {
+    use x509_cert_03::der::Decode;
+    let c = x509_cert_03::Certificate::from_der(der)
+        .map_err(|e| fail(Check::Certificate, format!("malformed certificate: {e}")))?;
+    let v = c.tbs_certificate().validity();
+    let t = |d: std::time::Duration| {
+        DateTime::<Utc>::from_timestamp(d.as_secs() as i64, 0).unwrap_or_default()
+    };
+    Ok((
+        t(v.not_before.to_unix_duration()),
+        t(v.not_after.to_unix_duration()),
+    ))
+}
+
+/// Verifies a Sigstore bundle against `policy` and its trusted root.
+pub fn verify(doc: &[u8], policy: &TrustPolicy) -> Result<Verified, AttestationError> {
+    let root = policy.sigstore.root.as_deref().ok_or_else(|| {
+        fail(
+            Check::Envelope,
+            "this server's trust policy names no Sigstore trusted root ([sigstore] \
+             trusted_root), so it cannot verify Sigstore bundles",
+        )
+    })?;
+    let b = Bundle::parse(doc)?;
+
+    // What was signed: a statement about subjects, or an artifact digest.
+    let (statement, artifact) = match &b.content {
+        Content::Dsse {
+            payload_type,
+            payload,
+            ..
+        } => {
+            if payload_type != super::dsse::INTOTO_PAYLOAD_TYPE {
+                return Err(fail(
+                    Check::PayloadType,
+                    format!(
+                        "payloadType {payload_type:?}; expected {:?}",
+                        super::dsse::INTOTO_PAYLOAD_TYPE
+                    ),
+                ));
+            }
+            let st = intoto::parse_statement(payload).map_err(super::statement_error)?;
+            let first: [u8; 32] = hex::decode(&st.subjects[0].sha256)
+                .ok()
+                .and_then(|d| d.try_into().ok())
+                .ok_or_else(|| fail(Check::Subject, "subject digest is not SHA-256"))?;
+            (Some(st), first)
+        }
+        Content::Message { sha256, .. } => (None, *sha256),
+    };
+
+    // Who signed.
+    let mut checks = vec![Check::Envelope, Check::Base64];
+    let mut signatures = Vec::new();
+    let (identity, certificate) = match &b.material {
+        Material::Certificate(der) => {
+            let crate_bundle: sigstore::bundle::Bundle = serde_json::from_slice(doc)
+                .map_err(|e| fail(Check::Envelope, format!("not a Sigstore bundle: {e}")))?;
+            let policy_hook = identity::IdentityPolicy::new(&policy.sigstore.identities);
+            root.verifier
+                .verify_digest_with(
+                    ArtifactDigest::Sha256(artifact),
+                    crate_bundle,
+                    &policy_hook,
+                    true,
+                )
+                .now_or_never()
+                .ok_or_else(|| fail(Check::Envelope, "verification did not complete offline"))?
+                .map_err(crate_error)?;
+            checks.extend([
+                Check::Certificate,
+                Check::Sct,
+                Check::Identity,
+                Check::Signature,
+                Check::LogEntry,
+            ]);
+            (policy_hook.matched(), Some(der.clone()))
+        }
+        Material::PublicKey(hint) => {
+            let (signer, algorithm) =
+                publickey::find_signer(&b, hint, policy).ok_or_else(|| {
+                    fail(
+                        Check::Signer,
+                        "the bundle's signature verifies with no signer key of the trust policy",
+                    )
+                })?;
+            if !publickey::body_matches(&b, &signer.key) {
+                return Err(fail(
+                    Check::LogEntry,
+                    "the log entry's body does not state this signature, key and artifact",
+                ));
+            }
+            signatures.push(VerifiedSignature {
+                keyid: hint.clone(),
+                signer_id: signer.id.clone(),
+                signer_name: signer.name.clone(),
+                algorithm,
+            });
+            checks.extend([Check::Signature, Check::Signer, Check::LogEntry]);
+            (None, None)
+        }
+    };
+
+    // The log's evidence.
+    let e = &b.entry;
+    let log = root.tlog(&e.log_id).ok_or_else(|| {
+        fail(
+            Check::Log,
+            format!(
+                "the entry's log id {} is not a log of the trusted root",
+                hex::encode(&e.log_id)
+            ),
+        )
+    })?;
+    let integrated = DateTime::<Utc>::from_timestamp(e.integrated_time, 0).unwrap_or_default();
+    if !log.valid.contains(integrated) {
+        return Err(fail(
+            Check::Log,
+            format!("the log's key is not valid at the entry's time {integrated}"),
+        ));
+    }
+    checks.push(Check::Log);
+    let mut times = Vec::new();
+    match &e.set {
+        Some(set) => {
+            tlog::verify_set(e, set, log).map_err(|r| fail(Check::SignedEntryTimestamp, r))?;
+            checks.push(Check::SignedEntryTimestamp);
+            times.push(integrated);
+        }
+        None if b.version == Version::V01 => {
+            return Err(fail(
+                Check::SignedEntryTimestamp,
+                "a v0.1 bundle must carry the log's signed entry timestamp (inclusionPromise)",
+            ))
+        }
+        None => {}
+    }
+    let mut checkpoint = None;
+    match &e.proof {
+        Some(p) => {
+            tlog::verify_proof(&e.body, p).map_err(|r| fail(Check::InclusionProof, r))?;
+            checks.push(Check::InclusionProof);
+            match &p.checkpoint {
+                Some(note) => {
+                    let cp = tlog::verify_checkpoint(note, p, log)
+                        .map_err(|r| fail(Check::Checkpoint, r))?;
+                    if !tlog::crate_agrees(&e.body, p, note, log) {
+                        return Err(fail(
+                            Check::Checkpoint,
+                            "the sigstore crate's inclusion check disagrees with threadlog's",
+                        ));
+                    }
+                    checks.push(Check::Checkpoint);
+                    checkpoint = Some((cp.origin, cp.size));
+                }
+                None if b.version != Version::V01 => {
+                    return Err(fail(
+                        Check::Checkpoint,
+                        "a v0.2 or v0.3 bundle's inclusion proof must carry the log's checkpoint",
+                    ))
+                }
+                None => {}
+            }
+        }
+        None if b.version != Version::V01 => {
+            return Err(fail(
+                Check::InclusionProof,
+                "a v0.2 or v0.3 bundle must carry an inclusion proof",
+            ))
+        }
+        None => {}
+    }
+    let mut timestamps = Vec::new();
+    for t in &b.timestamps {
+        let v = timestamp::verify(t, b.content.signature(), &root.timestamp_authorities)
+            .map_err(|r| fail(Check::Timestamp, r))?;
+        times.push(v.time);
+        timestamps.push((v.time, v.authority));
+    }
+    if !timestamps.is_empty() {
+        checks.push(Check::Timestamp);
+    }
+
+    // A short-lived certificate proves nothing outside its validity: a trusted time (SET
+    // or timestamp) must place the signature inside it.
+    if let Some(der) = &certificate {
+        let (not_before, not_after) = cert_validity(der)?;
+        if times.is_empty() {
+            return Err(fail(
+                Check::Timestamp,
+                "no verified time (signed entry timestamp or RFC 3161 timestamp) shows when \
+                 the short-lived certificate signed",
+            ));
+        }
+        if let Some(t) = times.iter().find(|t| **t < not_before || **t > not_after) {
+            return Err(fail(
+                Check::Certificate,
+                format!(
+                    "the signature was made at {t}, outside the certificate's validity \
+                     {not_before} to {not_after}"
+                ),
+            ));
+        }
+    }
+
+    // What the policy says about the statement.
+    let subjects = match &statement {
+        Some(st) => st.subjects.clone(),
+        None => vec![Subject {
+            name: None,
+            sha256: hex::encode(artifact),
+        }],
+    };
+    checks.push(Check::Subject);
+    if let Some(st) = &statement {
+        checks.push(Check::Statement);
+        if !policy.accepts_predicate(&st.predicate_type) {
+            return Err(fail(
+                Check::PredicateType,
+                format!(
+                    "predicateType {:?} is not accepted by the trust policy",
+                    st.predicate_type
+                ),
+            ));
+        }
+        checks.push(Check::PredicateType);
+    }
+    let mut signer_ids: Vec<String> = signatures.iter().map(|s| s.signer_id.clone()).collect();
+    signer_ids.extend(identity.iter().map(|m| m.policy_name.clone()));
+    let rules = super::check_rules(
+        policy,
+        &subjects,
+        statement
+            .as_ref()
+            .map(|s: &Statement| s.predicate_type.as_str()),
+        &signer_ids,
+    )?;
+    checks.push(Check::Rule);
+
+    Ok(Verified {
+        format: "sigstore-bundle",
+        payload_type: match &b.content {
+            Content::Dsse { payload_type, .. } => Some(payload_type.clone()),
+            Content::Message { .. } => None,
+        },
+        statement_type: statement.as_ref().map(|s| s.statement_type.clone()),
+        predicate_type: statement.as_ref().map(|s| s.predicate_type.clone()),
+        subjects,
+        signatures,
+        unknown_keyids: Vec::new(),
+        rules,
+        checks,
+        policy_sha256: policy.sha256,
+        sigstore: Some(Outcome {
+            bundle_version: b.version.as_str(),
+            content: match b.content {
+                Content::Dsse { .. } => "dsse",
+                Content::Message { .. } => "message_signature",
+            },
+            identity,
+            certificate_sha256: certificate.map(|d| Sha256::digest(d).into()),
+            log_id: e.log_id.clone(),
+            log_url: log.base_url.clone(),
+            log_index: e.log_index,
+            integrated_time: e.integrated_time,
+            checkpoint,
+            timestamps,
+            trusted_root_sha256: root.sha256,
+        }),
+    })
+}

@@ -1,0 +1,598 @@
+//! Sigstore bundles: the real cosign image signature of the public-good instance, verified
+//! offline against the real trusted root, and every piece of its evidence altered in turn
+//! (`tests/data/sigstore/public/README.md`); each alteration is refused at the check it
+//! breaks. The log's inclusion proofs are checked by threadlog's Merkle code and must agree
+//! with the sigstore crate's.
+
+mod common;
+
+use serde_json::Value;
+use std::path::PathBuf;
+use threadlog::supplychain::attest::sigstore::{bundle::Bundle, tlog};
+use threadlog::supplychain::attest::{self, AttestationError, TrustPolicy};
+
+const COSIGN: &str = "public/cosign-sign-kubewarden-controller-v1.34.0.sigstore.json";
+const NPM: &str = "public/npm-sigstore-5.0.0-provenance.sigstore.json";
+const IMAGE: &str = "c811d58de79c92f03214e63aa339484e488d694ae8a6283b5f3f17a9faf50172";
+
+fn data(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/sigstore")
+        .join(name)
+}
+
+fn read(name: &str) -> Vec<u8> {
+    std::fs::read(data(name)).unwrap()
+}
+
+fn json(name: &str) -> Value {
+    serde_json::from_slice(&read(name)).unwrap()
+}
+
+/// The policy text with its trusted root attached, as the server loads it.
+fn policy_from(text: &str, root: &str) -> TrustPolicy {
+    TrustPolicy::from_toml(text)
+        .unwrap()
+        .with_trusted_root(&read(root))
+        .unwrap()
+}
+
+fn public_policy() -> TrustPolicy {
+    policy_from(
+        &String::from_utf8(read("public/policy.toml")).unwrap(),
+        "public/trusted_root.json",
+    )
+}
+
+fn verify(doc: &Value, policy: &TrustPolicy) -> Result<attest::Verified, AttestationError> {
+    attest::verify(&serde_json::to_vec(doc).unwrap(), policy)
+}
+
+fn refused(doc: &Value, policy: &TrustPolicy) -> (String, String) {
+    let e = verify(doc, policy).expect_err("must be refused");
+    (e.check.as_str().to_string(), e.reason)
+}
+
+#[test]
+fn the_public_cosign_signature_verifies_offline_with_every_check() {
+    let v = verify(&json(COSIGN), &public_policy()).unwrap();
+    assert_eq!(v.format, "sigstore-bundle");
+    assert_eq!(
+        v.predicate_type.as_deref(),
+        Some("https://sigstore.dev/cosign/sign/v1")
+    );
+    assert_eq!(v.subjects.len(), 1);
+    assert_eq!(v.subjects[0].sha256, IMAGE);
+    let checks: Vec<&str> = v.checks.iter().map(|c| c.as_str()).collect();
+    for c in [
+        "certificate",
+        "sct",
+        "identity",
+        "signature",
+        "log_entry",
+        "log",
+        "signed_entry_timestamp",
+        "inclusion_proof",
+        "checkpoint",
+        "timestamp",
+        "predicate_type",
+    ] {
+        assert!(checks.contains(&c), "{c} in {checks:?}");
+    }
+    let o = v.sigstore.unwrap();
+    assert_eq!(o.bundle_version, "0.3");
+    assert_eq!(o.content, "dsse");
+    let id = o.identity.unwrap();
+    assert_eq!(id.policy_name, "kubewarden release");
+    assert_eq!(
+        id.subject,
+        "https://github.com/kubewarden/kubewarden-controller/.github/workflows/release.yml@refs/tags/v1.34.0"
+    );
+    assert_eq!(id.issuer, "https://token.actions.githubusercontent.com");
+    assert_eq!(o.log_index, 1261105807);
+    assert_eq!(o.log_url, "https://rekor.sigstore.dev");
+    let (origin, size) = o.checkpoint.unwrap();
+    assert_eq!(origin, "rekor.sigstore.dev - 1193050959916656506");
+    assert_eq!(size, 1139201557);
+    assert_eq!(o.timestamps.len(), 1);
+    assert_eq!(o.timestamps[0].0.to_rfc3339(), "2026-04-09T07:23:29+00:00");
+}
+
+#[test]
+fn a_statement_without_a_sha256_subject_is_refused_after_its_signature_verified() {
+    let (check, reason) = refused(&json(NPM), &public_policy());
+    assert_eq!(check, "subject", "{reason}");
+}
+
+/// Each change breaks one piece of evidence, and the refusal names that piece.
+#[test]
+fn every_altered_piece_of_evidence_is_refused_by_name() {
+    let policy = public_policy();
+    type Edit = fn(&mut Value);
+    let cases: Vec<(&str, Edit, &str)> = vec![
+        (
+            "a proof hash",
+            |b| {
+                flip(
+                    &mut b["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]["hashes"][3],
+                    5,
+                )
+            },
+            "inclusion_proof",
+        ),
+        (
+            "the proof's root",
+            |b| {
+                flip(
+                    &mut b["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]["rootHash"],
+                    0,
+                )
+            },
+            "inclusion_proof",
+        ),
+        (
+            "the proof's leaf index",
+            |b| {
+                let p = &mut b["verificationMaterial"]["tlogEntries"][0]["inclusionProof"];
+                p["logIndex"] = Value::String("1139201544".into());
+            },
+            "inclusion_proof",
+        ),
+        (
+            "the checkpoint's signature",
+            |b| {
+                let c = &mut b["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]
+                    ["checkpoint"]["envelope"];
+                let s = c
+                    .as_str()
+                    .unwrap()
+                    .replace("wNI9ajBFAiEA2Z", "wNI9ajBFAiEA2Y");
+                *c = Value::String(s);
+            },
+            "checkpoint",
+        ),
+        (
+            "the checkpoint's tree size",
+            |b| {
+                let c = &mut b["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]
+                    ["checkpoint"]["envelope"];
+                let s = c
+                    .as_str()
+                    .unwrap()
+                    .replace("\n1139201557\n", "\n1139201558\n");
+                *c = Value::String(s);
+            },
+            "checkpoint",
+        ),
+        (
+            "no checkpoint",
+            |b| {
+                let p = b["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]
+                    .as_object_mut()
+                    .unwrap();
+                p.remove("checkpoint");
+            },
+            "checkpoint",
+        ),
+        (
+            "no inclusion proof",
+            |b| {
+                let e = b["verificationMaterial"]["tlogEntries"][0]
+                    .as_object_mut()
+                    .unwrap();
+                e.remove("inclusionProof");
+            },
+            "inclusion_proof",
+        ),
+        (
+            "the signed entry timestamp",
+            |b| {
+                flip(
+                    &mut b["verificationMaterial"]["tlogEntries"][0]["inclusionPromise"]
+                        ["signedEntryTimestamp"],
+                    20,
+                )
+            },
+            "signed_entry_timestamp",
+        ),
+        (
+            "the integrated time",
+            |b| {
+                b["verificationMaterial"]["tlogEntries"][0]["integratedTime"] =
+                    Value::String("1775719410".into())
+            },
+            "signed_entry_timestamp",
+        ),
+        (
+            "the entry's log index",
+            |b| {
+                b["verificationMaterial"]["tlogEntries"][0]["logIndex"] =
+                    Value::String("1261105808".into())
+            },
+            "signed_entry_timestamp",
+        ),
+        (
+            "the RFC 3161 timestamp's signature",
+            |b| {
+                let t = &mut b["verificationMaterial"]["timestampVerificationData"]
+                    ["rfc3161Timestamps"][0]["signedTimestamp"];
+                let len = {
+                    use base64::Engine;
+                    base64::engine::general_purpose::STANDARD
+                        .decode(t.as_str().unwrap())
+                        .unwrap()
+                        .len()
+                };
+                flip(t, len - 10)
+            },
+            "timestamp",
+        ),
+        (
+            "the DSSE payload",
+            |b| {
+                let p = &mut b["dsseEnvelope"]["payload"];
+                let s = p.as_str().unwrap().replacen('e', "f", 1);
+                *p = Value::String(s);
+            },
+            "signature",
+        ),
+        (
+            "the log entry's body",
+            |b| {
+                flip(
+                    &mut b["verificationMaterial"]["tlogEntries"][0]["canonicalizedBody"],
+                    120,
+                )
+            },
+            "log_entry",
+        ),
+        (
+            "the log id",
+            |b| {
+                flip(
+                    &mut b["verificationMaterial"]["tlogEntries"][0]["logId"]["keyId"],
+                    31,
+                )
+            },
+            "log",
+        ),
+        (
+            "the certificate's signature",
+            |b| {
+                let c = &mut b["verificationMaterial"]["certificate"]["rawBytes"];
+                let len = {
+                    use base64::Engine;
+                    base64::engine::general_purpose::STANDARD
+                        .decode(c.as_str().unwrap())
+                        .unwrap()
+                        .len()
+                };
+                flip(c, len - 5)
+            },
+            "certificate",
+        ),
+    ];
+    let original = json(COSIGN);
+    for (what, edit, want) in cases {
+        let mut b = original.clone();
+        edit(&mut b);
+        assert_ne!(b, original, "{what}: the edit changed nothing");
+        let (check, reason) = refused(&b, &policy);
+        assert_eq!(check, want, "{what}: {reason}");
+    }
+}
+
+/// Flips one bit of the base64 value at byte `at`.
+fn flip(v: &mut Value, at: usize) {
+    use base64::Engine;
+    let e = base64::engine::general_purpose::STANDARD;
+    let mut b = e.decode(v.as_str().unwrap()).unwrap();
+    b[at] ^= 0x01;
+    *v = Value::String(e.encode(b));
+}
+
+#[test]
+fn an_identity_the_policy_does_not_name_is_refused() {
+    let text = String::from_utf8(read("public/policy.toml"))
+        .unwrap()
+        .replace("kubewarden-controller", "kubewarden-other");
+    let policy = policy_from(&text, "public/trusted_root.json");
+    let (check, reason) = refused(&json(COSIGN), &policy);
+    assert_eq!(check, "identity", "{reason}");
+    assert!(reason.contains("kubewarden-controller"), "{reason}");
+}
+
+#[test]
+fn a_trusted_root_without_the_timestamp_authority_refuses_its_timestamp() {
+    let mut root = json("public/trusted_root.json");
+    root["timestampAuthorities"] = Value::Array(vec![]);
+    let policy = TrustPolicy::from_toml(&String::from_utf8(read("public/policy.toml")).unwrap())
+        .unwrap()
+        .with_trusted_root(&serde_json::to_vec(&root).unwrap())
+        .unwrap();
+    let (check, reason) = refused(&json(COSIGN), &policy);
+    assert_eq!(check, "timestamp", "{reason}");
+}
+
+#[test]
+fn a_bundle_of_an_unsupported_version_or_shape_is_refused_at_the_envelope() {
+    let policy = public_policy();
+    let mut b = json(COSIGN);
+    b["mediaType"] = Value::String("application/vnd.dev.sigstore.bundle.v0.4+json".into());
+    let (check, reason) = refused(&b, &policy);
+    assert_eq!(check, "envelope", "{reason}");
+    assert!(reason.contains("v0.4"), "{reason}");
+    let mut b = json(COSIGN);
+    b["verificationMaterial"]["tlogEntries"] = Value::Array(vec![]);
+    assert_eq!(refused(&b, &policy).0, "envelope");
+}
+
+/// threadlog's Merkle code and the sigstore crate's agree on the real proof and on every
+/// single-bit change of it.
+#[test]
+fn our_inclusion_check_agrees_with_the_crate_on_the_real_proof_and_its_alterations() {
+    let policy = public_policy();
+    let root = policy.sigstore.root.as_deref().unwrap();
+    let doc = serde_json::to_vec(&json(COSIGN)).unwrap();
+    let b = Bundle::parse(&doc).unwrap();
+    let log = root.tlog(&b.entry.log_id).unwrap();
+    let proof = b.entry.proof.clone().unwrap();
+    let note = proof.checkpoint.clone().unwrap();
+    let ours = |p: &threadlog::supplychain::attest::sigstore::bundle::Proof, body: &[u8]| {
+        tlog::verify_proof(body, p).is_ok() && tlog::verify_checkpoint(&note, p, log).is_ok()
+    };
+    assert!(ours(&proof, &b.entry.body));
+    assert!(tlog::crate_agrees(&b.entry.body, &proof, &note, log));
+    let mut disagreements = Vec::new();
+    let mut tried = 0;
+    for h in 0..proof.hashes.len() {
+        for bit in [0u8, 3, 7] {
+            let mut p = proof.clone();
+            p.hashes[h][h % 32] ^= 1 << bit;
+            tried += 1;
+            let (a, c) = (
+                ours(&p, &b.entry.body),
+                tlog::crate_agrees(&b.entry.body, &p, &note, log),
+            );
+            if a || a != c {
+                disagreements.push((h, bit, a, c));
+            }
+        }
+    }
+    for idx in [
+        proof.log_index - 1,
+        proof.log_index + 1,
+        0,
+        proof.tree_size - 1,
+    ] {
+        let mut p = proof.clone();
+        p.log_index = idx;
+        tried += 1;
+        let (a, c) = (
+            ours(&p, &b.entry.body),
+            tlog::crate_agrees(&b.entry.body, &p, &note, log),
+        );
+        if a || a != c {
+            disagreements.push((idx as usize, 0, a, c));
+        }
+    }
+    let mut body = b.entry.body.clone();
+    body[10] ^= 1;
+    assert!(!ours(&proof, &body));
+    assert!(!tlog::crate_agrees(&body, &proof, &note, log));
+    assert!(tried > 40);
+    assert!(disagreements.is_empty(), "{disagreements:?}");
+}
+
+fn private_policy() -> TrustPolicy {
+    policy_from(
+        &String::from_utf8(read("policy.toml")).unwrap(),
+        "trusted_root.json",
+    )
+}
+
+const ARTIFACT: &str = "3455b5107f40bd154a2a9d851a5ba33403198a4e8a61a899758c719508e099a1";
+const LINE_CONTROLLER: &str = "5b2f0a5e6d4c8a1f9e3b7d2c6a0f4e8b1d5c9a3e7f2b6d0c4a8e1f5b9d3c7a2e";
+
+/// Every bundle version and content kind of the private trust root: who signed, what
+/// about, and which evidence was there to check.
+#[test]
+fn private_bundles_of_every_version_verify_with_the_evidence_they_carry() {
+    let policy = private_policy();
+    // (file, version, subject, identity policy name or signer id, has SET, has checkpoint,
+    // timestamps)
+    let cases = [
+        (
+            "v0.1-message",
+            "0.1",
+            ARTIFACT,
+            "release mailbox",
+            true,
+            false,
+            0,
+        ),
+        (
+            "v0.2-dsse",
+            "0.2",
+            LINE_CONTROLLER,
+            "release mailbox",
+            true,
+            true,
+            0,
+        ),
+        (
+            "v0.3-message",
+            "0.3",
+            ARTIFACT,
+            "release mailbox",
+            true,
+            true,
+            1,
+        ),
+        (
+            "v0.3-dsse-uri-identity",
+            "0.3",
+            LINE_CONTROLLER,
+            "release workflow",
+            false,
+            true,
+            1,
+        ),
+        (
+            "v0.3-publickey",
+            "0.3",
+            ARTIFACT,
+            "ci-signer",
+            true,
+            true,
+            0,
+        ),
+    ];
+    for (file, version, subject, signer, set, checkpoint, timestamps) in cases {
+        let v = attest::verify(&read(&format!("{file}.sigstore.json")), &policy)
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        let o = v.sigstore.as_ref().unwrap();
+        assert_eq!(o.bundle_version, version, "{file}");
+        assert_eq!(v.subjects[0].sha256, subject, "{file}");
+        match &o.identity {
+            Some(id) => assert_eq!(id.policy_name, signer, "{file}"),
+            None => assert_eq!(v.signatures[0].signer_id, signer, "{file}"),
+        }
+        let checks: Vec<&str> = v.checks.iter().map(|c| c.as_str()).collect();
+        assert_eq!(
+            checks.contains(&"signed_entry_timestamp"),
+            set,
+            "{file}: {checks:?}"
+        );
+        assert_eq!(
+            checks.contains(&"checkpoint"),
+            checkpoint,
+            "{file}: {checks:?}"
+        );
+        assert_eq!(o.checkpoint.is_some(), checkpoint, "{file}");
+        assert_eq!(o.timestamps.len(), timestamps, "{file}");
+        assert!(checks.contains(&"inclusion_proof"), "{file}: {checks:?}");
+        assert_eq!(o.log_url, "https://rekor.plant.example", "{file}");
+        if subject == LINE_CONTROLLER {
+            // The rule for the line controller applied, and held.
+            assert_eq!(v.rules.len(), 1, "{file}");
+            assert_eq!(
+                v.predicate_type.as_deref(),
+                Some("https://slsa.dev/provenance/v1")
+            );
+        } else {
+            assert_eq!(v.predicate_type, None, "{file}");
+        }
+    }
+}
+
+#[test]
+fn private_bundles_altered_in_one_way_are_refused_at_that_check() {
+    let policy = private_policy();
+    for (file, want) in [
+        ("bad-proof-hash", "inclusion_proof"),
+        ("bad-proof-root", "inclusion_proof"),
+        ("bad-checkpoint-signature", "checkpoint"),
+        ("bad-checkpoint-root", "checkpoint"),
+        ("bad-set", "signed_entry_timestamp"),
+        ("bad-rfc3161", "timestamp"),
+        ("bad-tampered-payload", "signature"),
+        ("bad-body-mismatch", "log_entry"),
+        ("bad-expired-cert", "certificate"),
+        ("bad-untrusted-ca", "certificate"),
+        ("bad-publickey-wrong-key", "signer"),
+    ] {
+        let e = attest::verify(&read(&format!("{file}.sigstore.json")), &policy).expect_err(file);
+        assert_eq!(e.check.as_str(), want, "{file}: {}", e.reason);
+    }
+}
+
+#[test]
+fn a_rule_naming_an_identity_refuses_a_bundle_from_another() {
+    let text = String::from_utf8(read("policy.toml")).unwrap().replace(
+        r#"signers = ["release workflow", "release mailbox"]"#,
+        r#"signers = ["release workflow"]"#,
+    );
+    let policy = policy_from(&text, "trusted_root.json");
+    // The email identity is allowed to sign, but the rule asks for the workflow.
+    let e = attest::verify(&read("v0.2-dsse.sigstore.json"), &policy).unwrap_err();
+    assert_eq!(e.check.as_str(), "rule", "{}", e.reason);
+    assert!(attest::verify(&read("v0.3-dsse-uri-identity.sigstore.json"), &policy).is_ok());
+}
+
+#[test]
+fn the_public_bundle_is_refused_under_the_private_root_and_vice_versa() {
+    let e = attest::verify(&read(COSIGN), &private_policy()).unwrap_err();
+    assert_eq!(e.check.as_str(), "certificate", "{}", e.reason);
+    let e = attest::verify(&read("v0.2-dsse.sigstore.json"), &public_policy()).unwrap_err();
+    assert_eq!(e.check.as_str(), "certificate", "{}", e.reason);
+}
+
+#[test]
+fn a_policy_whose_trusted_root_is_broken_is_refused_by_name() {
+    let p = TrustPolicy::from_toml(&String::from_utf8(read("policy.toml")).unwrap()).unwrap();
+    let e = p.with_trusted_root(b"{\"mediaType\": \"x\"}").unwrap_err();
+    assert_eq!(e.path, "sigstore.trusted_root");
+    assert!(e.reason.contains("mediaType"), "{}", e.reason);
+}
+
+/// Over a real socket: an accepted bundle is logged with its verification and found by its
+/// subject; a refused one answers 422 naming the check and appends nothing.
+#[tokio::test]
+async fn bundles_over_http_are_logged_or_refused_by_name() {
+    let s = common::TestServer::start_with(tempfile::tempdir().unwrap(), |mut c| {
+        c.trust_policy = Some(data("policy.toml"));
+        c
+    })
+    .await;
+    let post = |doc: Vec<u8>, ct: &'static str| {
+        let s = &s;
+        async move { s.post_bytes("/v1/attestations", &s.ci, ct, doc).await }
+    };
+    let doc = read("v0.3-dsse-uri-identity.sigstore.json");
+    let (status, r) = post(doc.clone(), "application/vnd.dev.sigstore.bundle.v0.3+json").await;
+    assert_eq!(status, 201, "{r}");
+    let index = r["index"].as_u64().unwrap();
+    let (_, e) = s.get_json(&format!("/v1/entries/{index}")).await;
+    let body = &e["entry"]["body"];
+    assert_eq!(body["format"], "sigstore-bundle");
+    assert_eq!(body["sigstore"]["bundle_version"], "0.3");
+    assert_eq!(
+        body["sigstore"]["identity"]["policy_name"],
+        "release workflow"
+    );
+    assert_eq!(
+        body["sigstore"]["identity"]["subject"],
+        "https://git.plant.example/mes/line-controller/.ci/release.yml@refs/heads/main"
+    );
+    assert_eq!(body["sigstore"]["log"]["checkpoint"]["tree_size"], 21);
+    assert_eq!(body["sigstore"]["timestamps"].as_array().unwrap().len(), 1);
+    let checks = body["verification"]["checks"].as_array().unwrap();
+    assert!(checks.contains(&Value::from("timestamp")), "{body}");
+    let (status, a) = s
+        .get_json(&format!("/v1/artifacts/sha256:{LINE_CONTROLLER}"))
+        .await;
+    assert_eq!(status, 200, "{a}");
+    assert_eq!(a["entries"][0]["index"], index, "{a}");
+    let (status, _, served) = s
+        .get_bytes(
+            &format!(
+                "/v1/blobs/sha256:{}",
+                hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&doc))
+            ),
+            &s.auditor,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(served, doc);
+
+    let size = s.tree_size().await;
+    let (status, r) = post(read("bad-proof-hash.sigstore.json"), "application/json").await;
+    assert_eq!(status, 422, "{r}");
+    assert_eq!(r["check"], "inclusion_proof", "{r}");
+    let (status, r) = post(read(COSIGN), "application/json").await;
+    assert_eq!(status, 422, "{r}");
+    assert_eq!(r["check"], "certificate", "{r}");
+    assert_eq!(s.tree_size().await, size);
+    s.stop().await;
+}
