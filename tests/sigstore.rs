@@ -216,13 +216,7 @@ fn every_altered_piece_of_evidence_is_refused_by_name() {
             |b| {
                 let t = &mut b["verificationMaterial"]["timestampVerificationData"]
                     ["rfc3161Timestamps"][0]["signedTimestamp"];
-                let len = {
-                    use base64::Engine;
-                    base64::engine::general_purpose::STANDARD
-                        .decode(t.as_str().unwrap())
-                        .unwrap()
-                        .len()
-                };
+                let len = b64_len(t);
                 flip(t, len - 10)
             },
             "timestamp",
@@ -260,13 +254,7 @@ fn every_altered_piece_of_evidence_is_refused_by_name() {
             "the certificate's signature",
             |b| {
                 let c = &mut b["verificationMaterial"]["certificate"]["rawBytes"];
-                let len = {
-                    use base64::Engine;
-                    base64::engine::general_purpose::STANDARD
-                        .decode(c.as_str().unwrap())
-                        .unwrap()
-                        .len()
-                };
+                let len = b64_len(c);
                 flip(c, len - 5)
             },
             "certificate",
@@ -280,6 +268,15 @@ fn every_altered_piece_of_evidence_is_refused_by_name() {
         let (check, reason) = refused(&b, &policy);
         assert_eq!(check, want, "{what}: {reason}");
     }
+}
+
+/// The decoded length of a base64 value.
+fn b64_len(v: &Value) -> usize {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(v.as_str().unwrap())
+        .unwrap()
+        .len()
 }
 
 /// Flips one bit of the base64 value at byte `at`.
