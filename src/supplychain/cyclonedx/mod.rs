@@ -90,8 +90,10 @@ impl SpecVersion {
 /// One place where a document breaks its schema.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Violation {
-    /// A JSON Pointer into a JSON document (`/components/3/hashes/0/alg`), or
-    /// `line N` (with `, column C` when known) of an XML document.
+    /// A JSON Pointer into a JSON document (`/components/3/hashes/0/alg`); for an XML
+    /// document an XPath to the element or attribute with its line
+    /// (`/bom/components/component[3]/@type (line 12)`), or only `line N, column C` where
+    /// no element is known (a document that is not well-formed).
     pub path: String,
     pub reason: String,
 }

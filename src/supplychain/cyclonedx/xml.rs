@@ -12,7 +12,7 @@ use crate::entry::SbomFacts;
 use libxml::bindings;
 use libxml::parser::{Parser, ParserOptions};
 use libxml::schemas::{SchemaParserContext, SchemaValidationContext};
-use libxml::tree::{Document, Node};
+use libxml::tree::{Document, Node, NodeType};
 use std::cell::RefCell;
 use std::ffi::CStr;
 use std::os::raw::c_char;
@@ -181,13 +181,19 @@ pub(super) fn validate(bytes: &[u8]) -> Result<Validated, CycloneDxError> {
         let violations = errors
             .iter()
             .take(MAX_VIOLATIONS)
-            .map(|e| Violation {
-                path: match (e.line, e.col) {
+            .map(|e| {
+                let reason = e.message.as_deref().unwrap_or("invalid").trim().to_string();
+                let at = match (e.line, e.col) {
                     (Some(l), Some(c)) if c > 0 => format!("line {l}, column {c}"),
                     (Some(l), _) => format!("line {l}"),
                     _ => String::new(),
-                },
-                reason: e.message.as_deref().unwrap_or("invalid").trim().to_string(),
+                };
+                let path = match e.line.and_then(|l| element_path(&root, l, &reason)) {
+                    Some(xpath) if at.is_empty() => xpath,
+                    Some(xpath) => format!("{xpath} ({at})"),
+                    None => at,
+                };
+                Violation { path, reason }
             })
             .collect();
         return Err(invalid(version, violations, total));
@@ -202,6 +208,59 @@ pub(super) fn validate(bytes: &[u8]) -> Result<Validated, CycloneDxError> {
             components: count(&root),
         },
     })
+}
+
+/// The quoted name after `label` in a libxml2 schema message, without its `{namespace}`:
+/// `Element '{ns}component', attribute 'type': …` gives `component` and `type`.
+fn quoted<'a>(message: &'a str, label: &str) -> Option<&'a str> {
+    let rest = &message[message.find(label)? + label.len()..];
+    let name = &rest[..rest.find('\'')?];
+    Some(name.rsplit_once('}').map_or(name, |(_, local)| local))
+}
+
+/// An XPath to the element a schema message names, found by its name and line:
+/// `/bom/components/component[3]/@type`. Positions are given where siblings share the
+/// name. None when the message names no element or none is on that line.
+fn element_path(root: &Node, line: i32, message: &str) -> Option<String> {
+    let name = quoted(message, "Element '")?;
+    let node = find_element(root, name, i64::from(line))?;
+    let mut segments = Vec::new();
+    let mut cur = Some(node);
+    while let Some(n) = cur.filter(|n| n.get_type() == Some(NodeType::ElementNode)) {
+        let same =
+            |s: &Node| s.get_type() == Some(NodeType::ElementNode) && s.get_name() == n.get_name();
+        let before = std::iter::successors(n.get_prev_sibling(), Node::get_prev_sibling)
+            .filter(same)
+            .count();
+        let after = std::iter::successors(n.get_next_sibling(), Node::get_next_sibling)
+            .filter(same)
+            .count();
+        segments.push(if before + after > 0 {
+            format!("{}[{}]", n.get_name(), before + 1)
+        } else {
+            n.get_name()
+        });
+        cur = n.get_parent();
+    }
+    segments.reverse();
+    let mut path = format!("/{}", segments.join("/"));
+    if let Some(attr) = quoted(message, "attribute '") {
+        path.push_str("/@");
+        path.push_str(attr);
+    }
+    Some(path)
+}
+
+/// The first element in document order named `name` that starts on `line`.
+fn find_element(node: &Node, name: &str, line: i64) -> Option<Node> {
+    // SAFETY: the node belongs to a live document borrowed for this call.
+    let on_line = unsafe { bindings::xmlGetLineNo(node.node_ptr()) } == line;
+    if on_line && node.get_name() == name {
+        return Some(node.clone());
+    }
+    node.get_child_elements()
+        .iter()
+        .find_map(|c| find_element(c, name, line))
 }
 
 /// Children of `node` named `name` in the document's namespace.
@@ -258,8 +317,34 @@ mod tests {
             "<bom xmlns=\"{NS}\" version=\"1\">\n<components>\n<component type=\"gadget\"><name>a</name></component>\n</components></bom>"
         );
         let v = validate(doc.as_bytes()).unwrap_err().violations();
-        assert_eq!(v[0].path, "line 3", "{v:?}");
+        assert_eq!(
+            v[0].path, "/bom/components/component/@type (line 3)",
+            "{v:?}"
+        );
         assert!(v[0].reason.contains("gadget"), "{v:?}");
+    }
+
+    #[test]
+    fn violations_name_the_element_among_its_siblings() {
+        let doc = format!(
+            "<bom xmlns=\"{NS}\" version=\"1\">\n<components>\n\
+             <component type=\"library\"><name>a</name></component>\n\
+             <component type=\"library\"><name>b</name><hashes><hash alg=\"SHA-256\">zz</hash></hashes></component>\n\
+             <component type=\"library\"><nome>c</nome></component>\n\
+             </components></bom>"
+        );
+        let v = validate(doc.as_bytes()).unwrap_err().violations();
+        let mut paths: Vec<&str> = v.iter().map(|v| v.path.as_str()).collect();
+        // libxml2 may report a facet and the type it belongs to for the same element.
+        paths.dedup();
+        assert_eq!(
+            paths,
+            [
+                "/bom/components/component[2]/hashes/hash (line 4)",
+                "/bom/components/component[3]/nome (line 5)",
+            ],
+            "{v:?}"
+        );
     }
 
     #[test]
