@@ -4,6 +4,12 @@
 //! PAE bytes with the same key. Envelopes are the securesystemslib fixtures of
 //! `tests/data/attestations/`.
 //!
+//! Sigstore bundles beside the same kind of baseline: the real cosign image signature of
+//! `tests/data/sigstore/public/` (v0.3 DSSE, Fulcio certificate, Rekor inclusion proof and
+//! checkpoint, RFC 3161 timestamp) and a v0.1 message signature of the private test root,
+//! against the one ECDSA P-256 check of the bundle's own signature with the leaf
+//! certificate's key.
+//!
 //! Run: `cargo bench --bench dsse`. `BENCH_DSSE` sets verifications per measurement
 //! (default 3000).
 
@@ -24,6 +30,105 @@ fn read(name: &str) -> Vec<u8> {
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap()
+}
+
+fn sigstore_data(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/tests/data/sigstore/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+/// A policy of `tests/data/sigstore/` with its trusted root attached.
+fn sigstore_policy(dir: &str) -> TrustPolicy {
+    let text = String::from_utf8(sigstore_data(&format!("{dir}policy.toml"))).unwrap();
+    TrustPolicy::from_toml(&text)
+        .unwrap()
+        .with_trusted_root(&sigstore_data(&format!("{dir}trusted_root.json")))
+        .unwrap()
+}
+
+/// The signed bytes, the signature and the leaf certificate's P-256 key of a bundle.
+fn bundle_signature(doc: &[u8]) -> (Vec<u8>, p256::ecdsa::Signature, p256::ecdsa::VerifyingKey) {
+    use p256::pkcs8::DecodePublicKey;
+    use x509_cert::der::{Decode, Encode};
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let bundle: Value = serde_json::from_slice(doc).unwrap();
+    let material = &bundle["verificationMaterial"];
+    let cert = material["certificate"]["rawBytes"]
+        .as_str()
+        .or_else(|| material["x509CertificateChain"]["certificates"][0]["rawBytes"].as_str())
+        .unwrap();
+    let cert = x509_cert::Certificate::from_der(&b64.decode(cert).unwrap()).unwrap();
+    let spki = cert
+        .tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .unwrap();
+    let key = p256::ecdsa::VerifyingKey::from_public_key_der(&spki).unwrap();
+    let (message, sig) = if let Some(env) = bundle.get("dsseEnvelope") {
+        let payload = b64.decode(env["payload"].as_str().unwrap()).unwrap();
+        (
+            dsse::pae(env["payloadType"].as_str().unwrap(), &payload),
+            env["signatures"][0]["sig"].as_str().unwrap(),
+        )
+    } else {
+        let artifact = sigstore_data("artifact.txt");
+        (
+            artifact,
+            bundle["messageSignature"]["signature"].as_str().unwrap(),
+        )
+    };
+    let sig = p256::ecdsa::Signature::from_der(&b64.decode(sig).unwrap()).unwrap();
+    (message, sig, key)
+}
+
+fn sigstore_rows(n: usize) {
+    use p256::ecdsa::signature::Verifier;
+    println!();
+    println!("## Sigstore bundle verification, {n} bundles per row");
+    println!(
+        "| bundle | bytes | bare signature check (baseline), /s | whole verification, /s | \
+         ratio to baseline |"
+    );
+    println!("|---|---|---|---|---|");
+    for (label, dir, name) in [
+        (
+            "cosign image signature, v0.3 DSSE, public-good root",
+            "public/",
+            "cosign-sign-kubewarden-controller-v1.34.0.sigstore.json",
+        ),
+        (
+            "message signature, v0.1, private test root",
+            "",
+            "v0.1-message.sigstore.json",
+        ),
+    ] {
+        let policy = sigstore_policy(dir);
+        let doc = sigstore_data(&format!("{dir}{name}"));
+        let (message, sig, key) = bundle_signature(&doc);
+        let t = Instant::now();
+        for _ in 0..n {
+            assert!(key.verify(&message, &sig).is_ok());
+        }
+        let raw = n as f64 / t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        for _ in 0..n {
+            attest::verify(&doc, &policy).unwrap();
+        }
+        let full = n as f64 / t.elapsed().as_secs_f64();
+        println!(
+            "| {label} | {} | {raw:.0} | {full:.0} | {:.2} |",
+            doc.len(),
+            full / raw
+        );
+        println!(
+            "{}",
+            serde_json::json!({"bench": "sigstore", "bundle": label, "bytes": doc.len(),
+                "signature_per_s": raw, "verify_per_s": full, "n": n})
+        );
+    }
 }
 
 /// The one primitive that verifies this signature, called directly: what any verifier
@@ -115,4 +220,5 @@ fn main() {
                 "verify_per_s": full, "n": n})
         );
     }
+    sigstore_rows(n / 3);
 }
