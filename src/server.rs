@@ -89,28 +89,45 @@ fn spawn_backfill(store: Arc<dyn store::Store>) {
     });
 }
 
-/// Reads and checks the trust policy file, if one is configured, and the Sigstore trusted
-/// root it names (a relative path is relative to the policy file).
+/// Reads and checks the trust policy file, if one is configured, the Sigstore trusted
+/// root and the predicate schema files it names (relative paths are relative to the
+/// policy file).
 pub fn load_trust_policy(path: &Path) -> Result<TrustPolicy, StartError> {
     let fail = |reason: String| StartError::TrustPolicy {
         path: path.display().to_string(),
         reason,
     };
     let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
-    let policy = TrustPolicy::from_toml(&text).map_err(|e| fail(e.to_string()))?;
-    let Some(root) = policy.sigstore.trusted_root.clone() else {
-        return Ok(policy);
+    let mut policy = TrustPolicy::from_toml(&text).map_err(|e| fail(e.to_string()))?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let read = |field: String, file: &str| {
+        let file = dir.join(file);
+        std::fs::read(&file).map_err(|e| {
+            fail(format!(
+                "trust policy: {field}: cannot read {}: {e}",
+                file.display()
+            ))
+        })
     };
-    let root = path.parent().unwrap_or(Path::new(".")).join(root);
-    let bytes = std::fs::read(&root).map_err(|e| {
-        fail(format!(
-            "trust policy: sigstore.trusted_root: cannot read {}: {e}",
-            root.display()
-        ))
-    })?;
-    policy
-        .with_trusted_root(&bytes)
-        .map_err(|e| fail(e.to_string()))
+    let schemas: Vec<(usize, String)> = policy
+        .predicates
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| p.schema_file.clone().map(|f| (i, f)))
+        .collect();
+    for (i, file) in schemas {
+        let bytes = read(format!("predicates[{i}].schema"), &file)?;
+        policy = policy
+            .with_predicate_schema(i, &bytes)
+            .map_err(|e| fail(e.to_string()))?;
+    }
+    if let Some(root) = policy.sigstore.trusted_root.clone() {
+        let bytes = read("sigstore.trusted_root".into(), &root)?;
+        policy = policy
+            .with_trusted_root(&bytes)
+            .map_err(|e| fail(e.to_string()))?;
+    }
+    Ok(policy)
 }
 
 /// Opens everything `serve` needs; refuses to start on any disagreement.

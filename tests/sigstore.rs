@@ -222,11 +222,15 @@ fn every_altered_piece_of_evidence_is_refused_by_name() {
             "timestamp",
         ),
         (
-            "the DSSE payload",
+            "the DSSE payload, still a valid statement",
             |b| {
+                use base64::Engine;
+                let b64 = base64::engine::general_purpose::STANDARD;
                 let p = &mut b["dsseEnvelope"]["payload"];
-                let s = p.as_str().unwrap().replacen('e', "f", 1);
-                *p = Value::String(s);
+                let text = String::from_utf8(b64.decode(p.as_str().unwrap()).unwrap()).unwrap();
+                let edited = text.replace("\"annotations\":{}", "\"annotations\":{\"a\":\"b\"}");
+                assert_ne!(edited, text);
+                *p = Value::String(b64.encode(edited));
             },
             "signature",
         ),

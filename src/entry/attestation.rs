@@ -10,7 +10,8 @@
 //!  "subjects": [{"name": "…", "sha256": "<hex>"}],
 //!  "signatures": [{"keyid": "…", "signer": "<policy id>", "name": "…", "algorithm": "ed25519"}],
 //!  "unknown_keyids": ["…"],
-//!  "verification": {"checks": ["envelope", …], "rules": ["<rule name>"], "policy_sha256": "<hex>"},
+//!  "verification": {"checks": ["envelope", …], "rules": ["<rule name>"], "policy_sha256": "<hex>",
+//!                   "predicate_schema": {"name": "builtin:slsa-provenance-v1.schema.json", "sha256": "<hex>"}},
 //!  "document": {"sha256": "<hex>", "media_type": "application/vnd.dsse.envelope.v1+json", "size": N}}
 //! ```
 //! Subjects: `sha256:<hex>` of every statement subject, subject names that are package
@@ -74,6 +75,10 @@ pub fn prepare_attestation(
         },
         "document": blob.reference(),
     });
+    if let Some((name, sha256)) = &v.predicate_schema {
+        body["verification"]["predicate_schema"] =
+            json!({"name": name, "sha256": hex::encode(sha256)});
+    }
     if let Some(o) = &v.sigstore {
         body["sigstore"] = sigstore_outcome(o);
     }
@@ -161,7 +166,8 @@ mod tests {
             }],
             unknown_keyids: vec!["stranger".into()],
             rules: vec![],
-            checks: Check::DSSE.to_vec(),
+            checks: Check::dsse(false),
+            predicate_schema: None,
             policy_sha256: [1; 32],
             sigstore: None,
         }

@@ -1,7 +1,8 @@
 //! in-toto Statements, v1 (`https://in-toto.io/Statement/v1`) and v0.1
 //! (`https://in-toto.io/Statement/v0.1`), as DSSE payloads carry them: the subjects (each
-//! with a SHA-256 digest, which is what the log indexes) and the predicate type. The
-//! predicate itself is kept in the stored envelope, not interpreted here.
+//! with a SHA-256 digest, which is what the log indexes), the predicate type and the
+//! predicate, which `predicate` checks against its schema and which is not otherwise
+//! interpreted.
 //! Spec: <https://github.com/in-toto/attestation/blob/main/spec/v1/statement.md>.
 
 use serde::Deserialize;
@@ -24,6 +25,8 @@ pub struct Statement {
     pub statement_type: String,
     pub predicate_type: String,
     pub subjects: Vec<Subject>,
+    /// Kept for the predicate's schema check; not otherwise interpreted.
+    pub predicate: Option<Value>,
 }
 
 /// Which part of a statement is wrong, and how.
@@ -114,6 +117,7 @@ pub fn parse_statement(payload: &[u8]) -> Result<Statement, StatementError> {
         statement_type,
         predicate_type,
         subjects,
+        predicate: raw.predicate,
     })
 }
 

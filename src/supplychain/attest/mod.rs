@@ -10,6 +10,7 @@ pub mod dsse;
 pub mod intoto;
 pub mod keys;
 pub mod policy;
+pub mod predicate;
 pub mod sigstore;
 
 pub use keys::{Algorithm, PublicKey};
@@ -36,6 +37,8 @@ pub enum Check {
     Subject,
     /// The policy accepts the predicate type.
     PredicateType,
+    /// The predicate satisfies the schema for its type (built in or from the policy).
+    Predicate,
     /// The policy's per-subject rules hold.
     Rule,
     /// The signing certificate chains to a Fulcio CA of the trusted root and was valid
@@ -70,6 +73,7 @@ impl Check {
             Check::Statement => "statement",
             Check::Subject => "subject",
             Check::PredicateType => "predicate_type",
+            Check::Predicate => "predicate",
             Check::Rule => "rule",
             Check::Certificate => "certificate",
             Check::Sct => "sct",
@@ -83,18 +87,25 @@ impl Check {
         }
     }
 
-    /// Every check a DSSE envelope passes when accepted.
-    pub const DSSE: [Check; 9] = [
-        Check::Envelope,
-        Check::Base64,
-        Check::Signature,
-        Check::Signer,
-        Check::PayloadType,
-        Check::Statement,
-        Check::Subject,
-        Check::PredicateType,
-        Check::Rule,
-    ];
+    /// Every check a DSSE envelope passes when accepted; `predicate` only when its
+    /// predicate type has a schema.
+    pub fn dsse(predicate_schema: bool) -> Vec<Check> {
+        let mut checks = vec![
+            Check::Envelope,
+            Check::Base64,
+            Check::Signature,
+            Check::Signer,
+            Check::PayloadType,
+            Check::Statement,
+            Check::Subject,
+            Check::PredicateType,
+        ];
+        if predicate_schema {
+            checks.push(Check::Predicate);
+        }
+        checks.push(Check::Rule);
+        checks
+    }
 }
 
 /// Why an attestation was refused: the failed check and the detail.
@@ -133,6 +144,8 @@ pub struct Verified {
     pub checks: Vec<Check>,
     /// SHA-256 of the policy text it was verified under.
     pub policy_sha256: [u8; 32],
+    /// The schema the predicate satisfied: its name and the SHA-256 of its text.
+    pub predicate_schema: Option<(String, [u8; 32])>,
     /// For Sigstore bundles: identity, log entry, checkpoint and timestamps.
     pub sigstore: Option<sigstore::Outcome>,
 }
@@ -158,15 +171,7 @@ pub fn verify(doc: &[u8], policy: &TrustPolicy) -> Result<Verified, AttestationE
     }
     let env = dsse::verify_envelope(doc, policy)?;
     let statement = intoto::parse_statement(&env.payload).map_err(statement_error)?;
-    if !policy.accepts_predicate(&statement.predicate_type) {
-        return Err(fail(
-            Check::PredicateType,
-            format!(
-                "predicateType {:?} is not accepted by the trust policy",
-                statement.predicate_type
-            ),
-        ));
-    }
+    let predicate_schema = check_predicate(policy, &statement)?;
     let mut signatures = Vec::new();
     let mut unknown_keyids = Vec::new();
     for s in env.signatures {
@@ -200,10 +205,33 @@ pub fn verify(doc: &[u8], policy: &TrustPolicy) -> Result<Verified, AttestationE
         signatures,
         unknown_keyids,
         rules,
-        checks: Check::DSSE.to_vec(),
+        checks: Check::dsse(predicate_schema.is_some()),
+        predicate_schema,
         policy_sha256: policy.sha256,
         sigstore: None,
     })
+}
+
+/// The policy accepts the statement's predicate type, and its predicate satisfies the
+/// type's schema where there is one; returns that schema's name and digest.
+fn check_predicate(
+    policy: &TrustPolicy,
+    statement: &intoto::Statement,
+) -> Result<Option<(String, [u8; 32])>, AttestationError> {
+    if !policy.accepts_predicate(&statement.predicate_type) {
+        return Err(AttestationError {
+            check: Check::PredicateType,
+            reason: format!(
+                "predicateType {:?} is not accepted by the trust policy",
+                statement.predicate_type
+            ),
+        });
+    }
+    let Some(schema) = policy.predicate_schema(&statement.predicate_type) else {
+        return Ok(None);
+    };
+    schema.check(statement.predicate.as_ref())?;
+    Ok(Some((schema.name.clone(), schema.sha256)))
 }
 
 fn statement_error(e: intoto::StatementError) -> AttestationError {

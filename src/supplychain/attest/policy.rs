@@ -3,6 +3,7 @@
 //! checked once from TOML text; reading the file is the caller's work (no I/O here).
 
 use super::keys::{PublicKey, RsaPadding};
+use super::predicate::PredicateSchema;
 use regex::Regex;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -39,6 +40,11 @@ pub struct AcceptedPredicate {
     pub predicate_type: String,
     /// Also accept `<type>/<anything>` (versioned forms such as `https://spdx.dev/Document/v2.3`).
     pub prefix: bool,
+    /// The operator's schema file for this type's predicates, as written in the policy
+    /// (relative to the policy file); it replaces a built-in schema.
+    pub schema_file: Option<String>,
+    /// That schema, once attached with [`TrustPolicy::with_predicate_schema`].
+    pub schema: Option<PredicateSchema>,
 }
 
 impl AcceptedPredicate {
@@ -186,9 +192,14 @@ impl TrustPolicy {
                     return Err(err(at("match"), format!("{o:?}; expected exact or prefix")))
                 }
             };
+            if p.schema.as_deref().is_some_and(|f| f.trim().is_empty()) {
+                return Err(err(at("schema"), "must name a JSON Schema file"));
+            }
             predicates.push(AcceptedPredicate {
                 predicate_type: p.predicate_type,
                 prefix,
+                schema_file: p.schema,
+                schema: None,
             });
         }
         if predicates.is_empty() {
@@ -281,9 +292,38 @@ impl TrustPolicy {
         Ok(self)
     }
 
+    /// Attaches the schema file named by `predicates[index].schema`, from its bytes.
+    pub fn with_predicate_schema(
+        mut self,
+        index: usize,
+        bytes: &[u8],
+    ) -> Result<Self, PolicyError> {
+        let at = format!("predicates[{index}].schema");
+        let p = self
+            .predicates
+            .get_mut(index)
+            .ok_or_else(|| err(at.clone(), "no such predicate entry"))?;
+        let name = p
+            .schema_file
+            .clone()
+            .ok_or_else(|| err(at.clone(), "this entry names no schema file"))?;
+        p.schema = Some(PredicateSchema::compile(&name, bytes).map_err(|e| err(at, e))?);
+        Ok(self)
+    }
+
     /// Whether statements of this predicate type are accepted.
     pub fn accepts_predicate(&self, t: &str) -> bool {
         self.predicates.iter().any(|p| p.accepts(t))
+    }
+
+    /// The schema a predicate of type `t` must satisfy: that of the first accepting entry
+    /// naming one, else threadlog's built-in schema for the type, if any.
+    pub fn predicate_schema(&self, t: &str) -> Option<PredicateSchema> {
+        self.predicates
+            .iter()
+            .filter(|p| p.accepts(t))
+            .find_map(|p| p.schema.clone())
+            .or_else(|| PredicateSchema::builtin(t))
     }
 }
 
@@ -370,6 +410,7 @@ struct PredicateFile {
     name: Option<String>,
     #[serde(rename = "match")]
     match_: Option<String>,
+    schema: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -80,9 +80,35 @@ fn crate_error(e: VerificationError) -> AttestationError {
         VerificationError::Signature(SignatureErrorKind::Transparency) => Check::LogEntry,
         VerificationError::Signature(SignatureErrorKind::SubjectDigestMismatch) => Check::Subject,
         VerificationError::Signature(_) => Check::Signature,
-        _ => Check::Envelope,
     };
     fail(check, reason)
+}
+
+/// The log evidence a bundle of its version must carry, required before anything is
+/// verified so that a missing piece is refused by its own name: a v0.1 bundle the signed
+/// entry timestamp, later versions an inclusion proof with the log's checkpoint.
+fn required_evidence(b: &Bundle) -> Result<(), AttestationError> {
+    let e = &b.entry;
+    if b.version == Version::V01 {
+        if e.set.is_none() {
+            return Err(fail(
+                Check::SignedEntryTimestamp,
+                "a v0.1 bundle must carry the log's signed entry timestamp (inclusionPromise)",
+            ));
+        }
+        return Ok(());
+    }
+    match &e.proof {
+        None => Err(fail(
+            Check::InclusionProof,
+            "a v0.2 or v0.3 bundle must carry an inclusion proof",
+        )),
+        Some(p) if p.checkpoint.is_none() => Err(fail(
+            Check::Checkpoint,
+            "a v0.2 or v0.3 bundle's inclusion proof must carry the log's checkpoint",
+        )),
+        Some(_) => Ok(()),
+    }
 }
 
 /// The certificate's validity as times.
@@ -110,6 +136,7 @@ pub fn verify(doc: &[u8], policy: &TrustPolicy) -> Result<Verified, AttestationE
         )
     })?;
     let b = Bundle::parse(doc)?;
+    required_evidence(&b)?;
 
     // What was signed: a statement about subjects, or an artifact digest.
     let (statement, artifact) = match &b.content {
@@ -209,54 +236,27 @@ pub fn verify(doc: &[u8], policy: &TrustPolicy) -> Result<Verified, AttestationE
     }
     checks.push(Check::Log);
     let mut times = Vec::new();
-    match &e.set {
-        Some(set) => {
-            tlog::verify_set(e, set, log).map_err(|r| fail(Check::SignedEntryTimestamp, r))?;
-            checks.push(Check::SignedEntryTimestamp);
-            times.push(integrated);
-        }
-        None if b.version == Version::V01 => {
-            return Err(fail(
-                Check::SignedEntryTimestamp,
-                "a v0.1 bundle must carry the log's signed entry timestamp (inclusionPromise)",
-            ))
-        }
-        None => {}
+    if let Some(set) = &e.set {
+        tlog::verify_set(e, set, log).map_err(|r| fail(Check::SignedEntryTimestamp, r))?;
+        checks.push(Check::SignedEntryTimestamp);
+        times.push(integrated);
     }
     let mut checkpoint = None;
-    match &e.proof {
-        Some(p) => {
-            tlog::verify_proof(&e.body, p).map_err(|r| fail(Check::InclusionProof, r))?;
-            checks.push(Check::InclusionProof);
-            match &p.checkpoint {
-                Some(note) => {
-                    let cp = tlog::verify_checkpoint(note, p, log)
-                        .map_err(|r| fail(Check::Checkpoint, r))?;
-                    if !tlog::crate_agrees(&e.body, p, note, log) {
-                        return Err(fail(
-                            Check::Checkpoint,
-                            "the sigstore crate's inclusion check disagrees with threadlog's",
-                        ));
-                    }
-                    checks.push(Check::Checkpoint);
-                    checkpoint = Some((cp.origin, cp.size));
-                }
-                None if b.version != Version::V01 => {
-                    return Err(fail(
-                        Check::Checkpoint,
-                        "a v0.2 or v0.3 bundle's inclusion proof must carry the log's checkpoint",
-                    ))
-                }
-                None => {}
+    if let Some(p) = &e.proof {
+        tlog::verify_proof(&e.body, p).map_err(|r| fail(Check::InclusionProof, r))?;
+        checks.push(Check::InclusionProof);
+        if let Some(note) = &p.checkpoint {
+            let cp =
+                tlog::verify_checkpoint(note, p, log).map_err(|r| fail(Check::Checkpoint, r))?;
+            if !tlog::crate_agrees(&e.body, p, note, log) {
+                return Err(fail(
+                    Check::Checkpoint,
+                    "the sigstore crate's inclusion check disagrees with threadlog's",
+                ));
             }
+            checks.push(Check::Checkpoint);
+            checkpoint = Some((cp.origin, cp.size));
         }
-        None if b.version != Version::V01 => {
-            return Err(fail(
-                Check::InclusionProof,
-                "a v0.2 or v0.3 bundle must carry an inclusion proof",
-            ))
-        }
-        None => {}
     }
     let mut timestamps = Vec::new();
     for t in &b.timestamps {
@@ -300,18 +300,14 @@ pub fn verify(doc: &[u8], policy: &TrustPolicy) -> Result<Verified, AttestationE
         }],
     };
     checks.push(Check::Subject);
+    let mut predicate_schema = None;
     if let Some(st) = &statement {
         checks.push(Check::Statement);
-        if !policy.accepts_predicate(&st.predicate_type) {
-            return Err(fail(
-                Check::PredicateType,
-                format!(
-                    "predicateType {:?} is not accepted by the trust policy",
-                    st.predicate_type
-                ),
-            ));
-        }
+        predicate_schema = super::check_predicate(policy, st)?;
         checks.push(Check::PredicateType);
+        if predicate_schema.is_some() {
+            checks.push(Check::Predicate);
+        }
     }
     let mut signer_ids: Vec<String> = signatures.iter().map(|s| s.signer_id.clone()).collect();
     signer_ids.extend(identity.iter().map(|m| m.policy_name.clone()));
@@ -338,6 +334,7 @@ pub fn verify(doc: &[u8], policy: &TrustPolicy) -> Result<Verified, AttestationE
         unknown_keyids: Vec::new(),
         rules,
         checks,
+        predicate_schema,
         policy_sha256: policy.sha256,
         sigstore: Some(Outcome {
             bundle_version: b.version.as_str(),
