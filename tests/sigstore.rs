@@ -315,6 +315,32 @@ fn a_trusted_root_without_the_timestamp_authority_refuses_its_timestamp() {
     assert_eq!(check, "timestamp", "{reason}");
 }
 
+/// A certificate authority vouches only for what was signed inside its `validFor`: a root
+/// that retired Fulcio before the signing time refuses the real bundle, and the same
+/// root with the window still open accepts it.
+#[test]
+fn a_certificate_authority_retired_before_the_signing_time_is_refused() {
+    let with_ca_end = |end: &str| {
+        let mut root = json("public/trusted_root.json");
+        for ca in root["certificateAuthorities"].as_array_mut().unwrap() {
+            ca["validFor"]["end"] = Value::String(end.into());
+        }
+        TrustPolicy::from_toml(&String::from_utf8(read("public/policy.toml")).unwrap())
+            .unwrap()
+            .with_trusted_root(&serde_json::to_vec(&root).unwrap())
+            .unwrap()
+    };
+    // The bundle's log entry and timestamp date it to April 2026.
+    let (check, reason) = refused(&json(COSIGN), &with_ca_end("2026-01-01T00:00:00Z"));
+    assert_eq!(check, "certificate", "{reason}");
+    assert!(
+        reason.contains("validFor of the certificate authority"),
+        "{reason}"
+    );
+    let doc = serde_json::to_vec(&json(COSIGN)).unwrap();
+    attest::verify(&doc, &with_ca_end("2027-01-01T00:00:00Z")).unwrap();
+}
+
 #[test]
 fn a_bundle_of_an_unsupported_version_or_shape_is_refused_at_the_envelope() {
     let policy = public_policy();

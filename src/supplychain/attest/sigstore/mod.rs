@@ -27,6 +27,7 @@ use sigstore::bundle::verify::{
     ArtifactDigest, BundleErrorKind, CertificateErrorKind, SignatureErrorKind, VerificationError,
 };
 pub use trust_root::TrustedRoot;
+use trust_root::Validity;
 
 /// What the log entry and timestamps established, recorded in threadlog's entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,19 +112,54 @@ fn required_evidence(b: &Bundle) -> Result<(), AttestationError> {
     }
 }
 
-/// The certificate's validity as times.
-fn cert_validity(der: &[u8]) -> Result<(DateTime<Utc>, DateTime<Utc>), AttestationError> {
+/// What the time checks need of the signing certificate: its validity and issuer.
+struct LeafCert {
+    not_before: DateTime<Utc>,
+    not_after: DateTime<Utc>,
+    /// The issuer's distinguished name, DER.
+    issuer: Vec<u8>,
+}
+
+fn parse_cert(der: &[u8]) -> Result<x509_cert_03::Certificate, String> {
     use x509_cert_03::der::Decode;
-    let c = x509_cert_03::Certificate::from_der(der)
-        .map_err(|e| fail(Check::Certificate, format!("malformed certificate: {e}")))?;
+    x509_cert_03::Certificate::from_der(der).map_err(|e| format!("malformed certificate: {e}"))
+}
+
+fn leaf_cert(der: &[u8]) -> Result<LeafCert, AttestationError> {
+    use x509_cert_03::der::Encode;
+    let c = parse_cert(der).map_err(|e| fail(Check::Certificate, e))?;
     let v = c.tbs_certificate().validity();
     let t = |d: std::time::Duration| {
         DateTime::<Utc>::from_timestamp(d.as_secs() as i64, 0).unwrap_or_default()
     };
-    Ok((
-        t(v.not_before.to_unix_duration()),
-        t(v.not_after.to_unix_duration()),
-    ))
+    Ok(LeafCert {
+        not_before: t(v.not_before.to_unix_duration()),
+        not_after: t(v.not_after.to_unix_duration()),
+        issuer: c
+            .tbs_certificate()
+            .issuer()
+            .to_der()
+            .map_err(|e| fail(Check::Certificate, format!("malformed issuer: {e}")))?,
+    })
+}
+
+/// The validity (`validFor`) of the trusted root's certificate authority whose chain holds
+/// the certificate named `issuer`.
+fn issuing_ca(root: &TrustedRoot, issuer: &[u8]) -> Option<Validity> {
+    use x509_cert_03::der::Encode;
+    root.certificate_authorities
+        .iter()
+        .find(|(chain, _)| {
+            chain.iter().any(|der| {
+                parse_cert(der).is_ok_and(|c| {
+                    c.tbs_certificate()
+                        .subject()
+                        .to_der()
+                        .is_ok_and(|s| s == issuer)
+                })
+            })
+        })
+        .map(|(_, valid)| *valid)
 }
 
 /// Verifies a Sigstore bundle against `policy` and its trusted root.
@@ -272,7 +308,11 @@ pub fn verify(doc: &[u8], policy: &TrustPolicy) -> Result<Verified, AttestationE
     // A short-lived certificate proves nothing outside its validity: a trusted time (SET
     // or timestamp) must place the signature inside it.
     if let Some(der) = &certificate {
-        let (not_before, not_after) = cert_validity(der)?;
+        let LeafCert {
+            not_before,
+            not_after,
+            issuer,
+        } = leaf_cert(der)?;
         if times.is_empty() {
             return Err(fail(
                 Check::Timestamp,
@@ -286,6 +326,25 @@ pub fn verify(doc: &[u8], policy: &TrustPolicy) -> Result<Verified, AttestationE
                 format!(
                     "the signature was made at {t}, outside the certificate's validity \
                      {not_before} to {not_after}"
+                ),
+            ));
+        }
+        // The CA's validFor bounds when it may issue: a retired CA (or one whose key is
+        // known compromised from some date) vouches for nothing signed afterwards.
+        let ca = issuing_ca(root, &issuer).ok_or_else(|| {
+            fail(
+                Check::Certificate,
+                "no certificate authority of the trusted root issued the certificate",
+            )
+        })?;
+        if let Some(t) = times.iter().find(|t| !ca.contains(**t)) {
+            return Err(fail(
+                Check::Certificate,
+                format!(
+                    "the signature was made at {t}, outside the validFor of the certificate \
+                     authority that issued the certificate ({} to {})",
+                    ca.start,
+                    ca.end.map_or("no end".into(), |e| e.to_string())
                 ),
             ));
         }
