@@ -352,6 +352,16 @@ fn a_bundle_of_an_unsupported_version_or_shape_is_refused_at_the_envelope() {
     let mut b = json(COSIGN);
     b["verificationMaterial"]["tlogEntries"] = Value::Array(vec![]);
     assert_eq!(refused(&b, &policy).0, "envelope");
+    // A Rekor v2 entry is refused by name, not by whichever detail fails first.
+    let mut b = json(COSIGN);
+    b["verificationMaterial"]["tlogEntries"][0]["kindVersion"]["version"] =
+        Value::String("0.0.2".into());
+    let (check, reason) = refused(&b, &policy);
+    assert_eq!(check, "log_entry", "{reason}");
+    assert!(
+        reason.contains("Rekor v2 entries are not verified yet"),
+        "{reason}"
+    );
 }
 
 /// threadlog's Merkle code and the sigstore crate's agree on the real proof and on every
