@@ -7,7 +7,8 @@
 //! leaves unchecked is checked here for both: the SET, the inclusion proof and its signed
 //! checkpoint (`tlog`, with threadlog's own Merkle code, cross-checked by the crate's), RFC
 //! 3161 timestamps (`timestamp`), and that the signing time they establish lies inside the
-//! certificate's validity. Pure: bytes, policy and trusted root in; no I/O, no clock.
+//! certificate's validity and its CA's `validFor`. Rekor v2 entries are refused as not yet
+//! supported. Pure: bytes, policy and trusted root in; no I/O, no clock.
 
 pub mod bundle;
 pub mod identity;
