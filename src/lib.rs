@@ -8,6 +8,9 @@
 //! `thread` (genealogy traces, recall impact, building bundles); `api` (HTTP) and
 //! `server` (start-up) on top.
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod api;
 pub mod audit;
 pub mod bundle;
