@@ -83,9 +83,10 @@ impl PredicateSchema {
                 c("slsa-provenance-v1.schema.json", SLSA_V1),
                 c("slsa-provenance-v0.2.schema.json", SLSA_V02),
                 c("cosign-vuln-v1.schema.json", VULN_V1),
+                // Name and digest are those of the spec version's schema, known per check.
                 PredicateSchema {
                     name: "builtin:cyclonedx".into(),
-                    sha256: Sha256::digest(b"cyclonedx").into(),
+                    sha256: [0; 32],
                     kind: Kind::CycloneDx,
                 },
             ]
@@ -103,8 +104,10 @@ impl PredicateSchema {
         }
     }
 
-    /// Checks a statement's predicate (None when the statement has none).
-    pub fn check(&self, predicate: Option<&Value>) -> Result<(), AttestationError> {
+    /// Checks a statement's predicate (None when the statement has none); returns the
+    /// name and SHA-256 of the schema text it satisfied (for CycloneDX, the official
+    /// schema of the BOM's spec version).
+    pub fn check(&self, predicate: Option<&Value>) -> Result<(String, [u8; 32]), AttestationError> {
         let refuse = |count: usize, shown: Vec<String>| {
             let more = if count > shown.len() {
                 format!("; … and {} more", count - shown.len())
@@ -136,11 +139,11 @@ impl PredicateSchema {
                 if count > 0 {
                     return Err(refuse(count, shown));
                 }
-                Ok(())
+                Ok((self.name.clone(), self.sha256))
             }
             Kind::CycloneDx => {
                 let bytes = serde_json::to_vec(predicate).expect("a JSON value serializes");
-                cyclonedx::validate(&bytes, Encoding::Json).map_err(|e| {
+                let valid = cyclonedx::validate(&bytes, Encoding::Json).map_err(|e| {
                     let all = e.violations();
                     let mut shown: Vec<String> =
                         all.iter().map(|v| at(&v.path, &v.reason)).collect();
@@ -154,7 +157,8 @@ impl PredicateSchema {
                     shown.truncate(SHOWN);
                     refuse(count.max(shown.len()), shown)
                 })?;
-                Ok(())
+                let (file, text) = cyclonedx::json_schema(valid.version);
+                Ok((format!("builtin:{file}"), Sha256::digest(text).into()))
             }
         }
     }
@@ -278,7 +282,10 @@ mod tests {
         let s = PredicateSchema::builtin("https://cyclonedx.org/bom").unwrap();
         let bom = json!({"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1,
                          "components": [{"type": "library", "name": "requests"}]});
-        s.check(Some(&bom)).unwrap();
+        let (name, sha256) = s.check(Some(&bom)).unwrap();
+        assert_eq!(name, "builtin:bom-1.5.schema.json");
+        let text = cyclonedx::json_schema(crate::supplychain::cyclonedx::SpecVersion::V1_5).1;
+        assert_eq!(sha256, <[u8; 32]>::from(Sha256::digest(text)));
         let mut bad = bom.clone();
         bad["components"][0]["type"] = json!("spaceship");
         assert!(refused(&s, &bad).contains("/predicate/components/0/type"));

@@ -13,15 +13,20 @@ const BOM_1_6: &str = include_str!("../../../schemas/cyclonedx/bom-1.6.schema.js
 const SPDX: &str = include_str!("../../../schemas/cyclonedx/spdx.schema.json");
 const JSF: &str = include_str!("../../../schemas/cyclonedx/jsf-0.82.schema.json");
 
+/// The official JSON Schema of a spec version, as bundled: its file name and text.
+pub fn schema(version: SpecVersion) -> (&'static str, &'static str) {
+    match version {
+        SpecVersion::V1_4 => ("bom-1.4.schema.json", BOM_1_4),
+        SpecVersion::V1_5 => ("bom-1.5.schema.json", BOM_1_5),
+        SpecVersion::V1_6 => ("bom-1.6.schema.json", BOM_1_6),
+    }
+}
+
 /// Compiled once per version, on first use; compiling takes a few milliseconds.
 fn validator(version: SpecVersion) -> &'static Validator {
     static CELLS: [OnceLock<Validator>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
-    let (cell, text) = match version {
-        SpecVersion::V1_4 => (&CELLS[0], BOM_1_4),
-        SpecVersion::V1_5 => (&CELLS[1], BOM_1_5),
-        SpecVersion::V1_6 => (&CELLS[2], BOM_1_6),
-    };
-    cell.get_or_init(|| compile(text).expect("the bundled CycloneDX schemas compile"))
+    let cell = &CELLS[version as usize];
+    cell.get_or_init(|| compile(schema(version).1).expect("the bundled CycloneDX schemas compile"))
 }
 
 fn compile(text: &str) -> Result<Validator, String> {

@@ -13,6 +13,7 @@ mod json;
 mod xml;
 
 pub use components::{components, Component};
+pub use json::schema as json_schema;
 
 use crate::entry::SbomFacts;
 
