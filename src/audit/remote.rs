@@ -41,7 +41,7 @@ impl HttpSource {
         })
     }
 
-    async fn get(&self, path: &str) -> Result<reqwest::Response, SourceError> {
+    async fn send(&self, path: &str) -> Result<(String, reqwest::Response), SourceError> {
         let url = format!("{}{path}", self.base);
         let resp = self
             .client
@@ -50,12 +50,33 @@ impl HttpSource {
             .send()
             .await
             .map_err(|e| SourceError::Read(format!("GET {url}: {e}")))?;
+        Ok((url, resp))
+    }
+
+    async fn refused(url: &str, resp: reqwest::Response) -> SourceError {
+        let status = resp.status();
+        let body = resp.text().await.unwrap_or_default();
+        SourceError::Read(format!("GET {url}: {status}: {body}"))
+    }
+
+    async fn get(&self, path: &str) -> Result<reqwest::Response, SourceError> {
+        let (url, resp) = self.send(path).await?;
         if !resp.status().is_success() {
-            let status = resp.status();
-            let body = resp.text().await.unwrap_or_default();
-            return Err(SourceError::Read(format!("GET {url}: {status}: {body}")));
+            return Err(Self::refused(&url, resp).await);
         }
         Ok(resp)
+    }
+
+    /// Like `get`, but a `404` is `None`: what the server does not hold.
+    async fn get_found(&self, path: &str) -> Result<Option<reqwest::Response>, SourceError> {
+        let (url, resp) = self.send(path).await?;
+        if resp.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !resp.status().is_success() {
+            return Err(Self::refused(&url, resp).await);
+        }
+        Ok(Some(resp))
     }
 
     async fn proof(&self, path: &str) -> Result<Vec<Hash>, SourceError> {
@@ -119,22 +140,12 @@ impl Source for HttpSource {
     }
 
     async fn checkpoint(&self, tree_size: u64) -> Result<Option<String>, SourceError> {
-        let url = format!("{}/v1/checkpoints/{tree_size}", self.base);
-        let resp = self
-            .client
-            .get(&url)
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .map_err(|e| SourceError::Read(format!("GET {url}: {e}")))?;
-        if resp.status() == reqwest::StatusCode::NOT_FOUND {
+        let Some(resp) = self
+            .get_found(&format!("/v1/checkpoints/{tree_size}"))
+            .await?
+        else {
             return Ok(None);
-        }
-        if !resp.status().is_success() {
-            let status = resp.status();
-            let body = resp.text().await.unwrap_or_default();
-            return Err(SourceError::Read(format!("GET {url}: {status}: {body}")));
-        }
+        };
         resp.text()
             .await
             .map(Some)
@@ -160,22 +171,10 @@ impl Source for HttpSource {
     }
 
     async fn blob(&self, sha256: &[u8; 32]) -> Result<Option<Vec<u8>>, SourceError> {
-        let url = format!("{}/v1/blobs/sha256:{}", self.base, hex::encode(sha256));
-        let resp = self
-            .client
-            .get(&url)
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .map_err(|e| SourceError::Read(format!("GET {url}: {e}")))?;
-        if resp.status() == reqwest::StatusCode::NOT_FOUND {
+        let path = format!("/v1/blobs/sha256:{}", hex::encode(sha256));
+        let Some(resp) = self.get_found(&path).await? else {
             return Ok(None);
-        }
-        if !resp.status().is_success() {
-            let status = resp.status();
-            let body = resp.text().await.unwrap_or_default();
-            return Err(SourceError::Read(format!("GET {url}: {status}: {body}")));
-        }
+        };
         resp.bytes()
             .await
             .map(|b| Some(b.to_vec()))
