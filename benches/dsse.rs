@@ -24,20 +24,26 @@ use std::time::Instant;
 use support::smoke;
 use threadlog::supplychain::attest::{self, dsse, PublicKey, TrustPolicy};
 
+/// A file under `tests/data/`.
+fn data(path: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/tests/data/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
 fn read(name: &str) -> Vec<u8> {
-    std::fs::read(format!(
-        "{}/tests/data/attestations/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
+    data(&format!("attestations/{name}"))
 }
 
 fn sigstore_data(name: &str) -> Vec<u8> {
-    std::fs::read(format!(
-        "{}/tests/data/sigstore/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
+    data(&format!("sigstore/{name}"))
+}
+
+/// Calls of `f` per second over `n` calls.
+fn per_second(n: usize, mut f: impl FnMut()) -> f64 {
+    let t = Instant::now();
+    for _ in 0..n {
+        f();
+    }
+    n as f64 / t.elapsed().as_secs_f64()
 }
 
 /// A policy of `tests/data/sigstore/` with its trusted root attached.
@@ -108,16 +114,10 @@ fn sigstore_rows(n: usize) {
         let policy = sigstore_policy(dir);
         let doc = sigstore_data(&format!("{dir}{name}"));
         let (message, sig, key) = bundle_signature(&doc);
-        let t = Instant::now();
-        for _ in 0..n {
-            assert!(key.verify(&message, &sig).is_ok());
-        }
-        let raw = n as f64 / t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        for _ in 0..n {
+        let raw = per_second(n, || assert!(key.verify(&message, &sig).is_ok()));
+        let full = per_second(n, || {
             attest::verify(&doc, &policy).unwrap();
-        }
-        let full = n as f64 / t.elapsed().as_secs_f64();
+        });
         println!(
             "| {label} | {} | {raw:.0} | {full:.0} | {:.2} |",
             doc.len(),
@@ -193,21 +193,11 @@ fn main() {
         let keyid = env["signatures"][0]["keyid"].as_str().unwrap();
         let key = &policy.signers.iter().find(|s| s.id == keyid).unwrap().key;
 
-        let t = Instant::now();
-        for _ in 0..n {
-            assert!(bare(key, &message, &sig));
-        }
-        let raw = n as f64 / t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        for _ in 0..n {
-            assert!(key.verify(&message, &sig).is_some());
-        }
-        let policy_key = n as f64 / t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        for _ in 0..n {
+        let raw = per_second(n, || assert!(bare(key, &message, &sig)));
+        let policy_key = per_second(n, || assert!(key.verify(&message, &sig).is_some()));
+        let full = per_second(n, || {
             attest::verify(&doc, &policy).unwrap();
-        }
-        let full = n as f64 / t.elapsed().as_secs_f64();
+        });
         println!(
             "| {label} | {} | {raw:.0} | {policy_key:.0} | {full:.0} | {:.2} |",
             doc.len(),

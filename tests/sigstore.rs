@@ -140,28 +140,12 @@ fn every_altered_piece_of_evidence_is_refused_by_name() {
         ),
         (
             "the checkpoint's signature",
-            |b| {
-                let c = &mut b["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]
-                    ["checkpoint"]["envelope"];
-                let s = c
-                    .as_str()
-                    .unwrap()
-                    .replace("wNI9ajBFAiEA2Z", "wNI9ajBFAiEA2Y");
-                *c = Value::String(s);
-            },
+            |b| edit_checkpoint(b, "wNI9ajBFAiEA2Z", "wNI9ajBFAiEA2Y"),
             "checkpoint",
         ),
         (
             "the checkpoint's tree size",
-            |b| {
-                let c = &mut b["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]
-                    ["checkpoint"]["envelope"];
-                let s = c
-                    .as_str()
-                    .unwrap()
-                    .replace("\n1139201557\n", "\n1139201558\n");
-                *c = Value::String(s);
-            },
+            |b| edit_checkpoint(b, "\n1139201557\n", "\n1139201558\n"),
             "checkpoint",
         ),
         (
@@ -272,6 +256,15 @@ fn every_altered_piece_of_evidence_is_refused_by_name() {
         let (check, reason) = refused(&b, &policy);
         assert_eq!(check, want, "{what}: {reason}");
     }
+}
+
+/// Replaces `from` (which must occur) by `to` in the bundle's checkpoint note.
+fn edit_checkpoint(b: &mut Value, from: &str, to: &str) {
+    let c = &mut b["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]["checkpoint"]
+        ["envelope"];
+    let note = c.as_str().unwrap();
+    assert!(note.contains(from), "{from:?} in {note:?}");
+    *c = Value::String(note.replace(from, to));
 }
 
 /// The decoded length of a base64 value.

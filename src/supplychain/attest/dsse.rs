@@ -5,7 +5,7 @@
 
 use super::keys::Algorithm;
 use super::policy::TrustPolicy;
-use super::{AttestationError, Check};
+use super::{fail, AttestationError, Check};
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::{alphabet, Engine};
@@ -98,7 +98,6 @@ pub fn verify_envelope(
     doc: &[u8],
     policy: &TrustPolicy,
 ) -> Result<VerifiedEnvelope, AttestationError> {
-    let fail = |check: Check, reason: String| AttestationError { check, reason };
     let raw: RawEnvelope = serde_json::from_slice(doc).map_err(|e| {
         fail(
             Check::Envelope,
@@ -107,14 +106,14 @@ pub fn verify_envelope(
     })?;
     let payload_b64 = raw
         .payload
-        .ok_or_else(|| fail(Check::Envelope, "payload is missing".into()))?;
+        .ok_or_else(|| fail(Check::Envelope, "payload is missing"))?;
     let payload_type = raw
         .payload_type
-        .ok_or_else(|| fail(Check::Envelope, "payloadType is missing".into()))?;
+        .ok_or_else(|| fail(Check::Envelope, "payloadType is missing"))?;
     let raw_sigs = raw
         .signatures
         .filter(|s| !s.is_empty())
-        .ok_or_else(|| fail(Check::Envelope, "the envelope has no signatures".into()))?;
+        .ok_or_else(|| fail(Check::Envelope, "the envelope has no signatures"))?;
     if raw_sigs.len() > MAX_SIGNATURES {
         return Err(fail(
             Check::Envelope,
@@ -124,8 +123,7 @@ pub fn verify_envelope(
             ),
         ));
     }
-    let payload =
-        b64(&payload_b64).ok_or_else(|| fail(Check::Base64, "payload is not base64".into()))?;
+    let payload = b64(&payload_b64).ok_or_else(|| fail(Check::Base64, "payload is not base64"))?;
     let message = pae(&payload_type, &payload);
     let mut signatures = Vec::with_capacity(raw_sigs.len());
     for (i, s) in raw_sigs.into_iter().enumerate() {

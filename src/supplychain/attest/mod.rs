@@ -116,6 +116,14 @@ pub struct AttestationError {
     pub reason: String,
 }
 
+/// A refusal at `check`.
+fn fail(check: Check, reason: impl Into<String>) -> AttestationError {
+    AttestationError {
+        check,
+        reason: reason.into(),
+    }
+}
+
 /// A signature that verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedSignature {
@@ -159,7 +167,6 @@ fn is_sha256_hex(s: &str) -> bool {
 
 /// Verifies an uploaded attestation document against `policy`.
 pub fn verify(doc: &[u8], policy: &TrustPolicy) -> Result<Verified, AttestationError> {
-    let fail = |check: Check, reason: String| AttestationError { check, reason };
     let probe: serde_json::Value = serde_json::from_slice(doc)
         .map_err(|e| fail(Check::Envelope, format!("not well-formed JSON: {e}")))?;
     if probe
@@ -219,13 +226,13 @@ fn check_predicate(
     statement: &intoto::Statement,
 ) -> Result<Option<(String, [u8; 32])>, AttestationError> {
     if !policy.accepts_predicate(&statement.predicate_type) {
-        return Err(AttestationError {
-            check: Check::PredicateType,
-            reason: format!(
+        return Err(fail(
+            Check::PredicateType,
+            format!(
                 "predicateType {:?} is not accepted by the trust policy",
                 statement.predicate_type
             ),
-        });
+        ));
     }
     let Some(schema) = policy.predicate_schema(&statement.predicate_type) else {
         return Ok(None);
@@ -267,27 +274,27 @@ fn check_rules(
             .unwrap_or_else(|| format!("sha256:{}", subject.sha256));
         if let Some(types) = &rule.predicates {
             if !predicate_type.is_some_and(|t| types.iter().any(|x| x == t)) {
-                return Err(AttestationError {
-                    check: Check::Rule,
-                    reason: format!(
+                return Err(fail(
+                    Check::Rule,
+                    format!(
                         "rule {:?} for subject {about:?} requires predicate type {types:?}, \
                          not {}",
                         rule.name,
                         predicate_type.map_or("a bare signature".into(), |t| format!("{t:?}"))
                     ),
-                });
+                ));
             }
         }
         if let Some(ids) = &rule.signers {
             if !signers.iter().any(|s| ids.contains(s)) {
-                return Err(AttestationError {
-                    check: Check::Rule,
-                    reason: format!(
+                return Err(fail(
+                    Check::Rule,
+                    format!(
                         "rule {:?} for subject {about:?} requires a signature by one of \
                          {ids:?}",
                         rule.name
                     ),
-                });
+                ));
             }
         }
         applied.push(rule.name.clone());

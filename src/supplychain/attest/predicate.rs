@@ -7,7 +7,7 @@
 //!
 //! Pure: a schema's text and a predicate in, violations out; no file is read here.
 
-use super::{AttestationError, Check};
+use super::{fail, AttestationError, Check};
 use crate::supplychain::cyclonedx::{self, Encoding};
 use jsonschema::Validator;
 use serde_json::Value;
@@ -114,14 +114,14 @@ impl PredicateSchema {
             } else {
                 String::new()
             };
-            AttestationError {
-                check: Check::Predicate,
-                reason: format!(
+            fail(
+                Check::Predicate,
+                format!(
                     "the predicate does not satisfy the schema {} ({count} violation(s)): {}{more}",
                     self.name,
                     shown.join("; ")
                 ),
-            }
+            )
         };
         let Some(predicate) = predicate else {
             return Err(refuse(1, vec!["the statement has no predicate".into()]));

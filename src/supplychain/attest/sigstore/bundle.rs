@@ -2,7 +2,7 @@
 //! threadlog reads it, decoded into bytes. Owns the shape checks of the `envelope` and
 //! `base64` stages; verifies nothing.
 
-use super::super::{AttestationError, Check};
+use super::super::{fail, AttestationError, Check};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::Deserialize;
@@ -99,13 +99,6 @@ pub struct Bundle {
     pub entry: LogEntry,
     /// DER `TimeStampToken`s (CMS ContentInfo).
     pub timestamps: Vec<Vec<u8>>,
-}
-
-fn fail(check: Check, reason: impl Into<String>) -> AttestationError {
-    AttestationError {
-        check,
-        reason: reason.into(),
-    }
 }
 
 fn b64(field: &str, s: &str) -> Result<Vec<u8>, AttestationError> {

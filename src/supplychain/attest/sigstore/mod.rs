@@ -19,7 +19,7 @@ pub mod trust_root;
 
 use super::intoto::{self, Statement, Subject};
 use super::policy::TrustPolicy;
-use super::{AttestationError, Check, Verified, VerifiedSignature};
+use super::{fail, AttestationError, Check, Verified, VerifiedSignature};
 use bundle::{Bundle, Content, Material, Version};
 use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
@@ -47,13 +47,6 @@ pub struct Outcome {
     pub checkpoint: Option<(String, u64)>,
     pub timestamps: Vec<(DateTime<Utc>, String)>,
     pub trusted_root_sha256: [u8; 32],
-}
-
-fn fail(check: Check, reason: impl Into<String>) -> AttestationError {
-    AttestationError {
-        check,
-        reason: reason.into(),
-    }
 }
 
 /// The full reason, with the crate's error sources, which carry the detail.
