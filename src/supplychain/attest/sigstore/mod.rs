@@ -303,7 +303,7 @@ pub fn verify(doc: &[u8], policy: &TrustPolicy) -> Result<Verified, AttestationE
                 ));
             }
             checks.push(Check::Checkpoint);
-            checkpoint = Some((cp.origin, cp.size));
+            checkpoint = Some((cp.origin, cp.tree_size));
         }
     }
     let mut timestamps = Vec::new();

@@ -46,7 +46,7 @@ fn pem_key(b64_pem: &str) -> Option<Vec<u8>> {
         .spki_der()
 }
 
-fn hex_field<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
+fn field<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
     path.iter().try_fold(v, |v, k| v.get(k))?.as_str()
 }
 
@@ -64,11 +64,11 @@ pub fn body_matches(b: &Bundle, key: &PublicKey) -> bool {
         Content::Message { sha256, .. } => {
             body["kind"] == "hashedrekord"
                 && body["apiVersion"] == "0.0.1"
-                && hex_field(&body, &["spec", "data", "hash", "algorithm"]) == Some("sha256")
-                && hex_field(&body, &["spec", "data", "hash", "value"])
+                && field(&body, &["spec", "data", "hash", "algorithm"]) == Some("sha256")
+                && field(&body, &["spec", "data", "hash", "value"])
                     == Some(hex::encode(sha256).as_str())
-                && hex_field(&body, &["spec", "signature", "content"]) == Some(sig_b64.as_str())
-                && hex_field(&body, &["spec", "signature", "publicKey", "content"])
+                && field(&body, &["spec", "signature", "content"]) == Some(sig_b64.as_str())
+                && field(&body, &["spec", "signature", "publicKey", "content"])
                     .and_then(pem_key)
                     .is_some_and(|k| k == spki)
         }
@@ -76,8 +76,8 @@ pub fn body_matches(b: &Bundle, key: &PublicKey) -> bool {
             let first = &body["spec"]["signatures"][0];
             body["kind"] == "dsse"
                 && body["apiVersion"] == "0.0.1"
-                && hex_field(&body, &["spec", "payloadHash", "algorithm"]) == Some("sha256")
-                && hex_field(&body, &["spec", "payloadHash", "value"])
+                && field(&body, &["spec", "payloadHash", "algorithm"]) == Some("sha256")
+                && field(&body, &["spec", "payloadHash", "value"])
                     == Some(hex::encode(Sha256::digest(payload)).as_str())
                 && first["signature"].as_str() == Some(sig_b64.as_str())
                 && first["verifier"]

@@ -6,6 +6,7 @@
 use super::bundle::{LogEntry, Proof};
 use super::trust_root::LogKey;
 use crate::merkle::{leaf_hash, verify_inclusion, Hash};
+use crate::note::Checkpoint;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use sigstore::crypto::Signature;
@@ -47,30 +48,17 @@ pub fn verify_proof(body: &[u8], proof: &Proof) -> Result<(), String> {
     })
 }
 
-/// A Rekor checkpoint: a signed note whose body is `origin`, size and base64 root. The
-/// signature line's key hint is the first 4 bytes of the log id (SHA-256 of the key).
-pub struct Checkpoint {
-    pub origin: String,
-    pub size: u64,
-    pub root: [u8; 32],
-}
-
+/// Verifies a Rekor checkpoint: a signed note whose body is a tlog checkpoint (origin,
+/// size, base64 root, extension lines). The signature line's key hint is the first 4
+/// bytes of the log id (SHA-256 of the key), and its name need not be the origin, so the
+/// signature lines are matched by hint here; the body is read by threadlog's `note`.
 pub fn verify_checkpoint(note: &str, proof: &Proof, log: &LogKey) -> Result<Checkpoint, String> {
     let split = note
         .find("\n\n")
         .ok_or("the checkpoint is not a signed note (no blank line before signatures)")?;
     let (text, sigs) = (&note[..split + 1], &note[split + 2..]);
-    let mut lines = text.lines();
-    let origin = lines.next().unwrap_or_default().to_string();
-    let size = lines
-        .next()
-        .and_then(|s| s.parse::<u64>().ok())
-        .ok_or("the checkpoint's second line is not a tree size")?;
-    let root: [u8; 32] = lines
-        .next()
-        .and_then(|r| STANDARD.decode(r).ok())
-        .and_then(|r| r.try_into().ok())
-        .ok_or("the checkpoint's third line is not a base64 SHA-256 root")?;
+    let cp = Checkpoint::parse_body(text)
+        .map_err(|e| format!("the checkpoint's body is not a tlog checkpoint: {e}"))?;
     let hint = log
         .log_id
         .get(..4)
@@ -95,14 +83,14 @@ pub fn verify_checkpoint(note: &str, proof: &Proof, log: &LogKey) -> Result<Chec
     if !signed {
         return Err("the checkpoint is not signed by the log's key".into());
     }
-    if size != proof.tree_size || root != proof.root_hash {
+    if cp.tree_size != proof.tree_size || cp.root_hash != proof.root_hash {
         return Err(format!(
-            "the checkpoint (size {size}) does not state the inclusion proof's tree (size {}) \
+            "the checkpoint (size {}) does not state the inclusion proof's tree (size {}) \
              and root",
-            proof.tree_size
+            cp.tree_size, proof.tree_size
         ));
     }
-    Ok(Checkpoint { origin, size, root })
+    Ok(cp)
 }
 
 /// The same inclusion and checkpoint check by the sigstore crate, which must agree with
