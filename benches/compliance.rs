@@ -49,7 +49,8 @@ async fn main() {
         ORIGIN.into(),
         Arc::new(TileCache::new(1024)),
         SequencerConfig::default(),
-    );
+    )
+    .await;
     append_through(std::slice::from_ref(&seq), prepared(events, "ev")).await;
 
     // Results arrive as assessors send them: 100 per request, each its own checkpoint,

@@ -60,7 +60,8 @@ async fn new_log_with(signer: Option<Arc<dyn Signer>>) -> Log {
         "bench.example/log".into(),
         Arc::new(TileCache::new(1024)),
         SequencerConfig::default(),
-    );
+    )
+    .await;
     Log {
         _dir: dir,
         store,

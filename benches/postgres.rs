@@ -60,6 +60,7 @@ impl Bench {
                     Arc::new(TileCache::new(1024)),
                     SequencerConfig::default(),
                 )
+                .await
             })
             .collect();
         (stores[0].clone(), seqs)

@@ -71,7 +71,8 @@ async fn ingest(
         ORIGIN.into(),
         Arc::new(TileCache::new(1024)),
         SequencerConfig::default(),
-    );
+    )
+    .await;
     let next = Arc::new(AtomicUsize::new(0));
     let chunks = head.len().div_ceil(100);
     let start = Instant::now();

@@ -163,7 +163,8 @@ pub async fn start(cfg: &ServeConfig) -> Result<Started, StartError> {
             linger: Duration::from_millis(cfg.batch_linger_ms),
             ..SequencerConfig::default()
         },
-    );
+    )
+    .await;
     sequencer
         .metrics
         .tree_size

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use common::event;
 use serde_json::Value;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use threadlog::api::auth::{new_token, token_hash, TokenCache};
@@ -22,8 +22,25 @@ use threadlog::store::*;
 
 struct FlakySigner {
     inner: FileSigner,
+    /// Signs with the same name and key id but another key.
+    impostor: FileSigner,
     fail: AtomicBool,
+    /// What the signer returns instead of a good signature: see [`Lie`].
+    lie: AtomicU8,
     delay_ms: AtomicU64,
+}
+
+/// How a signer that does not fail outright can still be wrong.
+#[derive(Clone, Copy, Debug)]
+#[repr(u8)]
+enum Lie {
+    Truthful = 0,
+    /// The right signature with one bit flipped.
+    Garbled = 1,
+    /// A valid Ed25519 signature by another key.
+    OtherKey = 2,
+    /// Not a signature at all.
+    Truncated = 3,
 }
 
 impl NoteSigner for FlakySigner {
@@ -38,7 +55,17 @@ impl NoteSigner for FlakySigner {
         if self.fail.load(Ordering::SeqCst) {
             return Err(NoteError::Signing("token removed".into()));
         }
-        self.inner.sign(msg)
+        let lie = self.lie.load(Ordering::SeqCst);
+        if lie == Lie::OtherKey as u8 {
+            return self.impostor.sign(msg);
+        }
+        let mut sig = self.inner.sign(msg)?;
+        if lie == Lie::Garbled as u8 {
+            sig[17] ^= 0x20;
+        } else if lie == Lie::Truncated as u8 {
+            sig.truncate(31);
+        }
+        Ok(sig)
     }
 }
 
@@ -200,9 +227,13 @@ async fn rig(config: SequencerConfig) -> Rig {
     });
     let (file, _) =
         FileSigner::open_or_create(&dir.path().join("k"), "faults.example/log").unwrap();
+    let (impostor, _) =
+        FileSigner::open_or_create(&dir.path().join("other"), "faults.example/log").unwrap();
     let signer = Arc::new(FlakySigner {
         inner: file,
+        impostor,
         fail: AtomicBool::new(false),
+        lie: AtomicU8::new(Lie::Truthful as u8),
         delay_ms: AtomicU64::new(0),
     });
     threadlog::ledger::open(store.as_ref(), signer.as_ref(), "faults.example/log")
@@ -215,7 +246,8 @@ async fn rig(config: SequencerConfig) -> Rig {
         "faults.example/log".into(),
         tiles.clone(),
         config,
-    );
+    )
+    .await;
     let token = new_token();
     store
         .insert_token("line-1", "producer", &token_hash(&token))
@@ -276,6 +308,12 @@ impl Rig {
             .send()
             .await
             .unwrap()
+    }
+
+    /// A post's status and JSON body.
+    async fn answer(&self, body: &Value) -> (u16, Value) {
+        let resp = self.post(body).await;
+        (resp.status().as_u16(), resp.json().await.unwrap())
     }
 
     async fn size(&self) -> u64 {
@@ -409,5 +447,87 @@ async fn integration_time_never_goes_backwards() {
     }
     assert_eq!(times[0], "2099-01-01T12:00:00.000000Z");
     assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+    r.audit_ok().await;
+}
+
+#[tokio::test]
+async fn a_signer_that_lies_is_caught_before_anything_is_committed() {
+    let r = rig(SequencerConfig::default()).await;
+    assert_eq!(r.post(&event("a")).await.status(), 201);
+    for (i, lie) in [Lie::Garbled, Lie::OtherKey, Lie::Truncated]
+        .into_iter()
+        .enumerate()
+    {
+        r.signer.lie.store(lie as u8, Ordering::SeqCst);
+        let resp = r.post(&event(&format!("lie{i}"))).await;
+        assert_eq!(resp.status(), 503, "{lie:?}");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["error"], "unavailable", "{lie:?}: {body}");
+        assert_eq!(r.size().await, 1, "{lie:?}: nothing committed");
+        r.audit_ok().await;
+    }
+    r.signer.lie.store(Lie::Truthful as u8, Ordering::SeqCst);
+    assert_eq!(r.post(&event("lie0")).await.status(), 201);
+    assert_eq!(r.size().await, 2);
+    r.audit_ok().await;
+}
+
+#[tokio::test]
+async fn a_conflict_inside_a_group_commit_fails_only_its_own_request() {
+    // The batch closes when all five requests are in, so they share one commit.
+    let r = rig(SequencerConfig {
+        max_batch: 5,
+        linger: Duration::from_secs(60),
+        ..SequencerConfig::default()
+    })
+    .await;
+    // Five entries in one request fill a batch at once.
+    let first: Vec<Value> = ["x", "f1", "f2", "f3", "f4"]
+        .iter()
+        .map(|id| event(id))
+        .collect();
+    let logged = r.post(&Value::Array(first)).await;
+    assert_eq!(logged.status(), 201);
+    let receipts: Vec<Value> = logged.json().await.unwrap();
+    let x_index = receipts[0]["index"].as_u64().unwrap();
+    let next = receipts[4]["index"].as_u64().unwrap() + 1;
+    let mut changed_x = event("x");
+    changed_x["job_order_id"] = "WO-9999".into();
+    let mut changed_y = event("y");
+    changed_y["job_order_id"] = "WO-9999".into();
+    let bodies = [event("a"), changed_x, event("b"), event("y"), changed_y];
+    let (a, xc, b, y, yc) = tokio::join!(
+        r.answer(&bodies[0]),
+        r.answer(&bodies[1]),
+        r.answer(&bodies[2]),
+        r.answer(&bodies[3]),
+        r.answer(&bodies[4])
+    );
+    let answers = [a, xc, b, y, yc];
+    let (accepted, refused): (Vec<_>, Vec<_>) = answers.iter().partition(|(s, _)| *s == 201);
+    assert_eq!(refused.len(), 2, "{answers:?}");
+    for (status, body) in &refused {
+        assert_eq!(*status, 409, "{body}");
+        assert_eq!(body["error"], "conflict", "{body}");
+    }
+    assert!(
+        refused.iter().any(|(_, b)| b["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("index {x_index}"))),
+        "the conflict with the logged event names its index: {refused:?}"
+    );
+    let mut indexes: Vec<u64> = accepted
+        .iter()
+        .map(|(_, b)| b["index"].as_u64().unwrap())
+        .collect();
+    indexes.sort_unstable();
+    assert_eq!(indexes, vec![next, next + 1, next + 2]);
+    let checkpoints: std::collections::BTreeSet<&str> = accepted
+        .iter()
+        .map(|(_, b)| b["checkpoint"].as_str().unwrap())
+        .collect();
+    assert_eq!(checkpoints.len(), 1, "one commit, one checkpoint");
+    assert_eq!(r.size().await, next + 3);
     r.audit_ok().await;
 }

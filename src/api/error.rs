@@ -52,6 +52,10 @@ pub enum ApiError {
     /// A derived index (the thread) is still being built; the message says how far.
     #[error("{0}")]
     Indexing(String),
+    /// Appends are halted because the store disagrees with what this server signed. The
+    /// reason names a tile and a tree size, nothing secret: the operator needs it.
+    #[error("appends are halted: {0}; reads of the last good checkpoint are still served; run threadlog verify")]
+    Halted(String),
     /// This server's key was rotated away: the reason is for the operator and holds
     /// nothing secret (verifier keys are public), so it is returned as is.
     #[error("{0}")]
@@ -79,6 +83,7 @@ impl ApiError {
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             ApiError::KeyRotated(_) => (StatusCode::SERVICE_UNAVAILABLE, "key_rotated"),
+            ApiError::Halted(_) => (StatusCode::SERVICE_UNAVAILABLE, "halted"),
             ApiError::Indexing(_) => (StatusCode::SERVICE_UNAVAILABLE, "indexing"),
         }
     }
@@ -142,7 +147,8 @@ impl From<SequencerError> for ApiError {
             SequencerError::Store(s) => s.into(),
             SequencerError::KeyRotated { .. } => ApiError::KeyRotated(e.to_string()),
             SequencerError::UnknownCorrected { .. } => ApiError::Invalid(e.to_string()),
-            SequencerError::Signing(_) | SequencerError::Halted(_) | SequencerError::Stopped => {
+            SequencerError::Halted(reason) => ApiError::Halted(reason),
+            SequencerError::Signing(_) | SequencerError::Stopped => {
                 ApiError::Unavailable(e.to_string())
             }
         }

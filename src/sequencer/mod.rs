@@ -7,13 +7,18 @@
 //! 1. **Lock** — `Store::begin_append` opens a transaction holding the log lock.
 //!    A crash from here to step 7 leaves nothing: the transaction never commits.
 //! 2. **Read frontier** — the latest checkpoint's tree size, time and edge tiles, as
-//!    of the lock (other servers may have appended since this one last did).
+//!    of the lock (other servers may have appended since this one last did), checked
+//!    against the edge of the last tree this server signed, held in memory (see
+//!    [`guard`]): a stored hash that changed, a rollback, or a newer tree that is not
+//!    proved consistent with it halts appends.
 //! 3. **Resolve duplicates** — keys already logged (or repeated in this batch) with the
 //!    same content get the first entry's receipt; with other content the request fails
 //!    with a conflict and none of its entries are written.
 //! 4. **Build leaves** — canonical envelopes stamped with one `integrated_at`, never
 //!    earlier than the previous batch's.
-//! 5. **Integrate** — the pure `merkle::append` gives changed tiles and the new root.
+//! 5. **Integrate** — the pure `merkle::append` gives changed tiles and the new root,
+//!    and a consistency proof from those tiles must show the new tree extends the last
+//!    signed one before anything is signed.
 //! 6. **Sign** — one checkpoint signature for the batch, then verified with the
 //!    verifier key before anything is written.
 //! 7. **Write and commit** — leaves, subjects, idempotency keys, tiles and checkpoint in
@@ -24,8 +29,11 @@
 //! Failures are *batch-only* (database unavailable, signer failing: every waiter gets an
 //! error, nothing was written, clients retry with the same idempotency keys) or *fatal*
 //! (stored tiles disagree with the tree: the sequencer halts and refuses appends until an
-//! operator has run `threadlog verify`). A full queue is refused at once, never buffered.
+//! operator has run `threadlog verify` and restarted it; reads and proofs of the last
+//! good checkpoint are still served). The same checks run at start-up, before the first
+//! write is accepted. A full queue is refused at once, never buffered.
 
+mod guard;
 mod receipts;
 mod resolve;
 
@@ -38,6 +46,7 @@ use crate::store::{
     TileCache,
 };
 use chrono::{DateTime, Utc};
+use guard::{LogKey, SignedTree};
 use receipts::Provers;
 use resolve::{resolve, Slot};
 use std::collections::HashMap;
@@ -143,6 +152,9 @@ struct Worker {
     halted: Arc<Mutex<Option<String>>>,
     metrics: Arc<SequencerMetrics>,
     last_time: Option<DateTime<Utc>>,
+    /// The last tree this sequencer signed or proved signed; `None` until the store
+    /// could be read.
+    signed: Option<SignedTree>,
 }
 
 /// Formats integration times with fixed width so they sort as strings.
@@ -157,8 +169,11 @@ fn parse_time(s: &str) -> Option<DateTime<Utc>> {
 }
 
 impl Sequencer {
-    /// Starts the sequencer task. It runs until every `Sequencer` handle is dropped.
-    pub fn start(
+    /// Checks the stored tree against its latest signed checkpoint, then starts the
+    /// sequencer task, which runs until every `Sequencer` handle is dropped. A store that
+    /// fails the check starts the sequencer halted; one that cannot be read now is
+    /// checked again before the first batch.
+    pub async fn start(
         store: Arc<dyn Store>,
         signer: Arc<dyn Signer>,
         origin: String,
@@ -168,7 +183,7 @@ impl Sequencer {
         let (queue, rx) = mpsc::channel(config.queue_depth.max(1));
         let halted = Arc::new(Mutex::new(None));
         let metrics = Arc::new(SequencerMetrics::default());
-        let worker = Worker {
+        let mut worker = Worker {
             store,
             verifier: signer.verifier_key().clone(),
             signer,
@@ -178,7 +193,9 @@ impl Sequencer {
             halted: halted.clone(),
             metrics: metrics.clone(),
             last_time: None,
+            signed: None,
         };
+        worker.check_at_start().await;
         tokio::spawn(worker.run(rx));
         Sequencer {
             queue,
@@ -256,6 +273,50 @@ impl Worker {
         }
     }
 
+    fn key(&self) -> LogKey<'_> {
+        LogKey {
+            verifier: &self.verifier,
+            origin: &self.origin,
+        }
+    }
+
+    async fn check_at_start(&mut self) {
+        let result = async {
+            let mut tx = self.store.begin_append().await?;
+            let frontier = tx.frontier().await?;
+            drop(tx);
+            if frontier.verifier_key.as_deref() != Some(self.verifier.as_str()) {
+                // Not this server's log to check: every append is refused as rotated.
+                return Ok(None);
+            }
+            SignedTree::check_frontier(
+                None,
+                &frontier,
+                self.store.as_ref(),
+                &self.tiles,
+                &self.key(),
+            )
+            .await
+            .map(Some)
+        }
+        .await;
+        match result {
+            Ok(signed) => self.signed = signed,
+            Err(StoreError::Corrupt(reason)) => self.halt(reason),
+            Err(e) => tracing::warn!(error = %e, "start-up tree check deferred to the first batch"),
+        }
+    }
+
+    /// Stops appends for good: logged at error level, `/readyz` reports it, and proofs
+    /// keep using the edge this server signed rather than the stored one.
+    fn halt(&self, reason: String) {
+        tracing::error!(%reason, "store inconsistent; halting appends");
+        if let Some(signed) = &self.signed {
+            self.tiles.pin_edge(signed.edge.clone());
+        }
+        *self.halted.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason);
+    }
+
     fn halt_reason(&self) -> Option<String> {
         self.halted
             .lock()
@@ -276,12 +337,16 @@ impl Worker {
             Ok(c) => c,
             Err(e) => {
                 self.metrics.batches_failed.fetch_add(1, Ordering::Relaxed);
-                if let SequencerError::Store(StoreError::Corrupt(reason)) = &e {
-                    tracing::error!(%reason, "store inconsistent; halting appends");
-                    *self.halted.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason.clone());
-                } else {
-                    tracing::warn!(error = %e, "batch failed");
-                }
+                let e = match e {
+                    SequencerError::Store(StoreError::Corrupt(reason)) => {
+                        self.halt(reason.clone());
+                        SequencerError::Halted(reason)
+                    }
+                    e => {
+                        tracing::warn!(error = %e, "batch failed");
+                        e
+                    }
+                };
                 for r in replies {
                     let _ = r.send(Err(clone_err(&e)));
                 }
@@ -327,7 +392,17 @@ impl Worker {
                 current: frontier.verifier_key.unwrap_or_default(),
             });
         }
-        let size = frontier.tree_size;
+        let base = SignedTree::check_frontier(
+            self.signed.as_ref(),
+            &frontier,
+            self.store.as_ref(),
+            &self.tiles,
+            &self.key(),
+        )
+        .await?;
+        // Remembered even if this batch fails: it was proved to extend what we knew.
+        self.signed = Some(base.clone());
+        let size = base.size;
         // Another server may have appended since our last batch: its time is the floor.
         if let Some(t) = frontier.created_at.as_deref().and_then(parse_time) {
             self.last_time = Some(self.last_time.map_or(t, |l| l.max(t)));
@@ -404,12 +479,9 @@ impl Worker {
         }
 
         // Step 5.
-        let mut edge_set = TileSet::new();
-        for (id, data) in frontier.edge {
-            edge_set.insert(id, data);
-        }
-        let appended = merkle::append(size, edge_set, &hashes)
+        let appended = merkle::append(size, base.edge.clone(), &hashes)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let next = base.extend(appended.tree_size, appended.root, &appended.tiles)?;
 
         // Step 6.
         let cp = Checkpoint {
@@ -441,6 +513,7 @@ impl Worker {
         tx.write(&batch).await?;
         tx.commit().await?;
 
+        self.signed = Some(next);
         self.last_time = Some(now);
         self.metrics
             .batches_committed

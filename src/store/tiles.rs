@@ -1,6 +1,9 @@
 //! Loading the tiles a proof needs, with a bounded cache of full tiles.
 //! Full tiles never change, so caching them is always safe; edge tiles grow and are
-//! always read from the store. The cache is bounded so memory does not grow with the log.
+//! always read from the store, except after the sequencer halted on a corrupt store: then
+//! the edge it last signed, held in memory, is served instead of the stored one, so proofs
+//! of the last good checkpoint stay correct. The cache is bounded so memory does not grow
+//! with the log.
 
 use super::{Store, StoreError};
 use crate::merkle::{TileId, TileSet, TILE_WIDTH};
@@ -10,6 +13,7 @@ use std::sync::{Arc, Mutex};
 
 pub struct TileCache {
     full: Mutex<LruCache<TileId, Arc<Vec<u8>>>>,
+    pinned: Mutex<Option<TileSet>>,
 }
 
 impl TileCache {
@@ -19,7 +23,14 @@ impl TileCache {
             full: Mutex::new(LruCache::new(
                 NonZeroUsize::new(capacity.max(1)).unwrap_or(NonZeroUsize::MIN),
             )),
+            pinned: Mutex::new(None),
         }
+    }
+
+    /// Serves `edge` (the edge tiles of the last tree the sequencer signed) instead of
+    /// the stored tiles with the same ids, from now on.
+    pub fn pin_edge(&self, edge: TileSet) {
+        *self.pinned.lock().unwrap_or_else(|p| p.into_inner()) = Some(edge);
     }
 
     /// Adds tiles known to be current (e.g. just committed) to `set` and the cache.
@@ -43,9 +54,14 @@ impl TileCache {
     ) -> Result<(), StoreError> {
         let mut missing = Vec::new();
         {
+            let pinned = self.pinned.lock().unwrap_or_else(|p| p.into_inner());
             let mut cache = self.lock();
             for id in ids {
                 if set.contains(id) {
+                    continue;
+                }
+                if let Some(data) = pinned.as_ref().and_then(|p| p.get(id)) {
+                    set.insert(*id, data.to_vec());
                     continue;
                 }
                 match cache.get(id) {
