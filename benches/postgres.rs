@@ -50,9 +50,9 @@ impl Bench {
         threadlog::ledger::open(stores[0].as_ref(), self.signer.as_ref(), ORIGIN)
             .await
             .unwrap();
-        let seqs = stores
-            .iter()
-            .map(|s| {
+        let mut seqs = Vec::with_capacity(stores.len());
+        for s in &stores {
+            seqs.push(
                 Sequencer::start(
                     s.clone(),
                     self.signer.clone(),
@@ -60,9 +60,9 @@ impl Bench {
                     Arc::new(TileCache::new(1024)),
                     SequencerConfig::default(),
                 )
-                .await
-            })
-            .collect();
+                .await,
+            );
+        }
         (stores[0].clone(), seqs)
     }
 }

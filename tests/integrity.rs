@@ -127,7 +127,9 @@ async fn assert_last_good_served(s: &TestServer, checkpoint: &str, index: u64) {
     let (status, served) = s.get("/v1/checkpoint", &s.auditor).await;
     assert_eq!(status, 200);
     assert_eq!(served, checkpoint);
-    let (cp, _) = note::open_checkpoint(checkpoint, &[s.verifier_key.clone()], &s.origin).unwrap();
+    let (cp, _) =
+        note::open_checkpoint(checkpoint, std::slice::from_ref(&s.verifier_key), &s.origin)
+            .unwrap();
     let (status, entry) = s.get_json(&format!("/v1/entries/{index}")).await;
     assert_eq!(status, 200, "{entry}");
     let leaf_hash = Hash::from_base64(entry["leaf_hash"].as_str().unwrap()).unwrap();
