@@ -300,6 +300,7 @@ async fn bench_http() {
             "bench",
             "producer",
             &threadlog::api::auth::token_hash(&token),
+            None,
         )
         .await
         .unwrap();

@@ -160,7 +160,7 @@ async fn server() -> Server {
     started
         .state
         .store
-        .insert_token("ci", "ci", &threadlog::api::auth::token_hash(&token))
+        .insert_token("ci", "ci", &threadlog::api::auth::token_hash(&token), None)
         .await
         .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

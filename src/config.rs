@@ -5,11 +5,13 @@
 use clap::Args;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Where the log lives; shared by every command that opens the store.
 #[derive(Args, Debug, Clone)]
 pub struct StoreArgs {
-    /// Directory for the embedded database and key file; created on first start.
+    /// Directory for the embedded database and key file (mode 0700); created by
+    /// `threadlog init` or `serve --init`.
     #[arg(long, env = "THREADLOG_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
 
@@ -48,6 +50,8 @@ pub struct ServeConfig {
     /// Signing key: `file:PATH` for an Ed25519 PKCS#8 key file (created if missing), or
     /// `pkcs11:module=PATH;token=LABEL;key=KEYLABEL` (or `slot=N`, default `HSM_SLOT`) for
     /// an HSM key; its PIN comes from THREADLOG_PKCS11_PIN or THREADLOG_PKCS11_PIN_FILE.
+    /// RFC 7512 URIs name HSM keys too:
+    /// `pkcs11:token=LABEL;object=KEYLABEL;id=%01?module-path=PATH&pin-source=file:PIN`.
     /// Default: file:<data dir>/log.key
     #[arg(long, env = "THREADLOG_SIGNER")]
     pub signer: Option<String>,
@@ -81,6 +85,93 @@ pub struct ServeConfig {
     /// stops the server. Without one, POST /v1/attestations answers 501.
     #[arg(long, env = "THREADLOG_TRUST_POLICY")]
     pub trust_policy: Option<PathBuf>,
+
+    /// Create the log (data directory, database, key file, first checkpoint) when the
+    /// database holds none. Without it `serve` refuses a database without a log, so a
+    /// mistyped --data-dir never starts a new empty one; `threadlog init` does the same
+    /// once, without serving.
+    #[arg(long, env = "THREADLOG_INIT")]
+    pub init: bool,
+    #[command(flatten)]
+    pub http: HttpLimits,
+}
+
+/// What one client, or all of them together, may hold of the server: connections, time
+/// and request memory. Every limit answers with a JSON error or closes the connection;
+/// none can make the server lose an acknowledged entry.
+#[derive(Args, Debug, Clone)]
+pub struct HttpLimits {
+    /// Open client connections; beyond it, new connections wait in the kernel's accept
+    /// queue until one closes.
+    #[arg(long, env = "THREADLOG_MAX_CONNECTIONS", default_value_t = HttpLimits::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+
+    /// Seconds a client has to send a request's headers, counted from when it connected
+    /// or received its previous response; also how long an idle keep-alive connection is
+    /// kept. Then the connection is closed.
+    #[arg(long, env = "THREADLOG_HEADER_TIMEOUT_SECS", default_value_t = HttpLimits::DEFAULT_HEADER_TIMEOUT_SECS)]
+    pub header_timeout_secs: u64,
+
+    /// Seconds a request body may send nothing; then the request gets 408.
+    #[arg(long, env = "THREADLOG_BODY_TIMEOUT_SECS", default_value_t = HttpLimits::DEFAULT_BODY_TIMEOUT_SECS)]
+    pub body_timeout_secs: u64,
+
+    /// Seconds open requests may take to finish after SIGTERM or Ctrl-C; then the process
+    /// exits. Entries are acknowledged only once committed, so none acknowledged is lost.
+    #[arg(long, env = "THREADLOG_SHUTDOWN_DEADLINE_SECS", default_value_t = HttpLimits::DEFAULT_SHUTDOWN_DEADLINE_SECS)]
+    pub shutdown_deadline_secs: u64,
+
+    /// Request body bytes all requests together may hold in memory (declared length, or
+    /// THREADLOG_MAX_BODY_BYTES for a chunked body); a request beyond it gets 503 with
+    /// Retry-After.
+    #[arg(long, env = "THREADLOG_BODY_BUDGET_BYTES", default_value_t = HttpLimits::DEFAULT_BODY_BUDGET_BYTES)]
+    pub body_budget_bytes: usize,
+
+    /// SBOM documents received or validated at once (each is held whole in memory, up to
+    /// THREADLOG_MAX_DOCUMENT_BYTES); beyond it an upload gets 503 with Retry-After before
+    /// its body is read. Default: twice the available cores.
+    #[arg(long, env = "THREADLOG_MAX_UPLOADS")]
+    pub max_uploads: Option<usize>,
+}
+
+impl HttpLimits {
+    pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+    pub const DEFAULT_HEADER_TIMEOUT_SECS: u64 = 10;
+    pub const DEFAULT_BODY_TIMEOUT_SECS: u64 = 30;
+    pub const DEFAULT_SHUTDOWN_DEADLINE_SECS: u64 = 30;
+    pub const DEFAULT_BODY_BUDGET_BYTES: usize = 256 * 1024 * 1024;
+
+    pub fn header_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_timeout_secs)
+    }
+
+    pub fn body_timeout(&self) -> Duration {
+        Duration::from_secs(self.body_timeout_secs)
+    }
+
+    pub fn shutdown_deadline(&self) -> Duration {
+        Duration::from_secs(self.shutdown_deadline_secs)
+    }
+
+    /// Validation is CPU-bound, so more documents at once than cores only hold memory.
+    pub fn max_uploads(&self) -> usize {
+        self.max_uploads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(4, |n| n.get() * 2))
+            .max(1)
+    }
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            max_connections: Self::DEFAULT_MAX_CONNECTIONS,
+            header_timeout_secs: Self::DEFAULT_HEADER_TIMEOUT_SECS,
+            body_timeout_secs: Self::DEFAULT_BODY_TIMEOUT_SECS,
+            shutdown_deadline_secs: Self::DEFAULT_SHUTDOWN_DEADLINE_SECS,
+            body_budget_bytes: Self::DEFAULT_BODY_BUDGET_BYTES,
+            max_uploads: None,
+        }
+    }
 }
 
 pub const DEFAULT_ORIGIN: &str = "localhost/threadlog";

@@ -12,7 +12,6 @@ pub use rotate::{logged_keys, rotate, LoggedKey, RotateError, Rotation};
 
 use crate::merkle::EMPTY_ROOT;
 use crate::note::{self, Checkpoint};
-use crate::sequencer::format_time;
 use crate::signer::Signer;
 use crate::store::{AppendBatch, LogMeta, Store, StoreError, StoredCheckpoint};
 
@@ -125,7 +124,7 @@ async fn create(
             tree_size: 0,
             root_hash: EMPTY_ROOT,
             note,
-            created_at: format_time(&chrono::Utc::now()),
+            created_at: crate::time::now(),
         },
     })
     .await?;

@@ -1,12 +1,12 @@
 //! Assembling a running log from configuration: data directory, store, signer, identity
 //! check and sequencer. `main` and the tests share this one startup path.
 
-use crate::api::{auth::TokenCache, AppState};
-use crate::config::{ServeConfig, DEFAULT_ORIGIN};
+use crate::api::{auth::AuthState, AppState};
+use crate::config::{ServeConfig, StoreArgs, DEFAULT_ORIGIN};
 use crate::ledger::{self, OpenError};
 use crate::sequencer::{Sequencer, SequencerConfig};
 use crate::signer::{FileSigner, Pkcs11Signer, Signer, SignerError, SignerHealth, PROBE_MAX_AGE};
-use crate::store::{self, StoreError, TileCache};
+use crate::store::{self, StoreError, StoredCheckpoint, TileCache};
 use crate::supplychain::attest::TrustPolicy;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,12 +23,18 @@ pub enum StartError {
     #[error(transparent)]
     Open(#[from] OpenError),
     #[error(
-        "THREADLOG_SIGNER={0:?} is not supported; use file:PATH or \
-         pkcs11:module=PATH;token=LABEL;key=KEYLABEL"
+        "THREADLOG_SIGNER={0:?} is not supported; use file:PATH, \
+         pkcs11:module=PATH;token=LABEL;key=KEYLABEL or an RFC 7512 URI \
+         pkcs11:token=LABEL;object=KEYLABEL?module-path=PATH"
     )]
     SignerSpec(String),
     #[error("THREADLOG_TRUST_POLICY {path}: {reason}")]
     TrustPolicy { path: String, reason: String },
+    #[error(
+        "{database} holds no log; create it with `threadlog init` (with the same \
+         --data-dir or --database-url), or start with `threadlog serve --init`"
+    )]
+    NoLog { database: String },
 }
 
 /// What start-up printed and built.
@@ -42,12 +48,69 @@ pub struct Started {
     pub signer_location: String,
 }
 
-fn open_signer(cfg: &ServeConfig, origin: &str) -> Result<(Arc<dyn Signer>, bool), StartError> {
-    let spec = cfg
-        .signer
-        .clone()
-        .unwrap_or_else(|| format!("file:{}", cfg.store.data_dir.join("log.key").display()));
-    open_signer_spec(&spec, origin)
+/// A log opened and checked against the identity its database records.
+pub struct OpenedLog {
+    pub store: Arc<dyn store::Store>,
+    pub origin: String,
+    pub signer: Arc<dyn Signer>,
+    /// True when the key file was created by this call.
+    pub key_created: bool,
+    /// True when the log (identity and first checkpoint) was created by this call.
+    pub created: bool,
+    pub latest: StoredCheckpoint,
+}
+
+/// Opens the store, the signer and the log identity for `serve` and `threadlog init`.
+/// Only with `create` may a log be begun: otherwise a database without one (or a SQLite
+/// file that does not exist, which is then not created) is refused, so a mistyped data
+/// directory never becomes a new, empty log.
+pub async fn open_log(
+    args: &StoreArgs,
+    origin: Option<&str>,
+    signer: Option<&str>,
+    create: bool,
+) -> Result<OpenedLog, StartError> {
+    let url = args.url();
+    let no_log = || StartError::NoLog {
+        database: store::redact(&url),
+    };
+    if !create && store::sqlite_file(&url)?.is_some_and(|f| !f.exists()) {
+        return Err(no_log());
+    }
+    let data_dir = || {
+        store::create_data_dir(&args.data_dir).map_err(|e| StartError::DataDir {
+            path: args.data_dir.display().to_string(),
+            reason: e.to_string(),
+        })
+    };
+    if create {
+        data_dir()?;
+    }
+    let store = store::open(&url).await?;
+    let meta = store.meta().await?;
+    if meta.is_none() && !create {
+        return Err(no_log());
+    }
+    // The default key file's home; it exists already unless the database is elsewhere.
+    data_dir()?;
+    let origin = match (origin, &meta) {
+        (Some(o), _) => o.to_string(),
+        (None, Some(stored)) => stored.origin.clone(),
+        (None, None) => DEFAULT_ORIGIN.to_string(),
+    };
+    let spec = signer
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("file:{}", args.data_dir.join("log.key").display()));
+    let (signer, key_created) = open_signer_spec(&spec, &origin)?;
+    let latest = ledger::open(store.as_ref(), signer.as_ref(), &origin).await?;
+    Ok(OpenedLog {
+        store,
+        origin,
+        signer,
+        key_created,
+        created: meta.is_none(),
+        latest,
+    })
 }
 
 /// Opens the signer a `THREADLOG_SIGNER` value names, for `serve` and `keys rotate`: a
@@ -139,18 +202,20 @@ pub async fn start(cfg: &ServeConfig) -> Result<Started, StartError> {
         .map(load_trust_policy)
         .transpose()?
         .map(Arc::new);
-    std::fs::create_dir_all(&cfg.store.data_dir).map_err(|e| StartError::DataDir {
-        path: cfg.store.data_dir.display().to_string(),
-        reason: e.to_string(),
-    })?;
-    let store = store::open(&cfg.store.url()).await?;
-    let origin = match (&cfg.origin, ledger::stored_origin(store.as_ref()).await?) {
-        (Some(o), _) => o.clone(),
-        (None, Some(stored)) => stored,
-        (None, None) => DEFAULT_ORIGIN.to_string(),
-    };
-    let (signer, key_created) = open_signer(cfg, &origin)?;
-    let latest = ledger::open(store.as_ref(), signer.as_ref(), &origin).await?;
+    let OpenedLog {
+        store,
+        origin,
+        signer,
+        key_created,
+        latest,
+        ..
+    } = open_log(
+        &cfg.store,
+        cfg.origin.as_deref(),
+        cfg.signer.as_deref(),
+        cfg.init,
+    )
+    .await?;
     let tiles = Arc::new(TileCache::new(cfg.tile_cache));
     let sequencer = Sequencer::start(
         store.clone(),
@@ -183,7 +248,7 @@ pub async fn start(cfg: &ServeConfig) -> Result<Started, StartError> {
             origin,
             verifier_key: signer.verifier_key().clone(),
             signer: Arc::new(SignerHealth::new(signer.clone(), PROBE_MAX_AGE)),
-            tokens: Arc::new(TokenCache::default()),
+            tokens: Arc::new(AuthState::default()),
             body_limit: cfg.max_body_bytes,
             document_limit: cfg.max_document_bytes,
             trust_policy,

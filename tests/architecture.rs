@@ -1,7 +1,9 @@
 //! The trusted core stays pure: `merkle` and `note` may use std, sha2, base64,
 //! ed25519-dalek, thiserror and the tlog crates they wrap, and nothing that does I/O or
 //! reaches into the rest of the crate. The evidence-bundle verifier (`bundle`) is held
-//! to the same rules, with the core as the only part of the crate it may use.
+//! to the same rules, with the core and the pure thread derivation (`thread::graph`,
+//! which itself may use only the edge rules of `entry::edges`) as the only parts of the
+//! crate it may use.
 
 use std::path::Path;
 
@@ -97,8 +99,23 @@ fn attestation_verification_has_no_io() {
     }
 }
 
+/// Every `crate::` path a line of code uses must start with one of `allowed`.
+fn uses_only(file: &Path, n: usize, code: &str, allowed: &[&str], what: &str) {
+    let mut rest = code;
+    while let Some(at) = rest.find("crate::") {
+        let used = &rest[at..];
+        assert!(
+            allowed.iter().any(|ok| used.starts_with(ok)),
+            "{}:{}: {what} may use only {allowed:?}",
+            file.display(),
+            n + 1
+        );
+        rest = &used["crate::".len()..];
+    }
+}
+
 #[test]
-fn the_bundle_verifier_uses_only_the_core() {
+fn the_bundle_verifier_uses_only_the_core_and_the_thread_derivation() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/bundle");
     let mut checked = 0;
     for file in sources(&root) {
@@ -107,7 +124,8 @@ fn the_bundle_verifier_uses_only_the_core() {
             let code = line.split("//").next().unwrap_or_default();
             for f in FORBIDDEN
                 .iter()
-                .chain(&["crate::thread", "crate::dump", "crate::controls"])
+                .filter(|f| **f != "crate::entry")
+                .chain(&["crate::dump", "crate::controls"])
             {
                 assert!(
                     !code.contains(f),
@@ -116,19 +134,48 @@ fn the_bundle_verifier_uses_only_the_core() {
                     n + 1
                 );
             }
-            if let Some(at) = code.find("crate::") {
-                let used = &code[at..];
-                assert!(
-                    ["crate::merkle", "crate::note"]
-                        .iter()
-                        .any(|ok| used.starts_with(ok)),
-                    "{}:{}: the bundle verifier may use only merkle and note",
-                    file.display(),
-                    n + 1
-                );
-            }
+            uses_only(
+                &file,
+                n,
+                code,
+                &["crate::merkle", "crate::note", "crate::thread::graph"],
+                "the bundle verifier",
+            );
         }
         checked += 1;
     }
     assert!(checked >= 2, "expected the bundle's files, found {checked}");
+}
+
+/// The thread answer's derivation, shared by the server and the bundle verifier, is pure:
+/// leaves in, an answer out, with the edge rules as its only dependency in the crate.
+#[test]
+fn the_thread_derivation_is_pure() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/thread/graph.rs");
+    let text = std::fs::read_to_string(&file).unwrap();
+    for (n, line) in text.lines().enumerate() {
+        let code = line.split("//").next().unwrap_or_default();
+        for f in FORBIDDEN.iter().filter(|f| **f != "crate::entry") {
+            assert!(
+                !code.contains(f),
+                "{}:{}: `{f}` is not allowed in the thread derivation",
+                file.display(),
+                n + 1
+            );
+        }
+        assert!(
+            !code.contains("super::") || code.trim() == "use super::*;",
+            "{}:{}: the thread derivation may not use the rest of `thread`",
+            file.display(),
+            n + 1
+        );
+        uses_only(
+            &file,
+            n,
+            code,
+            // `time::format*` only: the one time format, never the clock.
+            &["crate::entry::edges", "crate::time::format"],
+            "the thread derivation",
+        );
+    }
 }

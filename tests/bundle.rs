@@ -327,3 +327,296 @@ async fn a_bundle_follows_key_rotations_from_the_first_key() {
     );
     s.stop().await;
 }
+
+/// Writes an edited copy of a bundle and verifies it with the CLI: it must fail (exit 1);
+/// returns the failure.
+async fn edited(dir: &Path, name: &str, b: &Value, key: &str) -> Value {
+    let path = dir.join(format!("{name}.json"));
+    std::fs::write(&path, serde_json::to_vec(b).unwrap()).unwrap();
+    let (code, v, output) = verify_file(&path, key).await;
+    assert_eq!(code, 1, "{name} was not caught: {output}");
+    assert_eq!(v["ok"], false, "{v}");
+    v["failure"].clone()
+}
+
+/// `edge N (FROM -> TO, KIND, entry I)` of an edge as the bundle states it.
+fn edge_at(k: usize, e: &Value) -> String {
+    format!(
+        "edge {k} ({} -> {}, {}, entry {})",
+        e["from"].as_str().unwrap(),
+        e["to"].as_str().unwrap(),
+        e["kind"].as_str().unwrap(),
+        e["entry"]
+    )
+}
+
+/// Every change to the thread answer a verifier could be handed is caught: the graph is
+/// derived again from the proved leaves and must be exactly the bundle's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_change_to_the_graph_is_caught_and_named() {
+    let s = TestServer::start().await;
+    let plant = Plant::generate(PlantSpec::small());
+    post_plant(&s, &plant).await;
+    // Part 45's print was corrected; at depth 2 the walk is cut short.
+    let out = s.dir.path().join("graph.json");
+    let (code, _, output) = cli(vec![
+        "export".into(),
+        "--database-url".into(),
+        s.database_url.clone(),
+        "--subject".into(),
+        part(45),
+        "--depth".into(),
+        "2".into(),
+        "--out".into(),
+        out.display().to_string(),
+    ])
+    .await;
+    assert_eq!(code, 0, "{output}");
+    let key = s.verifier_key.to_string();
+    let (code, _, output) = verify_file(&out, &key).await;
+    assert_eq!(code, 0, "the untampered bundle: {output}");
+    let original: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let t = &original["thread"];
+    assert_eq!(t["truncated"], true, "{t}");
+    assert!(!t["corrections"].as_array().unwrap().is_empty(), "{t}");
+    let edges = t["edges"].as_array().unwrap().clone();
+    assert!(edges.len() > 3, "{t}");
+    let dir = s.dir.path();
+
+    // Each edit, and what the failure must name.
+    // A kind no edge between the same two nodes has.
+    let e0 = edges[0].clone();
+    let other_kind = ["material", "genealogy", "contains", "equipment", "customer"]
+        .into_iter()
+        .find(|k| {
+            !edges
+                .iter()
+                .any(|e| e["from"] == e0["from"] && e["to"] == e0["to"] && e["kind"] == *k)
+        })
+        .unwrap();
+    let mut b = original.clone();
+    b["thread"]["edges"][0]["kind"] = Value::from(other_kind);
+    let f = edited(dir, "kind", &b, &key).await;
+    assert_eq!(f["at"], edge_at(0, &b["thread"]["edges"][0]), "{f}");
+    assert!(f["reason"].as_str().unwrap().contains("kind"), "{f}");
+
+    let mut b = original.clone();
+    b["thread"]["edges"][1]["effective_time"] = "2001-01-01T00:00:00.000000Z".into();
+    let f = edited(dir, "time", &b, &key).await;
+    assert_eq!(f["at"], edge_at(1, &edges[1]), "{f}");
+    assert!(
+        f["reason"].as_str().unwrap().contains("effective_time"),
+        "{f}"
+    );
+
+    let mut b = original.clone();
+    let last = edges.len() - 1;
+    let e = &mut b["thread"]["edges"][last];
+    let (from, to) = (e["from"].clone(), e["to"].clone());
+    e["from"] = to;
+    e["to"] = from;
+    let swapped = e.clone();
+    let f = edited(dir, "direction", &b, &key).await;
+    assert_eq!(f["at"], edge_at(last, &swapped), "{f}");
+    assert!(
+        f["reason"].as_str().unwrap().contains("other way round"),
+        "{f}"
+    );
+
+    // An edge no entry creates, between nodes the answer has, stated by a real entry.
+    let mut b = original.clone();
+    let mut extra = edges[last].clone();
+    extra["to"] = t["node"].clone();
+    extra["from"] = t["nodes"].as_array().unwrap().last().unwrap()["id"].clone();
+    extra["kind"] = "genealogy".into();
+    b["thread"]["edges"]
+        .as_array_mut()
+        .unwrap()
+        .push(extra.clone());
+    let f = edited(dir, "extra-edge", &b, &key).await;
+    assert_eq!(f["at"], edge_at(edges.len(), &extra), "{f}");
+    assert!(f["reason"].as_str().unwrap().contains("no entry"), "{f}");
+
+    let nodes = t["nodes"].as_array().unwrap();
+    let mut b = original.clone();
+    let dropped = nodes[nodes.len() / 2]["id"].as_str().unwrap().to_string();
+    b["thread"]["nodes"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n["id"] != dropped.as_str());
+    let f = edited(dir, "node-dropped", &b, &key).await;
+    assert_eq!(f["at"], format!("node {dropped}"), "{f}");
+    assert!(
+        f["reason"].as_str().unwrap().contains("leaves it out"),
+        "{f}"
+    );
+
+    let mut b = original.clone();
+    b["thread"]["nodes"].as_array_mut().unwrap().push(
+        serde_json::json!({"id": "lot:INVENTED", "type": "lot", "depth": 1, "side": "upstream"}),
+    );
+    let f = edited(dir, "node-invented", &b, &key).await;
+    assert_eq!(f["at"], "node lot:INVENTED", "{f}");
+
+    // A node moved to another depth or side.
+    let mut b = original.clone();
+    b["thread"]["nodes"][1]["depth"] = 7.into();
+    let f = edited(dir, "node-depth", &b, &key).await;
+    assert_eq!(
+        f["at"],
+        format!("node {}", nodes[1]["id"].as_str().unwrap()),
+        "{f}"
+    );
+    assert!(f["reason"].as_str().unwrap().contains("depth"), "{f}");
+
+    let mut b = original.clone();
+    b["thread"]["truncated"] = false.into();
+    let f = edited(dir, "truncated", &b, &key).await;
+    assert_eq!(f["at"], "truncated", "{f}");
+    let mut b = original.clone();
+    b["thread"]["truncated"] = false.into();
+    b["thread"].as_object_mut().unwrap().remove("truncation");
+    let f = edited(dir, "not-truncated", &b, &key).await;
+    assert_eq!(f["at"], "truncated", "{f}");
+
+    // A correction pointing at another entry, one dropped, and an edge's own mark.
+    let c = t["corrections"][0].clone();
+    let mut b = original.clone();
+    b["thread"]["corrections"][0]["corrects"] = (c["corrects"].as_u64().unwrap() + 1).into();
+    let f = edited(dir, "correction", &b, &key).await;
+    assert_eq!(
+        f["at"],
+        format!(
+            "correction (entry {} corrects {})",
+            c["entry"],
+            c["corrects"].as_u64().unwrap() + 1
+        ),
+        "{f}"
+    );
+    let mut b = original.clone();
+    b["thread"]["corrections"].as_array_mut().unwrap().remove(0);
+    let f = edited(dir, "correction-dropped", &b, &key).await;
+    assert!(
+        f["at"].as_str().unwrap().starts_with("correction (entry "),
+        "{f}"
+    );
+    let (k, marked) = edges
+        .iter()
+        .enumerate()
+        .find(|(_, e)| e.get("corrected_by").is_some() || e.get("corrects").is_some())
+        .expect("an edge of a corrected entry");
+    let mut b = original.clone();
+    let e = b["thread"]["edges"][k].as_object_mut().unwrap();
+    e.remove("corrected_by");
+    e.remove("corrects");
+    let f = edited(dir, "edge-correction-mark", &b, &key).await;
+    assert_eq!(f["at"], edge_at(k, marked), "{f}");
+
+    // The question itself: a deeper walk than the entries were gathered for.
+    let mut b = original.clone();
+    b["thread"]["depth"] = 3.into();
+    let f = edited(dir, "depth", &b, &key).await;
+    assert!(f["at"] != "bundle", "{f}");
+
+    // Dropping an entry the answer is derived from is caught too.
+    let stating = edges[last]["entry"].as_u64().unwrap();
+    let mut b = original.clone();
+    b["entries"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|e| e["index"] != stating);
+    let f = edited(dir, "entry-dropped", &b, &key).await;
+    assert!(f["at"].as_str().unwrap().starts_with("edge "), "{f}");
+    s.stop().await;
+}
+
+/// The server's answer and the verifier's derivation are one function of the same
+/// entries: for traces with corrections, repeated edges and depth cuts, in each
+/// direction, a bundle's thread is the server's answer and verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_and_the_verifier_derive_the_same_thread() {
+    let s = TestServer::start().await;
+    let plant = Plant::generate(PlantSpec::small());
+    post_plant(&s, &plant).await;
+    let tiles = TileCache::new(64);
+    let (mut corrected, mut truncated, mut repeated) = (0, 0, 0);
+    for (node, direction, depth) in [
+        (part(45), Direction::Both, 2),
+        (part(45), Direction::Both, 10),
+        (assembly(4), Direction::Backward, 1),
+        (assembly(4), Direction::Both, 3),
+        (lot(0), Direction::Forward, 2),
+        (lot(1), Direction::Forward, 4),
+        (printer(1), Direction::Forward, 1),
+    ] {
+        let opts = BundleOptions {
+            direction,
+            depth,
+            ..BundleOptions::default()
+        };
+        let b = build_bundle(s.store.as_ref(), &tiles, &node, &opts)
+            .await
+            .unwrap();
+        let (status, answer) = s
+            .get_json(&format!(
+                "/v1/thread/{node}?direction={}&depth={depth}&tree_size={}",
+                direction.as_str(),
+                b.tree_size
+            ))
+            .await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(b.thread, answer, "{node} {direction:?} {depth}");
+        let r = bundle::verify(&serde_json::to_vec(&b).unwrap(), &s.verifier_key)
+            .unwrap_or_else(|f| panic!("{node} {direction:?} {depth}: {f}"));
+        assert_eq!(r.edges, answer["edges"].as_array().unwrap().len());
+        corrected += usize::from(!answer["corrections"].as_array().unwrap().is_empty());
+        truncated += usize::from(answer["truncated"] == true);
+        repeated += usize::from(
+            answer["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e.get("also_stated_by").is_some()),
+        );
+        // The pure derivation over the bundle's leaves is the answer's graph.
+        let leaves: Vec<(u64, Value)> = b
+            .entries
+            .iter()
+            .map(|e| {
+                (
+                    e.index,
+                    serde_json::from_slice(&B64.decode(&e.leaf).unwrap()).unwrap(),
+                )
+            })
+            .collect();
+        let refs: Vec<(u64, &Value)> = leaves.iter().map(|(i, v)| (*i, v)).collect();
+        let q = threadlog::thread::graph::Query {
+            node: &node,
+            direction,
+            depth,
+            max_nodes: usize::try_from(answer["max_nodes"].as_u64().unwrap()).unwrap(),
+            below: b.tree_size,
+        };
+        let g = threadlog::thread::graph::derive(&refs, &q).unwrap();
+        assert_eq!(serde_json::to_value(&g.edges).unwrap(), answer["edges"]);
+        assert_eq!(serde_json::to_value(&g.nodes).unwrap(), answer["nodes"]);
+    }
+    assert!(
+        corrected > 0 && truncated > 0 && repeated > 0,
+        "{corrected} {truncated} {repeated}"
+    );
+
+    // A node bound is part of the question: cut by it, the answer still verifies.
+    let (status, answer) = s
+        .get_json(&format!(
+            "/v1/thread/{}?direction=forward&max_nodes=3",
+            lot(0)
+        ))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        answer["truncation"],
+        serde_json::json!(["node limit of 3 reached"])
+    );
+    s.stop().await;
+}

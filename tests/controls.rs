@@ -120,12 +120,80 @@ fn sprs_values_cover_rev2_and_span_110_to_minus_203() {
     assert_eq!(sprs::weight("3.5.3").unwrap().points, Points::Value(5));
 }
 
+/// DoD Assessment Methodology v1.2.1 (June 24, 2020), Annex A: the points each Rev. 2
+/// requirement not met subtracts from 110, in the methodology's order, typed in from the
+/// methodology itself rather than read from `controls/sprs-weights-rev2.csv`, so a value
+/// changed or two values swapped in the data fail here. `None`: 3.12.4, no score at all.
+#[rustfmt::skip]
+const DOD_ANNEX_A: [(&str, Option<u8>); 110] = [
+    ("3.1.1", Some(5)), ("3.1.2", Some(5)), ("3.1.3", Some(1)), ("3.1.4", Some(1)),
+    ("3.1.5", Some(3)), ("3.1.6", Some(1)), ("3.1.7", Some(1)), ("3.1.8", Some(1)),
+    ("3.1.9", Some(1)), ("3.1.10", Some(1)), ("3.1.11", Some(1)), ("3.1.12", Some(5)),
+    ("3.1.13", Some(5)), ("3.1.14", Some(1)), ("3.1.15", Some(1)), ("3.1.16", Some(5)),
+    ("3.1.17", Some(5)), ("3.1.18", Some(5)), ("3.1.19", Some(3)), ("3.1.20", Some(1)),
+    ("3.1.21", Some(1)), ("3.1.22", Some(1)),
+    ("3.2.1", Some(5)), ("3.2.2", Some(5)), ("3.2.3", Some(1)),
+    ("3.3.1", Some(5)), ("3.3.2", Some(3)), ("3.3.3", Some(1)), ("3.3.4", Some(1)),
+    ("3.3.5", Some(5)), ("3.3.6", Some(1)), ("3.3.7", Some(1)), ("3.3.8", Some(1)),
+    ("3.3.9", Some(1)),
+    ("3.4.1", Some(5)), ("3.4.2", Some(5)), ("3.4.3", Some(1)), ("3.4.4", Some(1)),
+    ("3.4.5", Some(5)), ("3.4.6", Some(5)), ("3.4.7", Some(5)), ("3.4.8", Some(5)),
+    ("3.4.9", Some(1)),
+    ("3.5.1", Some(5)), ("3.5.2", Some(5)), ("3.5.3", Some(5)), ("3.5.4", Some(1)),
+    ("3.5.5", Some(1)), ("3.5.6", Some(1)), ("3.5.7", Some(1)), ("3.5.8", Some(1)),
+    ("3.5.9", Some(1)), ("3.5.10", Some(5)), ("3.5.11", Some(1)),
+    ("3.6.1", Some(5)), ("3.6.2", Some(5)), ("3.6.3", Some(1)),
+    ("3.7.1", Some(3)), ("3.7.2", Some(5)), ("3.7.3", Some(1)), ("3.7.4", Some(3)),
+    ("3.7.5", Some(5)), ("3.7.6", Some(1)),
+    ("3.8.1", Some(3)), ("3.8.2", Some(3)), ("3.8.3", Some(5)), ("3.8.4", Some(1)),
+    ("3.8.5", Some(1)), ("3.8.6", Some(1)), ("3.8.7", Some(5)), ("3.8.8", Some(3)),
+    ("3.8.9", Some(1)),
+    ("3.9.1", Some(3)), ("3.9.2", Some(5)),
+    ("3.10.1", Some(5)), ("3.10.2", Some(5)), ("3.10.3", Some(1)), ("3.10.4", Some(1)),
+    ("3.10.5", Some(1)), ("3.10.6", Some(1)),
+    ("3.11.1", Some(3)), ("3.11.2", Some(5)), ("3.11.3", Some(1)),
+    ("3.12.1", Some(5)), ("3.12.2", Some(3)), ("3.12.3", Some(5)), ("3.12.4", None),
+    ("3.13.1", Some(5)), ("3.13.2", Some(5)), ("3.13.3", Some(1)), ("3.13.4", Some(1)),
+    ("3.13.5", Some(5)), ("3.13.6", Some(5)), ("3.13.7", Some(1)), ("3.13.8", Some(3)),
+    ("3.13.9", Some(1)), ("3.13.10", Some(1)), ("3.13.11", Some(5)), ("3.13.12", Some(1)),
+    ("3.13.13", Some(1)), ("3.13.14", Some(1)), ("3.13.15", Some(5)), ("3.13.16", Some(1)),
+    ("3.14.1", Some(5)), ("3.14.2", Some(5)), ("3.14.3", Some(5)), ("3.14.4", Some(5)),
+    ("3.14.5", Some(3)), ("3.14.6", Some(5)), ("3.14.7", Some(3)),
+];
+
+#[test]
+fn sprs_values_are_the_dod_methodology_table() {
+    let ours: Vec<(&str, Option<u8>)> = sprs::weights()
+        .iter()
+        .map(|w| {
+            let points = match w.points {
+                Points::Value(p) => Some(p),
+                Points::NotScored => None,
+            };
+            (w.requirement.as_str(), points)
+        })
+        .collect();
+    for (theirs, ours) in DOD_ANNEX_A.iter().zip(&ours) {
+        assert_eq!(theirs, ours, "requirement {}", theirs.0);
+    }
+    assert_eq!(ours.len(), DOD_ANNEX_A.len());
+    let sum: i32 = DOD_ANNEX_A
+        .iter()
+        .filter_map(|(_, p)| p.map(i32::from))
+        .sum();
+    assert_eq!(sprs::MAX_SCORE - sum, -203);
+    assert_eq!(sprs::min_score(), -203);
+}
+
 #[test]
 fn frameworks_are_named_as_results_name_them() {
     for f in Framework::ALL {
         assert_eq!(f.as_str().parse::<Framework>(), Ok(f));
     }
-    assert!("nist-800-53".parse::<Framework>().is_err());
+    assert_eq!(
+        "nist-800-53".parse::<Framework>(),
+        Err("unknown framework \"nist-800-53\"; use nist-800-171r2 or nist-800-171r3".into())
+    );
 }
 
 fn result(id: &str, requirement: &str, status: &str) -> Value {
@@ -150,7 +218,7 @@ async fn assessment_results_are_checked_against_the_catalogs_and_the_log() {
     let s = TestServer::start().await;
     let assessor = new_token();
     s.store
-        .insert_token("assessor-1", "assessor", &token_hash(&assessor))
+        .insert_token("assessor-1", "assessor", &token_hash(&assessor), None)
         .await
         .unwrap();
     // Evidence: an event, whose program digest is then an artifact the log names.

@@ -11,7 +11,7 @@ use serde_json::Value;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use threadlog::api::auth::{new_token, token_hash, TokenCache};
+use threadlog::api::auth::{new_token, token_hash, AuthState};
 use threadlog::api::AppState;
 use threadlog::audit::{self, StoreSource};
 use threadlog::merkle::TileId;
@@ -191,14 +191,32 @@ impl Store for FlakyStore {
         name: &str,
         role: &str,
         token_sha256: &[u8; 32],
+        expires_at: Option<&str>,
     ) -> Result<(), StoreError> {
-        self.inner.insert_token(name, role, token_sha256).await
+        self.inner
+            .insert_token(name, role, token_sha256, expires_at)
+            .await
     }
     async fn token(&self, token_sha256: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
         self.inner.token(token_sha256).await
     }
+    async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        self.inner.tokens().await
+    }
+    async fn revoke_tokens(&self, name: &str, at: &str) -> Result<u64, StoreError> {
+        self.inner.revoke_tokens(name, at).await
+    }
+    async fn touch_token(&self, token_sha256: &[u8; 32], at: &str) -> Result<(), StoreError> {
+        self.inner.touch_token(token_sha256, at).await
+    }
     async fn ping(&self) -> Result<(), StoreError> {
         self.inner.ping().await
+    }
+    async fn probe_commit(&self) -> Result<(), StoreError> {
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(StoreError::Unavailable("disk I/O error".into()));
+        }
+        self.inner.probe_commit().await
     }
 }
 
@@ -250,7 +268,7 @@ async fn rig(config: SequencerConfig) -> Rig {
     .await;
     let token = new_token();
     store
-        .insert_token("line-1", "producer", &token_hash(&token))
+        .insert_token("line-1", "producer", &token_hash(&token), None)
         .await
         .unwrap();
     let state = AppState {
@@ -262,7 +280,7 @@ async fn rig(config: SequencerConfig) -> Rig {
         verifier_key: signer.verifier_key().clone(),
         // No probe caching here, so readiness follows the signer at once.
         signer: Arc::new(SignerHealth::new(signer.clone(), Duration::ZERO)),
-        tokens: Arc::new(TokenCache::default()),
+        tokens: Arc::new(AuthState::default()),
         body_limit: 1 << 20,
         document_limit: 1 << 20,
         trust_policy: None,
@@ -370,9 +388,24 @@ async fn a_failing_commit_gets_503_and_the_retry_lands_once() {
     let r = rig(SequencerConfig::default()).await;
     r.store_fails.store(true, Ordering::SeqCst);
     let batch = Value::Array((0..10).map(|i| event(&format!("c{i}"))).collect());
-    assert_eq!(r.post(&batch).await.status(), 503);
+    let resp = r.post(&batch).await;
+    assert_eq!(resp.status(), 503);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"], "unavailable", "{body}");
     assert_eq!(r.size().await, 0);
+    let (status, reason) = r.ready().await;
+    assert_eq!(status, 503);
+    assert!(reason.contains("cannot commit"), "{reason}");
     r.store_fails.store(false, Ordering::SeqCst);
+    // Nothing is posted: the server's own probe finds the store writable again.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while r.ready().await.0 != 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "/readyz never recovered"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let resp = r.post(&batch).await;
     assert_eq!(resp.status(), 201);
     let receipts: Vec<Value> = resp.json().await.unwrap();
@@ -404,18 +437,18 @@ async fn a_full_queue_is_refused_at_once_with_retry_after() {
                 .send()
                 .await
                 .unwrap();
-            (
-                resp.status().as_u16(),
-                resp.headers().get("retry-after").is_some(),
-            )
+            let status = resp.status().as_u16();
+            let retry_after = resp.headers().get("retry-after").is_some();
+            let body: Value = resp.json().await.unwrap();
+            (status, retry_after, body["error"].clone())
         }));
     }
     let mut ok = 0;
     let mut refused = 0;
     for t in tasks {
         match t.await.unwrap() {
-            (201, _) => ok += 1,
-            (503, true) => refused += 1,
+            (201, _, _) => ok += 1,
+            (503, true, code) if code == "overloaded" => refused += 1,
             other => panic!("unexpected {other:?}"),
         }
     }

@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 use threadlog::merkle::{
     self, append, consistency_proof, edge_tiles, inclusion_proof, leaf_hash, node_hash, Hash,
-    TileSet, EMPTY_ROOT,
+    ProofError, TileSet, EMPTY_ROOT,
 };
 
 /// Largest power of two strictly less than n (n > 1).
@@ -194,19 +194,35 @@ fn append_rejects_an_edge_that_disagrees_with_the_size() {
     edge.insert(merkle::TileId { level: 0, index: 0 }, data);
     assert!(matches!(
         append(10, edge, &all[..1]),
-        Err(merkle::ProofError::BadEdge(_))
+        Err(ProofError::BadEdge(_))
     ));
 }
 
 #[test]
 fn bounds_are_errors() {
     let tiles = build(&leaves(5), &[5]);
-    assert!(inclusion_proof(&tiles, 5, 5).is_err());
-    assert!(consistency_proof(&tiles, 6, 5).is_err());
-    assert!(
-        merkle::verify_consistency(&[leaf_hash(b"x")], 0, &EMPTY_ROOT, 5, &EMPTY_ROOT).is_err()
-    );
-    assert!(merkle::verify_consistency(&[], 0, &leaf_hash(b"x"), 5, &EMPTY_ROOT).is_err());
+    assert!(matches!(
+        inclusion_proof(&tiles, 5, 5),
+        Err(ProofError::IndexOutOfRange {
+            index: 5,
+            tree_size: 5
+        })
+    ));
+    assert!(matches!(
+        consistency_proof(&tiles, 6, 5),
+        Err(ProofError::SizesOutOfOrder {
+            first: 6,
+            second: 5
+        })
+    ));
+    assert!(matches!(
+        merkle::verify_consistency(&[leaf_hash(b"x")], 0, &EMPTY_ROOT, 5, &EMPTY_ROOT),
+        Err(ProofError::Invalid)
+    ));
+    assert!(matches!(
+        merkle::verify_consistency(&[], 0, &leaf_hash(b"x"), 5, &EMPTY_ROOT),
+        Err(ProofError::Invalid)
+    ));
 }
 
 proptest! {
@@ -239,18 +255,18 @@ proptest! {
         let tiles = build(&all, &[n]);
         let root = mth(&all);
         let mut p = inclusion_proof(&tiles, m as u64, n as u64).unwrap();
-        prop_assert!(merkle::verify_inclusion(&p, m as u64, n as u64, &leaf_hash(b"other"), &root).is_err());
+        prop_assert!(matches!(merkle::verify_inclusion(&p, m as u64, n as u64, &leaf_hash(b"other"), &root), Err(ProofError::Invalid)));
         if !p.is_empty() {
             let i = flip % p.len();
             p[i].0[flip] ^= 1;
-            prop_assert!(merkle::verify_inclusion(&p, m as u64, n as u64, &all[m], &root).is_err());
+            prop_assert!(matches!(merkle::verify_inclusion(&p, m as u64, n as u64, &all[m], &root), Err(ProofError::Invalid)));
         }
         if m > 0 {
             let mut c = consistency_proof(&tiles, m as u64, n as u64).unwrap();
             if !c.is_empty() {
                 let i = flip % c.len();
                 c[i].0[flip] ^= 1;
-                prop_assert!(merkle::verify_consistency(&c, m as u64, &mth(&all[..m]), n as u64, &root).is_err());
+                prop_assert!(matches!(merkle::verify_consistency(&c, m as u64, &mth(&all[..m]), n as u64, &root), Err(ProofError::Invalid)));
             }
         }
     }

@@ -56,8 +56,14 @@ fn verifier_key_follows_the_spec_formula() {
     assert_eq!(v.to_string().parse::<VerifierKey>().unwrap(), v);
     // A key ID that does not match the key is refused.
     let forged = format!("plant.example/log+{:08x}+{}", id ^ 1, STANDARD.encode(&raw));
-    assert!(forged.parse::<VerifierKey>().is_err());
-    assert!("no-plus-signs".parse::<VerifierKey>().is_err());
+    assert!(matches!(
+        forged.parse::<VerifierKey>(),
+        Err(NoteError::BadVerifierKey(_))
+    ));
+    assert!(matches!(
+        "no-plus-signs".parse::<VerifierKey>(),
+        Err(NoteError::BadVerifierKey(_))
+    ));
 }
 
 #[test]
@@ -137,7 +143,10 @@ fn malformed_notes_are_rejected() {
             "{bad:?}"
         );
     }
-    assert!(sign_note("no newline", &[&log]).is_err());
+    assert!(matches!(
+        sign_note("no newline", &[&log]),
+        Err(NoteError::Malformed(_))
+    ));
 }
 
 #[test]
@@ -151,7 +160,10 @@ fn checkpoint_body_rejections() {
         format!("origin\n1\n{h}"),        // missing newline
         format!("origin\n1\n{h}\n\nx\n"), // empty extension line
     ] {
-        assert!(Checkpoint::parse_body(&bad).is_err(), "{bad:?}");
+        assert!(
+            matches!(Checkpoint::parse_body(&bad), Err(NoteError::Malformed(_))),
+            "{bad:?}"
+        );
     }
     let ok = Checkpoint::parse_body(&format!("origin\n18446744073709551615\n{h}\n")).unwrap();
     assert_eq!(ok.tree_size, u64::MAX);
@@ -167,7 +179,13 @@ fn a_checkpoint_for_another_origin_is_refused() {
         extensions: vec![],
     };
     let note = sign_checkpoint(&cp, &[&s]).unwrap();
-    assert!(open_checkpoint(&note, &[s.verifier()], "log-b").is_err());
+    match open_checkpoint(&note, &[s.verifier()], "log-b") {
+        Err(NoteError::Malformed(m)) => assert_eq!(
+            m,
+            "checkpoint origin \"log-a\" is not the log's origin \"log-b\""
+        ),
+        other => panic!("{other:?}"),
+    }
 }
 
 /// The example note from the Go `note` package documentation, which the C2SP signed-note

@@ -13,6 +13,7 @@ use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, ObjectClass};
 use cryptoki::session::Session;
 use secrecy::SecretString;
+use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 use threadlog::note::{self, Checkpoint, NoteSigner};
 use threadlog::signer::pkcs11::{init_key, KeyInit, Pkcs11Error, Pkcs11Spec};
@@ -22,7 +23,7 @@ const ORIGIN: &str = "plant.example/threadlog";
 
 fn tokens() -> &'static Tokens {
     softhsm::tokens(&[
-        "gen", "sign", "adopt", "refuse", "pin", "server", "cli", "relogin",
+        "gen", "sign", "adopt", "refuse", "pin", "server", "cli", "relogin", "uri",
     ])
 }
 
@@ -144,6 +145,70 @@ fn hsm_signatures_verify_with_the_note_code_and_ed25519_dalek() {
     for t in threads {
         t.join().unwrap();
     }
+}
+
+#[test]
+fn signs_through_an_rfc7512_uri() {
+    let done = init("uri", "uri-key", ORIGIN);
+    let dir = tempfile::tempdir().unwrap();
+    let pin_file = dir.path().join("pin");
+    std::fs::write(&pin_file, format!("{PIN}\n")).unwrap();
+    std::fs::set_permissions(&pin_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let id: String = hex::decode(&done.info.key_id)
+        .unwrap()
+        .iter()
+        .map(|b| format!("%{b:02x}"))
+        .collect();
+    // As p11-kit prints it: label, CKA_ID, type, and the module and PIN in the query.
+    let uri = format!(
+        "pkcs11:token=uri;object=uri%2Dkey;id={id};type=private\
+         ?module-path={MODULE}&pin-source=file:{}",
+        pin_file.display()
+    );
+    let signer = Pkcs11Signer::from_spec(&uri, ORIGIN).expect("opens through the URI");
+    assert_eq!(signer.verifier_key(), &done.verifier_key);
+    let cp = Checkpoint {
+        origin: ORIGIN.into(),
+        tree_size: 7,
+        root_hash: [3; 32],
+        extensions: Vec::new(),
+    };
+    let signed = note::sign_checkpoint(&cp, &[&signer as &dyn NoteSigner]).unwrap();
+    let (opened, _) =
+        note::open_checkpoint(&signed, std::slice::from_ref(&done.verifier_key), ORIGIN).unwrap();
+    assert_eq!(opened, cp);
+
+    // pin-value, percent-encoded, and the legacy form beside it: the same key.
+    let pin: String = PIN.bytes().map(|b| format!("%{b:02X}")).collect();
+    let by_value = format!("pkcs11:token=uri;object=uri-key?module-path={MODULE}&pin-value={pin}");
+    let signer = Pkcs11Signer::from_spec(&by_value, ORIGIN).expect("opens with pin-value");
+    assert_eq!(signer.verifier_key(), &done.verifier_key);
+    let signer = Pkcs11Signer::from_spec(&softhsm::spec("uri", "uri-key"), ORIGIN).unwrap();
+    assert_eq!(signer.verifier_key(), &done.verifier_key);
+
+    // Another CKA_ID under the same label is no match.
+    let other = format!("pkcs11:token=uri;object=uri-key;id=%00%01?module-path={MODULE}");
+    let err = Pkcs11Signer::from_spec(&other, ORIGIN)
+        .err()
+        .expect("refused");
+    assert!(
+        matches!(err, Pkcs11Error::KeyNotFound { ref label } if label == "uri-key"),
+        "{err}"
+    );
+
+    // A PIN file others can read is refused, naming the file and the fix.
+    std::fs::set_permissions(&pin_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let err = Pkcs11Signer::from_spec(&uri, ORIGIN)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert_eq!(
+        err,
+        format!(
+            "PIN file {p} is readable by group or others (mode 644); run `chmod 600 {p}`",
+            p = pin_file.display()
+        )
+    );
 }
 
 #[test]

@@ -100,6 +100,7 @@ async fn token_lost_mid_run_gives_503_then_the_server_heals() {
             break body;
         }
         assert_eq!(status, 503, "{body}");
+        assert_eq!(body["error"], "unavailable", "{body}");
         assert!(Instant::now() < deadline, "no recovery: {body}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     };

@@ -424,7 +424,7 @@ async fn diffs_compare_logged_sboms_by_document_or_subject(s: TestServer) {
     assert_eq!(status, 200);
     assert!(md.starts_with("# SBOM diff"), "{md}");
     assert!(md.contains("## Removed"), "{md}");
-    assert!(md.contains("`pkg:cargo/tlog_tiles`"), "{md}");
+    assert!(md.contains("| pkg:cargo/tlog_tiles |"), "{md}");
 
     for (query, status) in [
         (format!("from={old_img}&to={}", image(7)), 404),
@@ -499,13 +499,40 @@ async fn an_artifact_shows_every_entry_about_it_with_proofs(s: TestServer) {
     s.stop().await;
 }
 
+/// Waits until `/metrics` shows `n` documents in flight.
+async fn await_uploads_in_flight(s: &TestServer, n: usize) {
+    let want = format!("threadlog_http_uploads_in_flight {n}\n");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let metrics = s
+            .client
+            .get(format!("{}/metrics", s.url))
+            .send()
+            .await
+            .unwrap();
+        if metrics.text().await.unwrap().contains(&want) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never {n} uploads in flight"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
 /// Documents are held whole while received and validated, so only so many are taken at
-/// once: beyond that, `503` with `Retry-After` before the body is read.
+/// once (THREADLOG_MAX_UPLOADS): beyond that, `503` with `Retry-After` before the body is
+/// read, and `/metrics` shows how many are in flight.
 #[tokio::test]
 async fn uploads_beyond_the_in_flight_limit_are_refused_until_one_finishes() {
     use tokio::io::AsyncWriteExt;
-    let s = TestServer::start().await;
-    let limit = std::thread::available_parallelism().map_or(4, |n| n.get() * 2);
+    let limit = 2;
+    let s = TestServer::start_with(tempfile::tempdir().unwrap(), |mut c| {
+        c.http.max_uploads = Some(limit);
+        c
+    })
+    .await;
     let addr = s.url.trim_start_matches("http://").to_string();
     let mut slow = Vec::new();
     for _ in 0..limit {
@@ -520,13 +547,158 @@ async fn uploads_beyond_the_in_flight_limit_are_refused_until_one_finishes() {
         c.write_all(head.as_bytes()).await.unwrap();
         slow.push(c);
     }
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    await_uploads_in_flight(&s, limit).await;
     let (status, r) = post_sbom(&s, &image(2), JSON, fixture("py-env-1.5.json")).await;
     assert_eq!(status, 503, "{r}");
     assert_eq!(r["error"], "overloaded");
     drop(slow);
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    await_uploads_in_flight(&s, 0).await;
     let (status, r) = post_sbom(&s, &image(2), JSON, fixture("py-env-1.5.json")).await;
     assert_eq!(status, 201, "{r}");
+    s.stop().await;
+}
+
+/// The XML documents an attacker sends instead of an SBOM, each a real CycloneDX document
+/// with the attack spliced in: a `file://` external entity, a parameter entity fetching an
+/// external DTD, billion laughs and XInclude. Each is refused by its raw bytes (`422`,
+/// naming what was found and on which line) before libxml2 parses anything, the log
+/// stays as it was, and the server keeps serving.
+fn xml_attacks() -> Vec<(&'static str, Vec<u8>, &'static str)> {
+    let real = String::from_utf8(fixture("py-env-1.6.xml")).unwrap();
+    let with_doctype = |doctype: &str, name: &str| {
+        real.replacen(
+            "<?xml version=\"1.0\" ?>\n",
+            &format!("<?xml version=\"1.0\" ?>\n{doctype}\n"),
+            1,
+        )
+        .replacen("<name>arrow</name>", &format!("<name>{name}</name>"), 1)
+        .into_bytes()
+    };
+    let lol = (1..=9)
+        .map(|i| {
+            format!(
+                "<!ENTITY lol{i} \"{}\">",
+                format!("&lol{};", i - 1).repeat(10)
+            )
+        })
+        .collect::<String>();
+    vec![
+        (
+            "file:// external entity",
+            with_doctype(
+                "<!DOCTYPE bom [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]>",
+                "&xxe;",
+            ),
+            "a DOCTYPE declaration",
+        ),
+        (
+            "parameter entity",
+            with_doctype(
+                "<!DOCTYPE bom [<!ENTITY % remote SYSTEM \"http://127.0.0.1:9/evil.dtd\"> %remote;]>",
+                "arrow",
+            ),
+            "a DOCTYPE declaration",
+        ),
+        (
+            "billion laughs",
+            with_doctype(
+                &format!("<!DOCTYPE bom [<!ENTITY lol0 \"lol\">{lol}]>"),
+                "&lol9;",
+            ),
+            "a DOCTYPE declaration",
+        ),
+        (
+            "XInclude",
+            real.replacen(
+                "<name>arrow</name>",
+                "<name><xi:include xmlns:xi=\"http://www.w3.org/2001/XInclude\" \
+                 href=\"file:///etc/passwd\" parse=\"text\"/></name>",
+                1,
+            )
+            .into_bytes(),
+            "the XInclude namespace",
+        ),
+    ]
+}
+
+both!(xml_with_a_dtd_entities_or_xinclude_is_refused_unparsed);
+async fn xml_with_a_dtd_entities_or_xinclude_is_refused_unparsed(s: TestServer) {
+    let (status, r) = post_sbom(&s, &image(1), XML, fixture("py-env-1.6.xml")).await;
+    assert_eq!(status, 201, "{r}");
+    let size = s.tree_size().await;
+    for (attack, doc, found) in xml_attacks() {
+        let line = String::from_utf8_lossy(&doc)
+            .lines()
+            .position(|l| l.contains("<!DOCTYPE") || l.contains("XInclude"))
+            .unwrap()
+            + 1;
+        for ct in [XML, "application/xml", "text/xml"] {
+            let (status, r) = post_sbom(&s, &image(2), ct, doc.clone()).await;
+            assert_eq!(status, 422, "{attack} as {ct}: {r}");
+            assert_eq!(r["error"], "invalid", "{attack}: {r}");
+            let message = r["message"].as_str().unwrap();
+            assert!(
+                message.contains("refused unparsed")
+                    && message.contains(found)
+                    && message.contains("nothing was logged"),
+                "{attack}: {message}"
+            );
+            assert_eq!(violations(&r)[0].0, format!("line {line}"), "{attack}: {r}");
+        }
+        assert_eq!(s.tree_size().await, size, "{attack}");
+    }
+    // The server is still up and accepts a clean document.
+    let (status, r) = post_sbom(&s, &image(3), XML, fixture("py-env-older-1.5.xml")).await;
+    assert_eq!(status, 201, "{r}");
+    s.stop().await;
+}
+
+/// Component names and references from an uploaded SBOM come back as text in the
+/// Markdown diff: no raw `<script>`, and each row keeps its four cells.
+#[tokio::test]
+async fn uploaded_component_text_is_escaped_in_the_markdown_diff() {
+    let s = TestServer::start().await;
+    let before = fixture("py-env-1.5.json");
+    let after = edited("py-env-1.5.json", |v| {
+        v["components"].as_array_mut().unwrap().push(json!({
+            "type": "library",
+            "name": format!("{}\nright", common::HOSTILE),
+            "version": "1 | 2\n3",
+            "bom-ref": "ref-<b>|&"
+        }));
+    });
+    assert_eq!(post_sbom(&s, &image(1), JSON, before).await.0, 201);
+    assert_eq!(post_sbom(&s, &image(2), JSON, after).await.0, 201);
+    let resp = s
+        .client
+        .get(format!(
+            "{}/v1/sboms/diff?from={}&to={}&format=md",
+            s.url,
+            image(1),
+            image(2)
+        ))
+        .bearer_auth(&s.auditor)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-content-type-options"], "nosniff");
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/markdown"));
+    let md = resp.text().await.unwrap();
+    assert!(!md.contains("<script>") && !md.contains("<b>"), "{md}");
+    assert!(md.contains("## Added"), "{md}");
+    let row = md
+        .lines()
+        .find(|l| l.contains("&lt;script&gt;"))
+        .unwrap_or_else(|| panic!("the added component is not listed: {md}"));
+    assert_eq!(
+        row,
+        "| &lt;script&gt;alert(1)&lt;/script&gt; &amp; co \\| left right | 1 \\| 2 3 |  | \
+         bom-ref:ref-&lt;b&gt;\\|&amp; |"
+    );
+    assert_eq!(common::cell_pipes(row), 5, "{row}");
     s.stop().await;
 }

@@ -62,7 +62,7 @@ fn the_public_cosign_signature_verifies_offline_with_every_check() {
         Some("https://sigstore.dev/cosign/sign/v1")
     );
     assert_eq!(v.subjects.len(), 1);
-    assert_eq!(v.subjects[0].sha256, IMAGE);
+    assert_eq!(v.subjects[0].sha256(), Some(IMAGE));
     let checks: Vec<&str> = v.checks.iter().map(|c| c.as_str()).collect();
     for c in [
         "certificate",
@@ -98,10 +98,60 @@ fn the_public_cosign_signature_verifies_offline_with_every_check() {
     assert_eq!(o.timestamps[0].0.to_rfc3339(), "2026-04-09T07:23:29+00:00");
 }
 
+/// npm's provenance names its package by SHA-512 alone: it is verified (the sigstore crate
+/// checks the signature against that digest) and indexed by it, unless the policy sets
+/// `require_sha256`.
 #[test]
-fn a_statement_without_a_sha256_subject_is_refused_after_its_signature_verified() {
-    let (check, reason) = refused(&json(NPM), &public_policy());
+fn a_statement_whose_subject_has_only_a_sha512_is_verified_by_it() {
+    let v = verify(&json(NPM), &public_policy()).unwrap();
+    assert_eq!(v.subjects.len(), 1);
+    assert_eq!(v.subjects[0].sha256(), None);
+    assert_eq!(v.subjects[0].digests["sha512"].len(), 128);
+    assert_eq!(
+        v.sigstore.unwrap().identity.unwrap().policy_name,
+        "sigstore-js release"
+    );
+    let text = format!(
+        "require_sha256 = true\n{}",
+        String::from_utf8(read("public/policy.toml")).unwrap()
+    );
+    let (check, reason) = refused(&json(NPM), &policy_from(&text, "public/trusted_root.json"));
     assert_eq!(check, "subject", "{reason}");
+    assert!(reason.contains("require_sha256"), "{reason}");
+}
+
+/// The real Sigstore staging trusted root, whose first CT log key is a PKCS#1 RSA key,
+/// loads; its keys of every kind are usable.
+#[test]
+fn the_staging_trusted_root_with_a_pkcs1_rsa_ct_key_loads() {
+    let root = json("public/staging_trusted_root.json");
+    assert_eq!(
+        root["ctlogs"][0]["publicKey"]["keyDetails"],
+        "PKCS1_RSA_PKCS1V5"
+    );
+    let policy = policy_from(
+        &String::from_utf8(read("public/policy.toml")).unwrap(),
+        "public/staging_trusted_root.json",
+    );
+    let r = policy.sigstore.root.as_deref().unwrap();
+    assert_eq!(r.tlogs.len(), 4);
+    assert_eq!(r.tlogs[0].base_url, "https://rekor.sigstage.dev");
+    // A bundle of the public-good instance is not one of staging's.
+    let (check, reason) = refused(&json(COSIGN), &policy);
+    assert_eq!(check, "certificate", "{reason}");
+    // A PKCS#1 key whose bytes are not PKCS#1 is refused by name.
+    let mut broken = root.clone();
+    broken["ctlogs"][0]["publicKey"]["rawBytes"] =
+        root["ctlogs"][1]["publicKey"]["rawBytes"].clone();
+    let e = TrustPolicy::from_toml(&String::from_utf8(read("public/policy.toml")).unwrap())
+        .unwrap()
+        .with_trusted_root(&serde_json::to_vec(&broken).unwrap())
+        .unwrap_err();
+    assert!(
+        e.reason
+            .contains("ctlogs[0].publicKey: keyDetails says PKCS#1 RSA"),
+        "{e}"
+    );
 }
 
 /// Each change breaks one piece of evidence, and the refusal names that piece.
@@ -422,6 +472,17 @@ fn private_policy() -> TrustPolicy {
 }
 
 const ARTIFACT: &str = "3455b5107f40bd154a2a9d851a5ba33403198a4e8a61a899758c719508e099a1";
+
+/// A private bundle verified as uploaded: a message signature with the artifact it signs
+/// (`artifact.txt`) named, a DSSE bundle without.
+fn verify_private(file: &str, policy: &TrustPolicy) -> Result<attest::Verified, AttestationError> {
+    let doc = read(&format!("{file}.sigstore.json"));
+    let artifact: [u8; 32] = hex::decode(ARTIFACT).unwrap().try_into().unwrap();
+    let message = json(&format!("{file}.sigstore.json"))
+        .get("messageSignature")
+        .is_some();
+    attest::verify_about(&doc, policy, message.then_some(&artifact))
+}
 const LINE_CONTROLLER: &str = "5b2f0a5e6d4c8a1f9e3b7d2c6a0f4e8b1d5c9a3e7f2b6d0c4a8e1f5b9d3c7a2e";
 
 /// Every bundle version and content kind of the private trust root: who signed, what
@@ -479,11 +540,10 @@ fn private_bundles_of_every_version_verify_with_the_evidence_they_carry() {
         ),
     ];
     for (file, version, subject, signer, set, checkpoint, timestamps) in cases {
-        let v = attest::verify(&read(&format!("{file}.sigstore.json")), &policy)
-            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        let v = verify_private(file, &policy).unwrap_or_else(|e| panic!("{file}: {e}"));
         let o = v.sigstore.as_ref().unwrap();
         assert_eq!(o.bundle_version, version, "{file}");
-        assert_eq!(v.subjects[0].sha256, subject, "{file}");
+        assert_eq!(v.subjects[0].sha256(), Some(subject), "{file}");
         match &o.identity {
             Some(id) => assert_eq!(id.policy_name, signer, "{file}"),
             None => assert_eq!(v.signatures[0].signer_id, signer, "{file}"),
@@ -516,6 +576,90 @@ fn private_bundles_of_every_version_verify_with_the_evidence_they_carry() {
     }
 }
 
+fn private_policy_with_root(root: &Value) -> TrustPolicy {
+    TrustPolicy::from_toml(&String::from_utf8(read("policy.toml")).unwrap())
+        .unwrap()
+        .with_trusted_root(&serde_json::to_vec(root).unwrap())
+        .unwrap()
+}
+
+/// A transparency log's `validFor.end` is inclusive: an entry integrated at that very
+/// second is inside it, one a second later is not.
+#[test]
+fn a_log_key_is_valid_up_to_and_including_its_end() {
+    // v0.3-publickey was integrated at 1778579101 (2026-05-12T09:45:01Z).
+    let with_end = |end: &str| {
+        let mut root = json("trusted_root.json");
+        root["tlogs"][0]["publicKey"]["validFor"]["end"] = Value::String(end.into());
+        private_policy_with_root(&root)
+    };
+    verify_private("v0.3-publickey", &with_end("2026-05-12T09:45:01Z")).unwrap();
+    let e = verify_private("v0.3-publickey", &with_end("2026-05-12T09:45:00Z")).unwrap_err();
+    assert_eq!(e.check.as_str(), "log", "{}", e.reason);
+    assert!(
+        e.reason
+            .contains("not valid at the entry's time 2026-05-12 09:45:01"),
+        "{}",
+        e.reason
+    );
+}
+
+/// The specification's two spellings of the v0.3 media type are both v0.3, for bundles the
+/// sigstore crate checks (certificates) and those threadlog checks alone (public keys).
+#[test]
+fn both_v0_3_media_types_are_accepted() {
+    let policy = private_policy();
+    let artifact: [u8; 32] = hex::decode(ARTIFACT).unwrap().try_into().unwrap();
+    for (file, artifact) in [
+        ("v0.3-message", Some(&artifact)),
+        ("v0.3-dsse-uri-identity", None),
+        ("v0.3-publickey", Some(&artifact)),
+    ] {
+        let mut b = json(&format!("{file}.sigstore.json"));
+        b["mediaType"] =
+            Value::String("application/vnd.dev.sigstore.bundle+json;version=0.3".into());
+        let v = attest::verify_about(&serde_json::to_vec(&b).unwrap(), &policy, artifact)
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(v.sigstore.unwrap().bundle_version, "0.3", "{file}");
+    }
+}
+
+/// A message signature signs a bare digest: without the artifact named by the upload it
+/// proves nothing and is refused; a signature over another digest is refused.
+#[test]
+fn a_message_signature_is_verified_against_the_named_artifact_only() {
+    let policy = private_policy();
+    let other = [0x11u8; 32];
+    for file in ["v0.1-message", "v0.3-message", "v0.3-publickey"] {
+        let doc = read(&format!("{file}.sigstore.json"));
+        let e = attest::verify(&doc, &policy).unwrap_err();
+        assert_eq!(e.check.as_str(), "subject", "{file}: {}", e.reason);
+        assert!(
+            e.reason
+                .contains("name the artifact it signs with ?subject=sha256:<hex>"),
+            "{file}: {}",
+            e.reason
+        );
+        let e = attest::verify_about(&doc, &policy, Some(&other)).unwrap_err();
+        assert_eq!(e.check.as_str(), "subject", "{file}: {}", e.reason);
+        assert_eq!(
+            e.reason,
+            format!(
+                "the bundle signs sha256:{ARTIFACT}, not the named artifact sha256:{}",
+                hex::encode(other)
+            ),
+            "{file}"
+        );
+        verify_private(file, &policy).unwrap_or_else(|e| panic!("{file}: {e}"));
+    }
+    // A statement names its subjects; an upload naming another artifact is refused.
+    let doc = read("v0.2-dsse.sigstore.json");
+    let e = attest::verify_about(&doc, &policy, Some(&other)).unwrap_err();
+    assert_eq!(e.check.as_str(), "subject", "{}", e.reason);
+    let image: [u8; 32] = hex::decode(LINE_CONTROLLER).unwrap().try_into().unwrap();
+    attest::verify_about(&doc, &policy, Some(&image)).unwrap();
+}
+
 #[test]
 fn private_bundles_altered_in_one_way_are_refused_at_that_check() {
     let policy = private_policy();
@@ -532,7 +676,7 @@ fn private_bundles_altered_in_one_way_are_refused_at_that_check() {
         ("bad-untrusted-ca", "certificate"),
         ("bad-publickey-wrong-key", "signer"),
     ] {
-        let e = attest::verify(&read(&format!("{file}.sigstore.json")), &policy).expect_err(file);
+        let e = verify_private(file, &policy).expect_err(file);
         assert_eq!(e.check.as_str(), want, "{file}: {}", e.reason);
     }
 }
@@ -616,8 +760,81 @@ async fn bundles_over_http_are_logged_or_refused_by_name() {
     assert_eq!(status, 200);
     assert_eq!(served, doc);
 
+    // A message signature is logged only with the artifact it signs named, under either
+    // v0.3 media type.
+    let size = s.tree_size().await;
+    let mut message = json("v0.3-message.sigstore.json");
+    message["mediaType"] =
+        Value::String("application/vnd.dev.sigstore.bundle+json;version=0.3".into());
+    let message = serde_json::to_vec(&message).unwrap();
+    let ct = "application/vnd.dev.sigstore.bundle+json;version=0.3";
+    let (status, r) = post(message.clone(), ct).await;
+    assert_eq!(status, 422, "{r}");
+    assert_eq!(r["error"], "invalid", "{r}");
+    assert_eq!(r["check"], "subject", "{r}");
+    let (status, r) = s
+        .post_bytes(
+            &format!("/v1/attestations?subject=sha256:{}", "11".repeat(32)),
+            &s.ci,
+            ct,
+            message.clone(),
+        )
+        .await;
+    assert_eq!(status, 422, "{r}");
+    assert_eq!(r["check"], "subject", "{r}");
+    assert!(
+        r["message"].as_str().unwrap().contains(&format!(
+            "the bundle signs sha256:{ARTIFACT}, not the named artifact"
+        )),
+        "{r}"
+    );
+    let (status, r) = s
+        .post_bytes(
+            "/v1/attestations?subject=sha256:xyz",
+            &s.ci,
+            ct,
+            message.clone(),
+        )
+        .await;
+    assert_eq!(status, 400, "{r}");
+    assert_eq!(r["error"], "bad_request", "{r}");
+    assert_eq!(s.tree_size().await, size);
+    let (status, r) = s
+        .post_bytes(
+            &format!("/v1/attestations?subject=sha256:{ARTIFACT}"),
+            &s.ci,
+            ct,
+            message.clone(),
+        )
+        .await;
+    assert_eq!(status, 201, "{r}");
+    let (_, e) = s.get_json(&format!("/v1/entries/{}", r["index"])).await;
+    assert_eq!(
+        e["entry"]["body"]["sigstore"]["content"],
+        "message_signature"
+    );
+    assert_eq!(
+        e["entry"]["body"]["document"]["media_type"],
+        "application/vnd.dev.sigstore.bundle.v0.3+json"
+    );
+    let (status, a) = s
+        .get_json(&format!("/v1/artifacts/sha256:{ARTIFACT}"))
+        .await;
+    assert_eq!(status, 200, "{a}");
+    assert_eq!(a["entries"][0]["index"], r["index"], "{a}");
+
     let size = s.tree_size().await;
     let (status, r) = post(read("bad-proof-hash.sigstore.json"), "application/json").await;
+    assert_eq!(status, 422, "{r}");
+    assert_eq!(r["check"], "subject", "{r}");
+    let (status, r) = s
+        .post_bytes(
+            &format!("/v1/attestations?subject=sha256:{ARTIFACT}"),
+            &s.ci,
+            "application/json",
+            read("bad-proof-hash.sigstore.json"),
+        )
+        .await;
     assert_eq!(status, 422, "{r}");
     assert_eq!(r["check"], "inclusion_proof", "{r}");
     let (status, r) = post(read(COSIGN), "application/json").await;

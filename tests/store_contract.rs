@@ -280,44 +280,91 @@ async fn contract(store: Arc<dyn Store>) {
 
     // A second checkpoint at the same size is refused: history cannot be rewritten.
     let mut tx = store.begin_append().await.unwrap();
-    assert!(tx
-        .write(&AppendBatch {
+    assert!(matches!(
+        tx.write(&AppendBatch {
             entries: vec![],
             tiles: vec![],
             checkpoint: checkpoint(3)
         })
-        .await
-        .is_err());
+        .await,
+        Err(StoreError::Conflict(_))
+    ));
     drop(tx);
     // So is a second entry at an index.
     let mut tx = store.begin_append().await.unwrap();
-    assert!(tx
-        .write(&AppendBatch {
+    assert!(matches!(
+        tx.write(&AppendBatch {
             entries: vec![entry(1, 9, "event", &[], "event:new")],
             tiles: vec![],
             checkpoint: checkpoint(9)
         })
-        .await
-        .is_err());
+        .await,
+        Err(StoreError::Conflict(_))
+    ));
     drop(tx);
 
     // Tokens.
     store
-        .insert_token("mes", "producer", &[7; 32])
+        .insert_token("mes", "producer", &[7; 32], None)
         .await
         .unwrap();
-    assert!(store
-        .insert_token("mes-2", "producer", &[7; 32])
-        .await
-        .is_err());
+    assert!(matches!(
+        store
+            .insert_token("mes-2", "producer", &[7; 32], None)
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    let record: TokenRecord = store.token(&[7; 32]).await.unwrap().unwrap();
     assert_eq!(
-        store.token(&[7; 32]).await.unwrap(),
-        Some(TokenRecord {
-            name: "mes".into(),
-            role: "producer".into()
-        })
+        (record.name.as_str(), record.role.as_str()),
+        ("mes", "producer")
+    );
+    assert_eq!(
+        (record.expires_at, record.revoked_at, record.last_used_at),
+        (None, None, None)
     );
     assert_eq!(store.token(&[8; 32]).await.unwrap(), None);
+    // The lifecycle: expiry kept as given, last use recorded, revocation by name.
+    store
+        .insert_token("ci", "ci", &[9; 32], Some("2027-03-01T00:00:00+00:00"))
+        .await
+        .unwrap();
+    store
+        .touch_token(&[9; 32], "2026-12-05T08:00:00+00:00")
+        .await
+        .unwrap();
+    let listed = store.tokens().await.unwrap();
+    let names: Vec<&str> = listed.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["mes", "ci"]);
+    assert_eq!(
+        listed[1].expires_at.as_deref(),
+        Some("2027-03-01T00:00:00+00:00")
+    );
+    assert_eq!(
+        listed[1].last_used_at.as_deref(),
+        Some("2026-12-05T08:00:00+00:00")
+    );
+    assert_eq!(
+        store
+            .revoke_tokens("ci", "2026-12-05T09:00:00+00:00")
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .revoke_tokens("ci", "2026-12-05T10:00:00+00:00")
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(store.revoke_tokens("nobody", "x").await.unwrap(), 0);
+    let ci = store.token(&[9; 32]).await.unwrap().unwrap();
+    assert_eq!(ci.revoked_at.as_deref(), Some("2026-12-05T09:00:00+00:00"));
+    assert_eq!(
+        store.token(&[7; 32]).await.unwrap().unwrap().revoked_at,
+        None
+    );
     store.ping().await.unwrap();
 }
 
@@ -576,22 +623,62 @@ async fn postgres_store_keeps_blobs_per_the_contract() {
     blob_contract(postgres().await).await;
 }
 
-async fn appenders_are_serialized(a: Arc<dyn Store>, b: Arc<dyn Store>) {
+/// `postgres`: the database URL, where the waiting appender can be seen in `pg_locks`.
+async fn appenders_are_serialized(a: Arc<dyn Store>, b: Arc<dyn Store>, postgres: Option<String>) {
+    use std::sync::atomic::{AtomicBool, Ordering};
     let tx = a.begin_append().await.unwrap();
-    let second = tokio::spawn(async move { b.begin_append().await.map(|_| ()) });
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let released = Arc::new(AtomicBool::new(false));
+    let seen = released.clone();
+    // The second appender records whether the first had let go when it got the lock.
+    let second = tokio::spawn(async move {
+        let tx = b.begin_append().await.map(|_| ());
+        (seen.load(Ordering::SeqCst), tx)
+    });
+    match postgres {
+        Some(url) => {
+            let pool = sqlx::PgPool::connect(&url).await.unwrap();
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+            loop {
+                let waiting: i64 = sqlx::query_scalar(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
+                     AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                )
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+                if waiting == 1 {
+                    break;
+                }
+                assert!(!second.is_finished(), "the second appender did not wait");
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "the second appender never waited for the lock"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            pool.close().await;
+        }
+        // No outside view of an in-process wait: let the second appender run up to it.
+        None => {
+            for _ in 0..10 {
+                tokio::task::yield_now().await;
+            }
+        }
+    }
+    released.store(true, Ordering::SeqCst);
+    drop(tx);
+    let (after_release, got) = second.await.unwrap();
+    got.unwrap();
     assert!(
-        !second.is_finished(),
+        after_release,
         "a second appender must wait for the log lock"
     );
-    drop(tx);
-    second.await.unwrap().unwrap();
 }
 
 #[tokio::test]
 async fn sqlite_appenders_are_serialized() {
     let (_dir, store) = sqlite().await;
-    appenders_are_serialized(store.clone(), store).await;
+    appenders_are_serialized(store.clone(), store, None).await;
 }
 
 #[tokio::test]
@@ -600,5 +687,5 @@ async fn postgres_appenders_are_serialized_across_servers() {
     let url = common::pg::fresh_database().await;
     let a: Arc<dyn Store> = Arc::new(PostgresStore::open(&url).await.unwrap());
     let b: Arc<dyn Store> = Arc::new(PostgresStore::open(&url).await.unwrap());
-    appenders_are_serialized(a, b).await;
+    appenders_are_serialized(a, b, Some(url)).await;
 }

@@ -6,6 +6,58 @@ mod common;
 use common::{event, TestServer};
 use serde_json::Value;
 use std::process::Command;
+use threadlog::merkle::Hash;
+use threadlog::note::VerifierKey;
+
+/// A freshly made Ed25519 verifier key named `origin`: well-formed, but not the log's.
+fn foreign_key(origin: &str) -> VerifierKey {
+    let key = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+    VerifierKey::from_ed25519(origin, &key.verifying_key().to_bytes()).unwrap()
+}
+
+/// A proxy in front of `upstream` that passes every GET through, except that it
+/// replaces the first hash of every consistency proof: a server lying about how its
+/// tree grew. Answers on the returned base URL until the runtime ends.
+async fn lying_proxy(upstream: String) -> String {
+    let client = reqwest::Client::new();
+    let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+        let (client, upstream) = (client.clone(), upstream.clone());
+        async move {
+            let path = req
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_default();
+            let mut forward = client.get(format!("{upstream}{path}"));
+            if let Some(auth) = req.headers().get("authorization") {
+                forward = forward.header("authorization", auth.to_str().unwrap());
+            }
+            let resp = forward.send().await.unwrap();
+            let status = resp.status().as_u16();
+            let content_type = resp
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_string())
+                .unwrap_or_default();
+            let mut body = resp.bytes().await.unwrap().to_vec();
+            if path.starts_with("/v1/proofs/consistency") && status == 200 {
+                let mut proof: Value = serde_json::from_slice(&body).unwrap();
+                assert_ne!(proof["hashes"][0], Value::Null, "{proof}");
+                proof["hashes"][0] = Hash([7; 32]).to_base64().into();
+                body = serde_json::to_vec(&proof).unwrap();
+            }
+            axum::http::Response::builder()
+                .status(status)
+                .header("content-type", content_type)
+                .body(axum::body::Body::from(body))
+                .unwrap()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
 
 /// Runs the CLI off the runtime's workers, so the in-process server keeps serving.
 async fn verify(
@@ -14,8 +66,17 @@ async fn verify(
     token: &str,
     state: &std::path::Path,
 ) -> (i32, Value, String) {
+    verify_at(&s.url, key, token, state).await
+}
+
+async fn verify_at(
+    url: &str,
+    key: &str,
+    token: &str,
+    state: &std::path::Path,
+) -> (i32, Value, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_threadlog"));
-    cmd.args(["verify", "--json", "--url", &s.url, "--key", key, "--state"])
+    cmd.args(["verify", "--json", "--url", url, "--key", key, "--state"])
         .arg(state)
         .env("THREADLOG_TOKEN", token);
     let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
@@ -51,6 +112,7 @@ async fn remembers_the_last_checkpoint_and_catches_rollback_and_fork() {
     assert_eq!(code, 0, "{report}");
     assert_eq!(report["consistent_with_previous"], 300);
     assert_eq!(report["tree_size"], 350);
+    let root_350 = report["root_hash"].as_str().unwrap().to_string();
 
     // The auditor once saw a different tree at size 350: a fork.
     let mut forked = saved.clone();
@@ -59,11 +121,13 @@ async fn remembers_the_last_checkpoint_and_catches_rollback_and_fork() {
     std::fs::write(&state, forked.to_string()).unwrap();
     let (code, report, _) = verify(&s, &key, &s.auditor, &state).await;
     assert_eq!(code, 1, "{report}");
-    assert!(
-        report["failure"]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("fork"),
+    assert_eq!(report["failure"]["checkpoint"], 350, "{report}");
+    assert_eq!(
+        report["failure"]["reason"],
+        format!(
+            "fork: the log's tree at size 350 has root {root_350}, but the previous run saw {}",
+            saved["root_hash"].as_str().unwrap()
+        ),
         "{report}"
     );
 
@@ -73,18 +137,30 @@ async fn remembers_the_last_checkpoint_and_catches_rollback_and_fork() {
     std::fs::write(&state, ahead.to_string()).unwrap();
     let (code, report, _) = verify(&s, &key, &s.auditor, &state).await;
     assert_eq!(code, 1);
-    assert!(
-        report["failure"]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("rollback"),
+    assert_eq!(report["failure"]["checkpoint"], 350, "{report}");
+    assert_eq!(
+        report["failure"]["reason"],
+        "rollback: the log is at tree size 350, but the previous run saw 10000",
         "{report}"
     );
 
-    // Another key, or a token that may not read, never passes.
-    let other = "other.example/log+00000000+AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
-    let (code, _, err) = verify(&s, other, &s.auditor, &state).await;
-    assert_ne!(code, 0, "{err}");
+    // A well-formed key of the same name that never signed this log does not pass.
+    let foreign = foreign_key(&s.origin);
+    let fresh = s.dir.path().join("foreign.json");
+    let (code, report, err) = verify(&s, &foreign.to_string(), &s.auditor, &fresh).await;
+    assert_eq!(code, 1, "{report} {err}");
+    assert_eq!(report["failure"]["checkpoint"], 350, "{report}");
+    assert_eq!(report["failure"]["index"], Value::Null, "{report}");
+    assert_eq!(
+        report["failure"]["reason"],
+        format!(
+            "latest checkpoint at tree size 350: not signed by the log's current key {foreign} \
+             (no key the log introduced signed it)"
+        ),
+        "{report}"
+    );
+    assert!(!fresh.exists(), "a failed run must not write the state");
+    // A token that may not read never passes.
     let stranger = threadlog::api::auth::new_token();
     let (code, _, err) = verify(&s, &key, &stranger, &s.dir.path().join("fresh.json")).await;
     assert_eq!(code, 2, "{err}");
@@ -126,5 +202,64 @@ async fn an_altered_leaf_behind_the_server_is_named() {
         !s.dir.path().join("st.json").exists(),
         "a failed run must not advance the state"
     );
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lying_consistency_proof_fails_and_keeps_the_state() {
+    let s = TestServer::start().await;
+    let key = s.verifier_key.to_string();
+    let state = s.dir.path().join("auditor-state.json");
+    append(&s, "a", 300).await;
+    let (code, report, err) = verify(&s, &key, &s.auditor, &state).await;
+    assert_eq!(code, 0, "{report} {err}");
+    let saved = std::fs::read(&state).unwrap();
+
+    append(&s, "b", 50).await;
+    let proxy = lying_proxy(s.url.clone()).await;
+    let (code, report, err) = verify_at(&proxy, &key, &s.auditor, &state).await;
+    assert_eq!(code, 1, "{report} {err}");
+    assert_eq!(report["failure"]["index"], Value::Null, "{report}");
+    assert_eq!(report["failure"]["checkpoint"], 350, "{report}");
+    assert_eq!(
+        report["failure"]["reason"], "the server's consistency proof 300 → 350 does not verify",
+        "{report}"
+    );
+    assert_eq!(
+        std::fs::read(&state).unwrap(),
+        saved,
+        "the state must not advance"
+    );
+
+    // The honest server, asked the same, passes.
+    let (code, report, err) = verify(&s, &key, &s.auditor, &state).await;
+    assert_eq!(code, 0, "{report} {err}");
+    assert_eq!(report["consistent_with_previous"], 300);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_file_of_another_origin_is_refused() {
+    let s = TestServer::start().await;
+    let key = s.verifier_key.to_string();
+    let state = s.dir.path().join("auditor-state.json");
+    append(&s, "a", 20).await;
+    let (code, report, err) = verify(&s, &key, &s.auditor, &state).await;
+    assert_eq!(code, 0, "{report} {err}");
+    let mut saved: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    // The same tree and root, remembered for another log.
+    saved["origin"] = "other.example/log".into();
+    std::fs::write(&state, saved.to_string()).unwrap();
+    let (code, report, err) = verify(&s, &key, &s.auditor, &state).await;
+    assert_eq!(code, 1, "{report} {err}");
+    assert_eq!(report["failure"]["index"], Value::Null, "{report}");
+    assert_eq!(report["failure"]["checkpoint"], Value::Null, "{report}");
+    assert_eq!(
+        report["failure"]["reason"],
+        "the previous run audited origin \"other.example/log\", not \"test.example/log\"",
+        "{report}"
+    );
+    let kept: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    assert_eq!(kept, saved, "the state must not be overwritten");
     s.stop().await;
 }

@@ -3,6 +3,10 @@
 
 #![allow(dead_code)]
 
+// Measured with the allocator the server binary uses.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use crate::common::event;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -30,7 +30,7 @@ pub fn router() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 struct Params {
     kind: Option<String>,
-    after: Option<u64>,
+    after: Option<crate::merkle::LeafIndex>,
     limit: Option<u32>,
 }
 
@@ -65,7 +65,7 @@ async fn artifact(
         .entries(&EntryQuery {
             kind: p.kind,
             subject: Some(subject.clone()),
-            after: p.after,
+            after: p.after.map(u64::from),
             below: Some(cp.tree_size),
             limit,
             ..EntryQuery::default()

@@ -1,21 +1,26 @@
-//! `POST /v1/attestations` (role `ci`): a DSSE envelope carrying an in-toto Statement, or
-//! a Sigstore bundle, verified against the trust policy, then logged as an `attestation`
-//! entry binding the document's exact bytes. A refusal is `422` naming the check that failed; nothing is
-//! logged. Without a trust policy nothing can be verified: `501`.
+//! `POST /v1/attestations[?subject=sha256:…]` (role `ci`): a DSSE envelope carrying an
+//! in-toto Statement or link, or a Sigstore bundle, verified against the trust policy, then
+//! logged as an `attestation` entry binding the document's exact bytes. `subject` names
+//! the artifact: required for a Sigstore message signature (it signs that digest and
+//! nothing else), and for a statement one of its subjects. A refusal is `422` naming the
+//! check that failed; nothing is logged. Without a trust policy nothing can be verified:
+//! `501`.
 
 use super::auth::{Caller, Role};
+use super::blobs::parse_digest;
 use super::error::ApiError;
 use super::events::receipts_response;
 use super::AppState;
 use crate::entry::{self, Blob};
 use crate::supplychain::attest;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
+use serde::Deserialize;
 
 /// `document_limit`: the largest envelope accepted, in bytes.
 pub fn router(document_limit: usize) -> Router<AppState> {
@@ -37,17 +42,26 @@ fn is_json(content_type: &str) -> bool {
         || essence.starts_with(SIGSTORE_BUNDLE_MEDIA_TYPES)
 }
 
-/// `application/vnd.dev.sigstore.bundle+json` (v0.1, v0.2) and
+/// `application/vnd.dev.sigstore.bundle+json;version=0.1` (to 0.3) and
 /// `application/vnd.dev.sigstore.bundle.v0.3+json`.
 const SIGSTORE_BUNDLE_MEDIA_TYPES: &str = "application/vnd.dev.sigstore.bundle";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PostParams {
+    subject: Option<String>,
+}
 
 async fn post_attestation(
     State(state): State<AppState>,
     caller: Caller,
+    params: Result<Query<PostParams>, QueryRejection>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Ci])?;
+    let Query(p) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let artifact = p.subject.map(|s| parse_digest("subject", &s)).transpose()?;
     let policy = state.trust_policy.clone().ok_or_else(|| {
         ApiError::NotConfigured(
             "this server has no trust policy (THREADLOG_TRUST_POLICY), so it cannot verify \
@@ -76,13 +90,15 @@ async fn post_attestation(
             ApiError::BadRequest(format!("could not read the request body: {e}"))
         }
     })?;
+    super::json::reject_duplicate_keys(&body)?;
     let doc = body.clone();
     // RSA and ECDSA verification take up to milliseconds: off the async workers.
-    let verified = tokio::task::spawn_blocking(move || attest::verify(&doc, &policy))
-        .await
-        .map_err(|e| ApiError::Internal(format!("verification task failed: {e}")))??;
+    let verified =
+        tokio::task::spawn_blocking(move || attest::verify_about(&doc, &policy, artifact.as_ref()))
+            .await
+            .map_err(|e| ApiError::Internal(format!("verification task failed: {e}")))??;
     let media_type = match &verified.sigstore {
-        Some(o) if o.bundle_version == "0.3" => "application/vnd.dev.sigstore.bundle.v0.3+json",
+        Some(o) if o.bundle_version == "0.3" => attest::sigstore::bundle::Version::V03_MEDIA_TYPE,
         Some(_) => "application/vnd.dev.sigstore.bundle+json",
         None => entry::DSSE_MEDIA_TYPE,
     };
@@ -104,6 +120,9 @@ mod tests {
         ));
         assert!(super::is_json(
             "application/vnd.dev.sigstore.bundle+json;version=0.1"
+        ));
+        assert!(super::is_json(
+            "application/vnd.dev.sigstore.bundle+json;version=0.3"
         ));
         assert!(!super::is_json("text/plain"));
         assert!(!super::is_json(""));

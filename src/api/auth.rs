@@ -1,5 +1,10 @@
 //! Bearer-token authentication and role checks. Tokens are random secrets shown once;
 //! the store keeps only their SHA-256. Every route names the roles it admits: default deny.
+//!
+//! Every request looks its token up in the store (by hash, on the primary): nothing is
+//! cached, so a revocation or expiry counts from the next request on every server that
+//! shares the database. Failures are counted for `/metrics` and logged at warn level,
+//! never with the token itself.
 
 use super::error::ApiError;
 use super::AppState;
@@ -10,6 +15,7 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -97,25 +103,100 @@ pub fn token_hash(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
-/// Recently verified tokens, so the hot path does not read the store per request.
-/// Entries expire after a minute; the map is cleared when it grows past its bound.
-#[derive(Default)]
-pub struct TokenCache {
-    seen: Mutex<HashMap<[u8; 32], (Caller, Instant)>>,
+/// Why a request was not authenticated: the `reason` label of
+/// `threadlog_auth_failures_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFailure {
+    Missing,
+    Malformed,
+    Unknown,
+    Expired,
+    Revoked,
 }
 
-const TOKEN_TTL: Duration = Duration::from_secs(60);
-const TOKEN_CACHE_MAX: usize = 10_000;
+impl AuthFailure {
+    pub const ALL: [AuthFailure; 5] = [
+        AuthFailure::Missing,
+        AuthFailure::Malformed,
+        AuthFailure::Unknown,
+        AuthFailure::Expired,
+        AuthFailure::Revoked,
+    ];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            AuthFailure::Missing => "missing",
+            AuthFailure::Malformed => "malformed",
+            AuthFailure::Unknown => "unknown",
+            AuthFailure::Expired => "expired",
+            AuthFailure::Revoked => "revoked",
+        }
+    }
+}
+
+/// Per-process authentication bookkeeping: failure counters and when each token's
+/// `last_used_at` was last written (at most once a minute per token, so a busy client
+/// does not turn every read into a write). Never a cache of who a token is.
+#[derive(Default)]
+pub struct AuthState {
+    failures: [AtomicU64; 5],
+    touched: Mutex<HashMap<[u8; 32], Instant>>,
+}
+
+impl AuthState {
+    /// Failed authentications of this process by reason, for `/metrics`.
+    pub fn failures(&self) -> Vec<(AuthFailure, u64)> {
+        AuthFailure::ALL
+            .iter()
+            .map(|f| (*f, self.failures[*f as usize].load(Ordering::Relaxed)))
+            .collect()
+    }
+
+    fn fail(&self, why: AuthFailure, detail: &str, message: String) -> ApiError {
+        self.failures[why as usize].fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(reason = why.as_str(), detail, "authentication failed");
+        ApiError::Unauthorized(message)
+    }
+
+    /// True when the token's last use should be written now.
+    fn should_touch(&self, hash: &[u8; 32]) -> bool {
+        let mut touched = self.touched.lock().unwrap_or_else(|p| p.into_inner());
+        if touched
+            .get(hash)
+            .is_some_and(|at| at.elapsed() < TOUCH_EVERY)
+        {
+            return false;
+        }
+        if touched.len() >= TOUCHED_MAX {
+            touched.clear();
+        }
+        touched.insert(*hash, Instant::now());
+        true
+    }
+}
+
+const TOUCH_EVERY: Duration = Duration::from_secs(60);
+const TOUCHED_MAX: usize = 10_000;
+
+/// A stored expiry time is past (or unreadable, which must not let a token through).
+fn expired(expires_at: &str, now: chrono::DateTime<chrono::Utc>) -> bool {
+    !chrono::DateTime::parse_from_rfc3339(expires_at).is_ok_and(|t| t > now)
+}
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let auth = &state.tokens;
         let value = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .ok_or_else(|| {
-                ApiError::Unauthorized("missing Authorization: Bearer <token> header".into())
+                auth.fail(
+                    AuthFailure::Missing,
+                    "no Authorization header",
+                    "missing Authorization: Bearer <token> header".into(),
+                )
             })?;
         let token = value
             .to_str()
@@ -124,33 +205,71 @@ impl FromRequestParts<AppState> for Caller {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| {
-                ApiError::Unauthorized("Authorization header must be `Bearer <token>`".into())
+                auth.fail(
+                    AuthFailure::Malformed,
+                    "Authorization is not `Bearer <token>`",
+                    "Authorization header must be `Bearer <token>`".into(),
+                )
             })?;
         let hash = token_hash(token);
-        {
-            let seen = state.tokens.seen.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some((caller, at)) = seen.get(&hash) {
-                if at.elapsed() < TOKEN_TTL {
-                    return Ok(caller.clone());
-                }
-            }
-        }
         let record = state.store.token(&hash).await?.ok_or_else(|| {
-            ApiError::Unauthorized("unknown token; create one with `threadlog token create`".into())
+            auth.fail(
+                AuthFailure::Unknown,
+                "no such token",
+                "unknown token; create one with `threadlog token create`".into(),
+            )
         })?;
+        if let Some(at) = &record.revoked_at {
+            return Err(auth.fail(
+                AuthFailure::Revoked,
+                &format!("token {:?} was revoked at {at}", record.name),
+                format!("token {:?} was revoked at {at}", record.name),
+            ));
+        }
+        let now = chrono::Utc::now();
+        if let Some(at) = record.expires_at.as_deref().filter(|at| expired(at, now)) {
+            return Err(auth.fail(
+                AuthFailure::Expired,
+                &format!("token {:?} expired at {at}", record.name),
+                format!(
+                    "token {:?} expired at {at}; create a new one with `threadlog token create`",
+                    record.name
+                ),
+            ));
+        }
         let role = record
             .role
             .parse()
             .map_err(|e: String| ApiError::Internal(format!("stored token has a bad role: {e}")))?;
-        let caller = Caller {
+        if auth.should_touch(&hash) {
+            // Off the request path: bookkeeping must not slow or fail a request.
+            let store = state.store.clone();
+            let at = crate::time::format(&now);
+            tokio::spawn(async move {
+                if let Err(e) = store.touch_token(&hash, &at).await {
+                    tracing::debug!(error = %e, "cannot record a token's last use");
+                }
+            });
+        }
+        Ok(Caller {
             name: record.name,
             role,
-        };
-        let mut seen = state.tokens.seen.lock().unwrap_or_else(|p| p.into_inner());
-        if seen.len() >= TOKEN_CACHE_MAX {
-            seen.clear();
-        }
-        seen.insert(hash, (caller.clone(), Instant::now()));
-        Ok(caller)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expiry_is_inclusive_and_garbage_counts_as_expired() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-12-05T08:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        assert!(expired("2026-12-05T08:00:00+00:00", now));
+        assert!(expired("2026-12-05T07:59:59Z", now));
+        assert!(!expired("2026-12-05T08:00:01Z", now));
+        assert!(expired("next tuesday", now));
     }
 }

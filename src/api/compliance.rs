@@ -11,11 +11,16 @@ use crate::compliance::render::{render, Format};
 use crate::controls::Framework;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::header;
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
+
+/// The HTML report loads nothing and runs nothing: its only style is inline.
+const REPORT_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'";
+/// Documents holding uploaded text are read as what they say they are, never sniffed.
+const NOSNIFF: &str = "nosniff";
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/v1/compliance/report", get(report))
@@ -26,7 +31,7 @@ pub fn router() -> Router<AppState> {
 struct Params {
     framework: Option<String>,
     /// A checkpointed tree size; default: the latest checkpoint.
-    at: Option<u64>,
+    at: Option<crate::merkle::TreeSize>,
     format: Option<String>,
 }
 
@@ -51,10 +56,37 @@ async fn report(
         .unwrap_or("json")
         .parse()
         .map_err(|e| ApiError::Invalid(format!("format: {e}")))?;
-    let report = gather::report(state.reads.as_ref(), &state.tiles, framework, p.at).await?;
-    Ok((
+    let report = gather::report(
+        state.reads.as_ref(),
+        &state.tiles,
+        framework,
+        p.at.map(u64::from),
+    )
+    .await?;
+    let mut response = (
         [(header::CONTENT_TYPE, format.content_type())],
         render(&report, format),
     )
-        .into_response())
+        .into_response();
+    let headers = response.headers_mut();
+    match format {
+        Format::Html => {
+            headers.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(REPORT_CSP),
+            );
+            headers.insert(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static(NOSNIFF),
+            );
+        }
+        Format::Markdown => {
+            headers.insert(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static(NOSNIFF),
+            );
+        }
+        Format::Json | Format::Oscal => {}
+    }
+    Ok(response)
 }

@@ -5,12 +5,11 @@
 
 use super::auth::{Caller, Role};
 use super::error::ApiError;
-use super::events::{body_or_error, is_single, receipts_response, require_json};
+use super::events::{is_single, receipts_response};
+use super::json::JsonBody;
 use super::AppState;
 use crate::entry::{self, Evidence};
 use crate::store::EntryQuery;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::post;
@@ -23,12 +22,9 @@ pub fn router() -> Router<AppState> {
 async fn post_results(
     State(state): State<AppState>,
     caller: Caller,
-    headers: axum::http::HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Assessor])?;
-    require_json(&headers, "results")?;
-    let body = body_or_error(body, state.body_limit)?;
     let single = is_single(&body);
     let parsed = entry::parse_results(&body, &caller.name)?;
     let size = state

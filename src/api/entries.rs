@@ -6,8 +6,7 @@ use super::error::ApiError;
 use super::log::READERS;
 use super::AppState;
 use crate::entry;
-use crate::merkle::leaf_hash;
-use crate::sequencer::format_time;
+use crate::merkle::{leaf_hash, LeafIndex};
 use crate::store::{EntryQuery, StoredEntry};
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -39,14 +38,14 @@ pub fn entry_json(e: &StoredEntry) -> Result<serde_json::Value, ApiError> {
 async fn one(
     State(state): State<AppState>,
     caller: Caller,
-    index: Result<Path<u64>, PathRejection>,
+    index: Result<Path<String>, PathRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     caller.require(READERS)?;
-    let Path(index) =
-        index.map_err(|_| ApiError::BadRequest("index must be a non-negative integer".into()))?;
+    let Path(index) = index.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let index: LeafIndex = index.parse()?;
     let e = state
         .reads
-        .entry(index)
+        .entry(index.get())
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no entry at index {index}")))?;
     Ok(Json(entry_json(&e)?))
@@ -59,7 +58,7 @@ struct PageParams {
     subject: Option<String>,
     since: Option<String>,
     until: Option<String>,
-    after: Option<u64>,
+    after: Option<LeafIndex>,
     limit: Option<u32>,
 }
 
@@ -68,7 +67,7 @@ struct PageParams {
 fn time_bound(name: &str, v: Option<String>) -> Result<Option<String>, ApiError> {
     v.map(|s| {
         chrono::DateTime::parse_from_rfc3339(&s)
-            .map(|t| format_time(&t.with_timezone(&chrono::Utc)))
+            .map(|t| crate::time::format(&t.with_timezone(&chrono::Utc)))
             .map_err(|e| {
                 ApiError::BadRequest(format!("{name}: {s:?} is not an RFC 3339 timestamp ({e})"))
             })
@@ -101,7 +100,7 @@ async fn page(
         subject: p.subject,
         since: time_bound("since", p.since)?,
         until: time_bound("until", p.until)?,
-        after: p.after,
+        after: p.after.map(LeafIndex::get),
         below: None,
         limit,
     };

@@ -4,11 +4,13 @@
 
 use crate::compliance::gather::GatherError;
 use crate::entry::EntryError;
-use crate::merkle::ProofError;
+use crate::merkle::{PositionError, ProofError};
 use crate::sequencer::SequencerError;
 use crate::store::StoreError;
 use crate::thread::ThreadError;
+use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
@@ -30,6 +32,19 @@ pub enum ApiError {
     /// The server lacks the configuration this request needs (a trust policy).
     #[error("{0}")]
     NotConfigured(String),
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    /// The client sent nothing for too long (a stalled request body).
+    #[error("{0}")]
+    Timeout(String),
+    #[error("{0}")]
+    UriTooLong(String),
+    #[error("{0}")]
+    HeadersTooLarge(String),
+    /// An error status raised below the handlers (by the router or a layer) that has no
+    /// variant of its own; its text is kept as the message.
+    #[error("{1}")]
+    Status(StatusCode, String),
     #[error("{0}")]
     Unauthorized(String),
     #[error("{0}")]
@@ -71,6 +86,14 @@ impl ApiError {
             ApiError::InvalidAttestation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
             // Not 503: retrying cannot help until an operator configures the server.
             ApiError::NotConfigured(_) => (StatusCode::NOT_IMPLEMENTED, "not_configured"),
+            ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            ApiError::Timeout(_) => (StatusCode::REQUEST_TIMEOUT, "timeout"),
+            ApiError::UriTooLong(_) => (StatusCode::URI_TOO_LONG, "uri_too_long"),
+            ApiError::HeadersTooLarge(_) => (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "headers_too_large",
+            ),
+            ApiError::Status(status, _) => (*status, "error"),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
@@ -122,6 +145,68 @@ impl IntoResponse for ApiError {
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         resp
+    }
+}
+
+impl ApiError {
+    /// The error for a status some layer below the handlers answered with, in text.
+    fn from_status(status: StatusCode, text: String) -> ApiError {
+        let text = if text.trim().is_empty() {
+            status.canonical_reason().unwrap_or("error").to_lowercase()
+        } else {
+            text.trim().to_string()
+        };
+        match status {
+            StatusCode::BAD_REQUEST => ApiError::BadRequest(text),
+            StatusCode::NOT_FOUND => ApiError::NotFound(text),
+            StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed(text),
+            StatusCode::REQUEST_TIMEOUT => ApiError::Timeout(text),
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge(text),
+            StatusCode::URI_TOO_LONG => ApiError::UriTooLong(text),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(text),
+            StatusCode::UNPROCESSABLE_ENTITY => ApiError::Invalid(text),
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => ApiError::HeadersTooLarge(text),
+            StatusCode::SERVICE_UNAVAILABLE => ApiError::Overloaded(text),
+            StatusCode::INTERNAL_SERVER_ERROR => ApiError::Internal(text),
+            status => ApiError::Status(status, text),
+        }
+    }
+}
+
+/// The most of a non-JSON error body kept as the message (rejection texts are one line).
+const MAX_ERROR_TEXT: usize = 4096;
+
+/// Middleware: gives every error answered below the handlers (unknown method, extractor
+/// rejections, body limits) the documented JSON shape, keeping its status, its headers
+/// (`Allow` on a 405) and its text as the message. Handlers' own errors are JSON already.
+pub async fn json_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, MAX_ERROR_TEXT)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let mut json = ApiError::from_status(status, text).into_response();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            json.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    json
+}
+
+impl From<PositionError> for ApiError {
+    fn from(e: PositionError) -> Self {
+        ApiError::BadRequest(e.to_string())
     }
 }
 

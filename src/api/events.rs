@@ -4,12 +4,11 @@
 
 use super::auth::{Caller, Role};
 use super::error::ApiError;
+use super::json::JsonBody;
 use super::AppState;
 use crate::entry;
 use crate::merkle::Hash;
 use crate::sequencer::Receipt;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -60,41 +59,12 @@ pub(super) fn is_single(body: &[u8]) -> bool {
     body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'[')
 }
 
-/// Refuses a body that is not declared as JSON.
-pub(super) fn require_json(headers: &axum::http::HeaderMap, what: &str) -> Result<(), ApiError> {
-    if let Some(ct) = headers.get(axum::http::header::CONTENT_TYPE) {
-        let ct = ct.to_str().unwrap_or_default();
-        if !ct.starts_with("application/json") {
-            return Err(ApiError::UnsupportedMediaType(format!(
-                "{what} must be sent as application/json, not {ct:?}"
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Maps a body-extraction failure (size limit, broken stream) to our JSON errors.
-pub fn body_or_error(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, ApiError> {
-    body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::TooLarge(format!(
-                "request body exceeds the {limit}-byte limit (THREADLOG_MAX_BODY_BYTES)"
-            ))
-        } else {
-            ApiError::BadRequest(format!("could not read the request body: {e}"))
-        }
-    })
-}
-
 async fn post_events(
     State(state): State<AppState>,
     caller: Caller,
-    headers: axum::http::HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Producer])?;
-    require_json(&headers, "events")?;
-    let body = body_or_error(body, state.body_limit)?;
     let single = is_single(&body);
     let entries = entry::parse_events(&body, &caller.name)?;
     let receipts = state.sequencer.submit(entries).await?;

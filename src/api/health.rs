@@ -1,6 +1,7 @@
 //! Unauthenticated endpoints: liveness, readiness, Prometheus metrics, the OpenAPI document.
-//! Readiness means appends could succeed now: the sequencer runs, the store answers, the
-//! log's key is still this server's, and the signer signs (a probe at most
+//! Readiness means appends could succeed now: the sequencer runs, the store answers and
+//! its last commit (or the probe after a failed one) succeeded, the log's key is still
+//! this server's, and the signer signs (a probe at most
 //! `signer::PROBE_MAX_AGE` old).
 
 use super::AppState;
@@ -25,6 +26,8 @@ pub fn router() -> Router<AppState> {
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let reason = if let Some(h) = state.sequencer.halted() {
         Some(format!("appends halted: {h}"))
+    } else if let Some(e) = state.sequencer.cannot_commit() {
+        Some(format!("the store cannot commit: {e}"))
     } else if let Some(r) = match state.store.meta().await {
         // One round trip both pings the database and catches a rotation made elsewhere.
         Err(e) => Some(e.to_string()),
@@ -56,10 +59,32 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+async fn metrics(
+    State(state): State<AppState>,
+    extensions: axum::http::Extensions,
+) -> impl IntoResponse {
     let m = &state.sequencer.metrics;
+    let http = extensions.get::<std::sync::Arc<super::limits::BodyBudget>>();
     let mut out = String::new();
     for (name, kind, help, value) in [
+        (
+            "threadlog_http_connections_open",
+            "gauge",
+            "Client connections open (THREADLOG_MAX_CONNECTIONS caps them).",
+            http.map_or(0, |h| h.open_connections() as u64),
+        ),
+        (
+            "threadlog_http_body_bytes_reserved",
+            "gauge",
+            "Request body bytes reserved by requests in flight (THREADLOG_BODY_BUDGET_BYTES caps them).",
+            http.map_or(0, |h| h.reserved_bytes() as u64),
+        ),
+        (
+            "threadlog_http_uploads_in_flight",
+            "gauge",
+            "SBOM documents being received or validated (THREADLOG_MAX_UPLOADS caps them).",
+            http.map_or(0, |h| h.uploads_in_flight() as u64),
+        ),
         (
             "threadlog_tree_size",
             "gauge",
@@ -99,6 +124,16 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     ] {
         out.push_str(&format!(
             "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
+        ));
+    }
+    let name = "threadlog_auth_failures_total";
+    out.push_str(&format!(
+        "# HELP {name} Requests refused as unauthenticated, by reason.\n# TYPE {name} counter\n"
+    ));
+    for (reason, value) in state.tokens.failures() {
+        out.push_str(&format!(
+            "{name}{{reason=\"{}\"}} {value}\n",
+            reason.as_str()
         ));
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)

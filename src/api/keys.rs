@@ -10,7 +10,6 @@ use super::auth::{Caller, Role};
 use super::error::ApiError;
 use super::AppState;
 use crate::ledger;
-use crate::sequencer::format_time;
 use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -35,7 +34,7 @@ async fn keys(
     let signer = state.signer.signer();
     let last_signature_at = signer
         .last_signature_at()
-        .map(|t| format_time(&chrono::DateTime::<chrono::Utc>::from(t)));
+        .map(|t| crate::time::format(&chrono::DateTime::<chrono::Utc>::from(t)));
     let meta = state
         .store
         .meta()

@@ -3,6 +3,7 @@
 use super::auth::{Caller, Role};
 use super::error::ApiError;
 use super::AppState;
+use crate::merkle::TreeSize;
 use crate::store::StoredCheckpoint;
 use axum::extract::{rejection::PathRejection, Path, State};
 use axum::http::header;
@@ -58,12 +59,12 @@ async fn latest(
 async fn by_size(
     State(state): State<AppState>,
     caller: Caller,
-    size: Result<Path<u64>, PathRejection>,
+    size: Result<Path<String>, PathRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     caller.require(READERS)?;
-    let Path(size) =
-        size.map_err(|_| ApiError::BadRequest("tree_size must be a non-negative integer".into()))?;
-    let cp = state.reads.checkpoint(size).await?.ok_or_else(|| {
+    let Path(size) = size.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let size: TreeSize = size.parse()?;
+    let cp = state.reads.checkpoint(size.get()).await?.ok_or_else(|| {
         ApiError::NotFound(format!("no checkpoint was issued at tree size {size}"))
     })?;
     Ok(note_response(cp.note))

@@ -12,7 +12,10 @@ mod entries;
 pub mod error;
 mod events;
 mod health;
+mod json;
 mod keys;
+mod limits;
+mod listen;
 mod log;
 mod proofs;
 mod sboms;
@@ -26,6 +29,9 @@ use crate::supplychain::attest::TrustPolicy;
 use axum::Router;
 use std::future::Future;
 use std::sync::Arc;
+
+pub use limits::{MAX_HEADERS, MAX_HEADER_BYTES, MAX_URI_BYTES};
+pub use listen::serve_with;
 
 /// Everything a request handler may use. Cheap to clone.
 #[derive(Clone)]
@@ -41,7 +47,8 @@ pub struct AppState {
     pub verifier_key: VerifierKey,
     /// The signing key, with the cached probe `/readyz` uses.
     pub signer: Arc<SignerHealth>,
-    pub tokens: Arc<auth::TokenCache>,
+    /// Authentication failure counters and last-use bookkeeping.
+    pub tokens: Arc<auth::AuthState>,
     /// Largest accepted request body, in bytes.
     pub body_limit: usize,
     /// Largest accepted document (an SBOM), in bytes.
@@ -50,8 +57,8 @@ pub struct AppState {
     pub trust_policy: Option<Arc<TrustPolicy>>,
 }
 
-/// The whole API.
-pub fn router(state: AppState) -> Router {
+/// The whole API, with the request limits every route shares.
+fn router(state: AppState, budget: Arc<limits::BodyBudget>) -> Router {
     Router::new()
         .merge(events::router())
         .merge(controls::router())
@@ -70,16 +77,22 @@ pub fn router(state: AppState) -> Router {
             error::ApiError::NotFound("no such endpoint; see /openapi.json".into())
         })
         .layer(axum::extract::DefaultBodyLimit::max(state.body_limit))
+        .layer(axum::middleware::from_fn_with_state(budget, limits::admit))
+        .layer(axum::middleware::from_fn(error::json_errors))
         .with_state(state)
 }
 
-/// Serves the API on `listener` until `shutdown` resolves, then drains open requests.
+/// Serves the API on `listener` with the default limits (see [`serve_with`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_with(
+        listener,
+        state,
+        crate::config::HttpLimits::default(),
+        shutdown,
+    )
+    .await
 }

@@ -7,7 +7,7 @@ use super::error::ApiError;
 use super::events::hashes_b64;
 use super::log::READERS;
 use super::AppState;
-use crate::merkle::{self, TileId, TileSet};
+use crate::merkle::{self, LeafIndex, TileId, TileSet, TreeSize};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::routing::get;
@@ -44,8 +44,8 @@ async fn load(state: &AppState, ids: &[TileId]) -> Result<TileSet, ApiError> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct InclusionParams {
-    index: u64,
-    tree_size: u64,
+    index: LeafIndex,
+    tree_size: TreeSize,
 }
 
 async fn inclusion(
@@ -55,13 +55,15 @@ async fn inclusion(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     caller.require(READERS)?;
     let Query(p) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let ids = merkle::needed_tiles_for_inclusion(p.index, p.tree_size)?;
-    require_checkpoint(&state, p.tree_size).await?;
+    let (index, tree_size) = (p.index.get(), p.tree_size.get());
+    // The checkpoint first: no tree math runs on a size the log never reached.
+    require_checkpoint(&state, tree_size).await?;
+    let ids = merkle::needed_tiles_for_inclusion(index, tree_size)?;
     let tiles = load(&state, &ids).await?;
-    let hashes = merkle::inclusion_proof(&tiles, p.index, p.tree_size)?;
+    let hashes = merkle::inclusion_proof(&tiles, index, tree_size)?;
     Ok(Json(serde_json::json!({
-        "index": p.index,
-        "tree_size": p.tree_size,
+        "index": index,
+        "tree_size": tree_size,
         "hashes": hashes_b64(&hashes),
     })))
 }
@@ -69,8 +71,8 @@ async fn inclusion(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ConsistencyParams {
-    first: u64,
-    second: u64,
+    first: TreeSize,
+    second: TreeSize,
 }
 
 async fn consistency(
@@ -80,14 +82,15 @@ async fn consistency(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     caller.require(READERS)?;
     let Query(p) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let ids = merkle::needed_tiles_for_consistency(p.first, p.second)?;
+    let (first, second) = (p.first.get(), p.second.get());
     // Only the larger tree must be signed: the caller brings its own root for `first`.
-    require_checkpoint(&state, p.second).await?;
+    require_checkpoint(&state, second).await?;
+    let ids = merkle::needed_tiles_for_consistency(first, second)?;
     let tiles = load(&state, &ids).await?;
-    let hashes = merkle::consistency_proof(&tiles, p.first, p.second)?;
+    let hashes = merkle::consistency_proof(&tiles, first, second)?;
     Ok(Json(serde_json::json!({
-        "first": p.first,
-        "second": p.second,
+        "first": first,
+        "second": second,
         "hashes": hashes_b64(&hashes),
     })))
 }

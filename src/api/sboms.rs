@@ -7,6 +7,7 @@ use super::auth::{Caller, Role};
 use super::blobs::parse_digest;
 use super::error::ApiError;
 use super::events::receipts_response;
+use super::limits::BodyBudget;
 use super::log::READERS;
 use super::AppState;
 use crate::entry::{self, Blob, Envelope};
@@ -24,24 +25,15 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
-use tokio::sync::Semaphore;
-
-/// Documents received or validated at once. Each is held whole in memory (up to the
-/// document limit), so uploads beyond this many get `503` with `Retry-After`.
-fn uploads_in_flight() -> usize {
-    std::thread::available_parallelism().map_or(4, |n| n.get() * 2)
-}
 
 /// `document_limit`: the largest document accepted, in bytes (it replaces the general
 /// body limit on this route only).
 pub fn router(document_limit: usize) -> Router<AppState> {
-    let permits = Arc::new(Semaphore::new(uploads_in_flight()));
     Router::new()
         .route(
             "/v1/sboms",
             post(post_sbom)
-                .layer::<_, std::convert::Infallible>(DefaultBodyLimit::max(document_limit))
-                .layer(Extension(permits)),
+                .layer::<_, std::convert::Infallible>(DefaultBodyLimit::max(document_limit)),
         )
         .route("/v1/sboms/diff", get(get_diff))
 }
@@ -55,7 +47,7 @@ struct PostParams {
 async fn post_sbom(
     State(state): State<AppState>,
     caller: Caller,
-    Extension(permits): Extension<Arc<Semaphore>>,
+    Extension(limits): Extension<Arc<BodyBudget>>,
     params: Result<Query<PostParams>, QueryRejection>,
     headers: HeaderMap,
     request: Request,
@@ -81,7 +73,7 @@ async fn post_sbom(
     })?;
     let subject = entry::parse_subject(&subject)?;
     // Taken before the body is read: it bounds the memory documents occupy.
-    let _permit = permits.try_acquire_owned().map_err(|_| {
+    let _permit = limits.uploads.clone().try_acquire_owned().map_err(|_| {
         ApiError::Overloaded(
             "too many documents are being received; retry after the Retry-After delay".into(),
         )
@@ -97,6 +89,9 @@ async fn post_sbom(
             ApiError::BadRequest(format!("could not read the request body: {e}"))
         }
     })?;
+    if matches!(encoding, Encoding::Json) {
+        super::json::reject_duplicate_keys(&body)?;
+    }
     let doc = body.clone();
     let validated = tokio::task::spawn_blocking(move || cyclonedx::validate(&doc, encoding))
         .await
@@ -266,7 +261,10 @@ async fn get_diff(
         };
         let text = diff::markdown(&d, &name(&from), &name(&to));
         return Ok((
-            [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
+            [
+                (header::CONTENT_TYPE, "text/markdown; charset=utf-8"),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            ],
             text,
         )
             .into_response());

@@ -6,12 +6,12 @@
 
 use super::auth::Caller;
 use super::error::ApiError;
-use super::events::{body_or_error, require_json};
+use super::json::JsonBody;
 use super::log::READERS;
 use super::AppState;
+use crate::merkle::TreeSize;
 use crate::thread::{self, dot, Direction, RecallOptions, Suspect, TraceOptions, MAX_DEPTH};
-use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -37,7 +37,7 @@ struct TraceParams {
     depth: Option<u32>,
     format: Option<String>,
     max_nodes: Option<usize>,
-    tree_size: Option<u64>,
+    tree_size: Option<TreeSize>,
 }
 
 async fn trace(
@@ -68,7 +68,7 @@ async fn trace(
         direction: Direction::parse(p.direction.as_deref().unwrap_or("both"))?,
         depth: p.depth.unwrap_or(TraceOptions::default().depth),
         max_nodes,
-        tree_size: p.tree_size,
+        tree_size: p.tree_size.map(TreeSize::get),
     };
     let t = thread::trace(state.reads.as_ref(), &node, &opts).await?;
     if dot {
@@ -83,6 +83,7 @@ async fn trace(
                     header::HeaderName::from_static("x-threadlog-tree-size"),
                     size,
                 ),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
             ],
             dot::trace_dot(&t),
         )
@@ -98,18 +99,15 @@ struct RecallRequest {
     suspects: Vec<Suspect>,
     depth: Option<u32>,
     limit: Option<usize>,
-    tree_size: Option<u64>,
+    tree_size: Option<TreeSize>,
 }
 
 async fn recall_impact(
     State(state): State<AppState>,
     caller: Caller,
-    headers: axum::http::HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     caller.require(READERS)?;
-    require_json(&headers, "a recall-impact request")?;
-    let body = body_or_error(body, state.body_limit)?;
     let req: RecallRequest = serde_json::from_slice(&body).map_err(|e| {
         ApiError::BadRequest(format!(
             "{e}; expected {{\"suspects\": [{{\"node\": \"lot:…\", \"from\"?: RFC 3339, \
@@ -126,7 +124,7 @@ async fn recall_impact(
     let opts = RecallOptions {
         depth: req.depth.unwrap_or(defaults.depth),
         limit,
-        tree_size: req.tree_size,
+        tree_size: req.tree_size.map(TreeSize::get),
         ..defaults
     };
     let r = thread::recall_impact(state.reads.as_ref(), &req.suspects, &opts).await?;

@@ -49,7 +49,10 @@ impl HttpSource {
             .bearer_auth(&self.token)
             .send()
             .await
-            .map_err(|e| SourceError::Read(format!("GET {url}: {e}")))?;
+            .map_err(|source| SourceError::Http {
+                url: url.clone(),
+                source,
+            })?;
         Ok((url, resp))
     }
 
@@ -137,6 +140,10 @@ impl Source for HttpSource {
         _limit: u32,
     ) -> Result<Vec<(u64, String)>, SourceError> {
         Ok(Vec::new())
+    }
+
+    fn lists_checkpoints(&self) -> bool {
+        false
     }
 
     async fn checkpoint(&self, tree_size: u64) -> Result<Option<String>, SourceError> {

@@ -9,6 +9,14 @@ use std::sync::Arc;
 pub enum SourceError {
     #[error("reading the log failed: {0}")]
     Read(String),
+    /// A request to a server failed; the transport error stays the source, so the
+    /// cause (refused, timed out, certificate) reaches the operator.
+    #[error("reading the log failed: GET {url}")]
+    Http {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
     #[error("the log answered something malformed: {0}")]
     Malformed(String),
 }
@@ -33,6 +41,9 @@ pub trait Source: Send + Sync {
         after: Option<u64>,
         limit: u32,
     ) -> Result<Vec<(u64, String)>, SourceError>;
+    /// Whether [`Source::checkpoints`] lists every stored checkpoint (a store), so a
+    /// checkpoint missing from the list is missing from the log.
+    fn lists_checkpoints(&self) -> bool;
     /// The checkpoint issued at exactly `tree_size`, if one was.
     async fn checkpoint(&self, tree_size: u64) -> Result<Option<String>, SourceError>;
     /// Stored tiles, if this source exposes them.
@@ -105,6 +116,10 @@ impl Source for StoreSource {
             .into_iter()
             .map(|c| (c.tree_size, c.note))
             .collect())
+    }
+
+    fn lists_checkpoints(&self) -> bool {
+        true
     }
 
     async fn checkpoint(&self, tree_size: u64) -> Result<Option<String>, SourceError> {

@@ -5,9 +5,10 @@
 //! --bundle` checks one offline.
 //!
 //! This module owns the format and its verification, and is usable without the server:
-//! it reads nothing, and trusts only the `merkle` and `note` code and the pinned key
+//! it reads nothing, and trusts only the `merkle` and `note` code, the pure thread
+//! derivation (`thread::graph`, with the edge rules of `entry::edges`) and the pinned key
 //! (`tests/architecture.rs` keeps it that way). Building a bundle from a store is
-//! `thread::bundle`'s job. The README documents the format for third-party verifiers.
+//! `thread::bundle`'s job. `docs/thread.md` documents the format for third-party verifiers.
 
 mod verify;
 
@@ -30,10 +31,11 @@ pub struct Bundle {
     pub checkpoint: String,
     /// The node the bundle is about.
     pub subject: String,
-    /// Every entry the thread answer names and every entry naming the subject, by index.
+    /// Every entry the thread answer is derived from and every entry naming the
+    /// subject, by index.
     pub entries: Vec<BundleEntry>,
-    /// The thread answer at `tree_size`, as `GET /v1/thread/{subject}` gives it: every
-    /// edge and correction in it names entries that are in `entries`.
+    /// The thread answer at `tree_size`, as `GET /v1/thread/{subject}` gives it; the
+    /// verifier derives it again from `entries` and requires it to be exactly this.
     pub thread: serde_json::Value,
     /// From the log's first key to the one that signed `checkpoint`, in order.
     pub key_history: Vec<KeyHandover>,

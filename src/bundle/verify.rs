@@ -1,16 +1,19 @@
 //! Checking a bundle offline: with the key the auditor pinned, through the `merkle` and
-//! `note` code only. Each failure names what failed (an entry by index, the checkpoint,
-//! a key handover, an edge or a correction of the thread answer) and why.
+//! `note` code and the pure thread derivation only. Each failure names what failed (an
+//! entry by index, the checkpoint, a key handover, an edge, node or correction of the
+//! thread answer, or its truncation) and why.
 //!
 //! What it proves: every entry in the bundle is, byte for byte, in the log whose
-//! checkpoint the pinned key (or a key it handed over to) signed, and every edge and
-//! correction the thread answer shows is stated by such an entry. What it cannot prove
-//! is that nothing was left out: for that, ask the log the same question at the same
-//! tree size.
+//! checkpoint the pinned key (or a key it handed over to) signed, and the thread answer
+//! is exactly the one `thread::graph::derive` (the function the server answers with)
+//! derives from those entries: every node, edge (kind, direction, time, label, entry),
+//! correction and truncation. What it cannot prove is that no entry was left out: for
+//! that, ask the log the same question at the same tree size.
 
 use super::{Bundle, BundleEntry, FORMAT};
-use crate::merkle::{self, Hash};
+use crate::merkle::{self, Hash, LeafIndex};
 use crate::note::{self, VerifierKey};
+use crate::thread::graph::{self, CheckpointRef, Direction, Query, Trace, MAX_DEPTH};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use serde::Serialize;
@@ -21,7 +24,8 @@ use std::collections::HashMap;
 #[error("{at}: {reason}")]
 pub struct BundleFailure {
     /// What failed: `bundle`, `checkpoint`, `entry N`, `key handover N (entry I)`,
-    /// `edge N (…)`, `correction (entry J corrects I)` or `thread`.
+    /// `edge N (FROM -> TO, KIND, entry I)`, `node ID`, `correction (entry J corrects I)`,
+    /// `truncated` or `thread`.
     pub at: String,
     pub reason: String,
 }
@@ -139,7 +143,10 @@ pub fn verify(bytes: &[u8], pinned: &VerifierKey) -> Result<BundleReport, Bundle
                 })?;
         note::open_checkpoint(&h.checkpoint, std::slice::from_ref(&new), &b.origin)
             .map_err(|e| fail(&at, format!("its checkpoint is not signed by {new}: {e}")))?;
-        if cp.tree_size != h.entry.index + 1 {
+        // The checkpoint just past the key entry: a leaf index is below the largest tree
+        // a log can hold, so the size after it is too.
+        let index = LeafIndex::try_from(h.entry.index).map_err(|e| fail(&at, e.to_string()))?;
+        if cp.tree_size != index.get() + 1 {
             return Err(fail(
                 &at,
                 format!(
@@ -210,7 +217,7 @@ pub fn verify(bytes: &[u8], pinned: &VerifierKey) -> Result<BundleReport, Bundle
         leaves.insert(e.index, v);
     }
 
-    // The thread answer: computed at this checkpoint, every claim stated by an entry.
+    // The thread answer: derived again from the proved leaves, and exactly the same.
     let t = &b.thread;
     if t["node"] != b.subject.as_str() {
         return Err(fail("thread", "it is not about the bundle's subject"));
@@ -220,43 +227,45 @@ pub fn verify(bytes: &[u8], pinned: &VerifierKey) -> Result<BundleReport, Bundle
     {
         return Err(fail("thread", "it was computed at another checkpoint"));
     }
-    let empty = Vec::new();
-    let edges = t["edges"].as_array().unwrap_or(&empty);
-    for (k, e) in edges.iter().enumerate() {
-        let (from, to) = (e["from"].as_str(), e["to"].as_str());
-        let (Some(from), Some(to), Some(entry)) = (from, to, e["entry"].as_u64()) else {
-            return Err(fail(format!("edge {k}"), "from, to or entry is missing"));
-        };
-        let at = format!("edge {k} ({from} -> {to}, entry {entry})");
-        let leaf = leaves
-            .get(&entry)
-            .ok_or_else(|| fail(&at, "its entry is not in the bundle"))?;
-        let subjects = leaf["subjects"].as_array().unwrap_or(&empty);
-        for n in [from, to] {
-            if !subjects.iter().any(|s| s == n) {
-                return Err(fail(&at, format!("entry {entry} does not name {n}")));
-            }
-        }
-    }
-    let corrections = t["corrections"].as_array().unwrap_or(&empty);
-    for c in corrections {
-        let (Some(by), Some(corrected)) = (c["entry"].as_u64(), c["corrects"].as_u64()) else {
-            return Err(fail("thread", "a correction without entry or corrects"));
-        };
-        let at = format!("correction (entry {by} corrects {corrected})");
-        let (Some(fix), Some(old)) = (leaves.get(&by), leaves.get(&corrected)) else {
-            return Err(fail(&at, "both entries must be in the bundle"));
-        };
-        let named = &fix["body"]["corrects"]["event_id"];
-        if named.is_null() || *named != old["body"]["event_id"] {
-            return Err(fail(
-                &at,
-                format!(
-                    "entry {by} does not name entry {corrected}'s event as the one it corrects"
-                ),
-            ));
-        }
-    }
+    let direction = t["direction"]
+        .as_str()
+        .and_then(Direction::from_name)
+        .ok_or_else(|| fail("thread", "direction is not backward, forward or both"))?;
+    let depth = t["depth"]
+        .as_u64()
+        .and_then(|d| u32::try_from(d).ok())
+        .filter(|d| (1..=MAX_DEPTH).contains(d))
+        .ok_or_else(|| fail("thread", format!("depth is not between 1 and {MAX_DEPTH}")))?;
+    let max_nodes = t["max_nodes"]
+        .as_u64()
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|n| *n >= 1)
+        .ok_or_else(|| fail("thread", "max_nodes is not a positive integer"))?;
+    let q = Query {
+        node: &b.subject,
+        direction,
+        depth,
+        max_nodes,
+        below: cp.tree_size,
+    };
+    let mut decoded: Vec<(u64, &Value)> = leaves.iter().map(|(i, v)| (*i, v)).collect();
+    decoded.sort_by_key(|(i, _)| *i);
+    let graph = graph::derive(&decoded, &q).map_err(|e| {
+        fail(
+            "thread",
+            format!("{e}: no entry in the bundle states an edge at it or names it"),
+        )
+    })?;
+    let checkpoint = CheckpointRef {
+        tree_size: cp.tree_size,
+        root_hash: root.to_base64(),
+        note: b.checkpoint.clone(),
+    };
+    let derived = Trace::new(&q, checkpoint, graph);
+    let (edges, corrections) = (derived.edges.len(), derived.corrections.len());
+    let derived = serde_json::to_value(&derived)
+        .map_err(|e| fail("thread", format!("the derived answer: {e}")))?;
+    compare(t, &derived, &leaves)?;
     Ok(BundleReport {
         origin: b.origin,
         subject: b.subject,
@@ -264,8 +273,186 @@ pub fn verify(bytes: &[u8], pinned: &VerifierKey) -> Result<BundleReport, Bundle
         root_hash: root.to_base64(),
         verifier_key: current.to_string(),
         entries: leaves.len(),
-        edges: edges.len(),
-        corrections: corrections.len(),
+        edges,
+        corrections,
         key_handovers: followed,
     })
+}
+
+fn list<'a>(v: &'a Value, key: &str) -> &'a [Value] {
+    v[key].as_array().map_or(&[], Vec::as_slice)
+}
+
+/// `edge N (from -> to, kind, entry E)`.
+fn edge_at(k: usize, e: &Value) -> String {
+    let text = |key: &str| match &e[key] {
+        Value::String(s) => s.clone(),
+        Value::Null => "?".into(),
+        other => other.to_string(),
+    };
+    format!(
+        "edge {k} ({} -> {}, {}, entry {})",
+        text("from"),
+        text("to"),
+        text("kind"),
+        text("entry")
+    )
+}
+
+/// The members of two objects that differ, as `name: claimed, derived is …`.
+fn differences(claimed: &Value, derived: &Value) -> String {
+    let empty = serde_json::Map::new();
+    let (a, b) = (
+        claimed.as_object().unwrap_or(&empty),
+        derived.as_object().unwrap_or(&empty),
+    );
+    let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    let shown = |v: Option<&Value>| v.map_or("absent".to_string(), Value::to_string);
+    keys.into_iter()
+        .filter(|k| a.get(*k) != b.get(*k))
+        .map(|k| {
+            format!(
+                "{k} is {}, the entries give {}",
+                shown(a.get(k)),
+                shown(b.get(k))
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Why a claimed edge is not the derived one at its place.
+fn edge_reason(claimed: &Value, derived: &[Value], leaves: &HashMap<u64, Value>) -> String {
+    if let Some(i) = claimed["entry"].as_u64() {
+        if !leaves.contains_key(&i) {
+            return "its entry is not in the bundle".into();
+        }
+    }
+    let same = |d: &Value, keys: &[(&str, &str)]| keys.iter().all(|(a, b)| d[*a] == claimed[*b]);
+    if let Some(d) = derived
+        .iter()
+        .find(|d| same(d, &[("from", "from"), ("to", "to"), ("kind", "kind")]))
+    {
+        return format!(
+            "the entries state it otherwise: {}",
+            differences(claimed, d)
+        );
+    }
+    if let Some(d) = derived
+        .iter()
+        .find(|d| same(d, &[("from", "from"), ("to", "to")]))
+    {
+        return format!(
+            "no entry states it as {}; the entries give kind {}",
+            claimed["kind"], d["kind"]
+        );
+    }
+    if derived
+        .iter()
+        .any(|d| same(d, &[("from", "to"), ("to", "from")]))
+    {
+        return "no entry states it in this direction; the entries state it the other way \
+                round"
+            .into();
+    }
+    "no entry in the bundle states this edge".into()
+}
+
+/// The claimed thread answer against the one derived from the entries: the first
+/// difference, named by edge, node or correction.
+fn compare(
+    claimed: &Value,
+    derived: &Value,
+    leaves: &HashMap<u64, Value>,
+) -> Result<(), BundleFailure> {
+    if claimed == derived {
+        return Ok(());
+    }
+    let (ce, de) = (list(claimed, "edges"), list(derived, "edges"));
+    for k in 0..ce.len().max(de.len()) {
+        match (ce.get(k), de.get(k)) {
+            (Some(c), Some(d)) if c == d => {}
+            (Some(c), _) => return Err(fail(edge_at(k, c), edge_reason(c, de, leaves))),
+            (None, Some(d)) => {
+                return Err(fail(
+                    edge_at(k, d),
+                    "the entries state this edge; the thread answer leaves it out",
+                ))
+            }
+            (None, None) => {}
+        }
+    }
+    let (cn, dn) = (list(claimed, "nodes"), list(derived, "nodes"));
+    let id = |n: &Value| n["id"].as_str().unwrap_or("?").to_string();
+    for c in cn {
+        match dn.iter().find(|d| d["id"] == c["id"]) {
+            None => {
+                return Err(fail(
+                    format!("node {}", id(c)),
+                    "no edge derived from the entries reaches it",
+                ))
+            }
+            Some(d) if d != c => return Err(fail(format!("node {}", id(c)), differences(c, d))),
+            Some(_) => {}
+        }
+    }
+    for d in dn {
+        if !cn.iter().any(|c| c["id"] == d["id"]) {
+            return Err(fail(
+                format!("node {}", id(d)),
+                "the entries reach it; the thread answer leaves it out",
+            ));
+        }
+    }
+    if cn != dn {
+        return Err(fail(
+            "thread",
+            "its nodes are not listed once each in the derived order",
+        ));
+    }
+    let (cc, dc) = (list(claimed, "corrections"), list(derived, "corrections"));
+    for k in 0..cc.len().max(dc.len()) {
+        let (c, d) = (cc.get(k), dc.get(k));
+        if c == d {
+            continue;
+        }
+        let shown = c.or(d).unwrap_or(&Value::Null);
+        let at = format!(
+            "correction (entry {} corrects {})",
+            shown["entry"], shown["corrects"]
+        );
+        return Err(fail(
+            at,
+            match (c, d) {
+                (Some(_), Some(d)) => format!(
+                    "no entry in the bundle states this correction; the entries give entry \
+                     {} correcting {}",
+                    d["entry"], d["corrects"]
+                ),
+                (Some(_), None) => "no entry in the bundle states this correction".into(),
+                _ => "the entries state this correction; the thread answer leaves it out".into(),
+            },
+        ));
+    }
+    for key in ["truncated", "truncation"] {
+        if claimed.get(key) != derived.get(key) {
+            return Err(fail(
+                "truncated",
+                format!(
+                    "{key} is {}, but the walk over the entries gives {}",
+                    claimed.get(key).map_or("absent".into(), Value::to_string),
+                    derived.get(key).map_or("absent".into(), Value::to_string)
+                ),
+            ));
+        }
+    }
+    Err(fail(
+        "thread",
+        format!(
+            "it is not the answer derived from the entries: {}",
+            differences(claimed, derived)
+        ),
+    ))
 }

@@ -32,7 +32,7 @@ pub struct ExportArgs {
     depth: u32,
     /// Prove the bundle against the checkpoint at this tree size (default: the latest).
     #[arg(long, requires = "subject")]
-    tree_size: Option<u64>,
+    tree_size: Option<threadlog::merkle::TreeSize>,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
@@ -122,7 +122,7 @@ async fn export_bundle(args: &ExportArgs, subject: &str) -> Result<()> {
     let opts = BundleOptions {
         direction: Direction::parse(&args.direction)?,
         depth: args.depth,
-        tree_size: args.tree_size,
+        tree_size: args.tree_size.map(u64::from),
         ..BundleOptions::default()
     };
     let tiles = TileCache::new(256);

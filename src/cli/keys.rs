@@ -107,7 +107,7 @@ async fn rotate(args: RotateArgs) -> Result<()> {
         .with_context(|| format!("opening {}", store::redact(&url)))?;
     let origin = ledger::stored_origin(store.as_ref())
         .await?
-        .context("the store holds no log; start `threadlog serve` once to create it")?;
+        .context("the store holds no log; create it with `threadlog init`")?;
     let current = args
         .signer
         .clone()
@@ -264,6 +264,8 @@ fn init(args: InitArgs) -> Result<()> {
         module: args.module,
         token,
         key_label: args.label,
+        key_id: None,
+        pin: None,
     };
     let pin = pkcs11::pin_from_env()?;
     let done = pkcs11::init_key(&spec, pin, &args.origin)?;

@@ -1,9 +1,12 @@
-//! Subcommands that are more than a few lines of wiring, one file each, and the pieces
+//! The subcommands, one file each (`token` and `keys` group several), and the pieces
 //! they share. Argument shapes and printing only: the work is done by the library.
 
 pub mod dump;
 pub mod keys;
 pub mod report;
+pub mod serve;
+pub mod token;
+pub mod verify;
 
 use anyhow::{Context, Result};
 use std::sync::Arc;
@@ -28,7 +31,7 @@ pub fn progress(label: &str, json: bool) -> indicatif::ProgressBar {
 /// Opens the store the arguments name, creating the data directory for the default.
 pub async fn open_store(args: &StoreArgs) -> Result<Arc<dyn store::Store>> {
     if args.database_url.is_none() {
-        std::fs::create_dir_all(&args.data_dir)
+        store::create_data_dir(&args.data_dir)
             .with_context(|| format!("cannot create {}", args.data_dir.display()))?;
     }
     store::open(&args.url())

@@ -29,7 +29,7 @@ pub struct ReportArgs {
     framework: String,
     /// The checkpoint (tree size) to report at; default: the latest.
     #[arg(long)]
-    at: Option<u64>,
+    at: Option<threadlog::merkle::TreeSize>,
     /// json, md, html or oscal.
     #[arg(long, default_value = "md")]
     format: String,
@@ -53,7 +53,7 @@ pub async fn run(args: ReportArgs) -> Result<()> {
         None => {
             let store = open_store(&args.store).await?;
             let tiles = TileCache::new(64);
-            let report = gather::report(store.as_ref(), &tiles, framework, args.at)
+            let report = gather::report(store.as_ref(), &tiles, framework, args.at.map(u64::from))
                 .await
                 .context("cannot compute the report")?;
             render(&report, format)

@@ -233,7 +233,7 @@ pub async fn export(
         entries: entries.finish()?,
         checkpoints: checkpoints.finish()?,
         blobs: blobs.finish()?,
-        exported_at: crate::sequencer::format_time(&chrono::Utc::now()),
+        exported_at: crate::time::now(),
     };
     // The manifest goes last and whole: a dump without one is unfinished.
     let tmp = out.join(format!("{MANIFEST}.tmp"));

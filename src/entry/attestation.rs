@@ -7,15 +7,16 @@
 //! {"format": "dsse", "payload_type": "application/vnd.in-toto+json",
 //!  "statement_type": "https://in-toto.io/Statement/v1",
 //!  "predicate_type": "https://slsa.dev/provenance/v1",
-//!  "subjects": [{"name": "…", "sha256": "<hex>"}],
+//!  "subjects": [{"name": "…", "digest": {"sha256": "<hex>", "sha1": "<hex>", …}}],
 //!  "signatures": [{"keyid": "…", "signer": "<policy id>", "name": "…", "algorithm": "ed25519"}],
 //!  "unknown_keyids": ["…"],
 //!  "verification": {"checks": ["envelope", …], "rules": ["<rule name>"], "policy_sha256": "<hex>",
 //!                   "predicate_schema": {"name": "builtin:slsa-provenance-v1.schema.json", "sha256": "<hex>"}},
 //!  "document": {"sha256": "<hex>", "media_type": "application/vnd.dsse.envelope.v1+json", "size": N}}
 //! ```
-//! Subjects: `sha256:<hex>` of every statement subject, subject names that are package
-//! URLs, and `sha256:<document digest>`.
+//! A link's `statement_type` is `link` and its products are its subjects. Subjects:
+//! `<algorithm>:<hex>` for every digest of every statement subject (`sha256:…`, `sha1:…`,
+//! …), subject names that are package URLs, and `sha256:<document digest>`.
 
 use super::blob::Blob;
 use super::envelope::{Kind, PreparedEntry};
@@ -39,7 +40,7 @@ pub fn prepare_attestation(
     let doc_hex = hex::encode(blob.sha256());
     let mut subjects = vec![format!("sha256:{doc_hex}")];
     for s in &v.subjects {
-        subjects.push(format!("sha256:{}", s.sha256));
+        subjects.extend(s.artifact_ids());
         if let Some(purl) = s
             .name
             .as_deref()
@@ -55,7 +56,7 @@ pub fn prepare_attestation(
         "statement_type": v.statement_type,
         "predicate_type": v.predicate_type,
         "subjects": v.subjects.iter().map(|s| {
-            let mut o = json!({"sha256": s.sha256});
+            let mut o = json!({"digest": s.digests});
             if let Some(n) = &s.name {
                 o["name"] = json!(n);
             }
@@ -151,11 +152,15 @@ mod tests {
             subjects: vec![
                 Subject {
                     name: Some("registry.example/app".into()),
-                    sha256: "ab".repeat(32),
+                    ..Subject::sha256_only("ab".repeat(32))
                 },
                 Subject {
                     name: Some("pkg:cargo/threadlog@0.1.0".into()),
-                    sha256: "cd".repeat(32),
+                    digests: [
+                        ("sha256".to_string(), "cd".repeat(32)),
+                        ("sha1".to_string(), "ef".repeat(20)),
+                    ]
+                    .into(),
                 },
             ],
             signatures: vec![VerifiedSignature {
@@ -183,11 +188,13 @@ mod tests {
             doc,
             format!("sha256:{}", "ab".repeat(32)),
             format!("sha256:{}", "cd".repeat(32)),
+            format!("sha1:{}", "ef".repeat(20)),
             "pkg:cargo/threadlog@0.1.0".to_string(),
         ];
         want.sort();
         assert_eq!(e.subjects, want);
         assert_eq!(e.body["signatures"][0]["algorithm"], "ed25519");
+        assert_eq!(e.body["subjects"][1]["digest"]["sha1"], "ef".repeat(20));
         assert_eq!(e.body["unknown_keyids"][0], "stranger");
         assert_eq!(e.body["verification"]["checks"][0], "envelope");
         assert_eq!(e.content_sha256, *blob.sha256());

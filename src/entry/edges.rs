@@ -1,7 +1,7 @@
 //! The digital thread's graph as an event leaf states it: typed nodes, and the edges one
 //! `event` creates between them.
 //!
-//! Owns the derivation rules (documented in the README, "The digital thread"), so that the
+//! Owns the derivation rules (documented in `docs/thread.md`), so that the
 //! sequencer, an import and the back-fill of an older log derive exactly the same rows
 //! from the same leaf. Pure: the body in, edges out; no storage, no clock.
 //!

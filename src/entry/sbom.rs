@@ -14,6 +14,7 @@
 use super::blob::Blob;
 use super::envelope::{Kind, PreparedEntry};
 use super::EntryError;
+use crate::supplychain::attest::intoto;
 use serde_json::{json, Map, Value};
 
 const MAX_SUBJECT: usize = 1024;
@@ -29,8 +30,9 @@ pub struct SbomFacts {
     pub components: u64,
 }
 
-/// Checks an artifact subject: an image or file digest `sha256:<64 lowercase hex>`, or a
-/// package URL `pkg:<type>/<name>…`.
+/// Checks an artifact subject: a digest `<algorithm>:<lowercase hex>` of an algorithm in
+/// [`intoto::DIGEST_ALGORITHMS`] (`sha256:<64 hex>` for an image or file), or a package URL
+/// `pkg:<type>/<name>…`.
 pub fn parse_subject(s: &str) -> Result<String, EntryError> {
     let err = |reason: String| EntryError::Invalid {
         path: "subject".into(),
@@ -46,6 +48,12 @@ pub fn parse_subject(s: &str) -> Result<String, EntryError> {
                 "{s:?} is not a digest of the form sha256:<64 lowercase hex digits>"
             ))),
         };
+    }
+    if let Some(result) = s
+        .split_once(':')
+        .and_then(|(alg, value)| intoto::check_digest(alg, value))
+    {
+        return result.map(|()| s.to_string()).map_err(err);
     }
     if let Some(rest) = s.strip_prefix("pkg:") {
         let (ty, name) = rest.split_once('/').unwrap_or((rest, ""));
@@ -66,7 +74,8 @@ pub fn parse_subject(s: &str) -> Result<String, EntryError> {
         )));
     }
     Err(err(format!(
-        "{s:?} is neither an artifact digest (sha256:<64 hex>) nor a package URL (pkg:…)"
+        "{s:?} is neither an artifact digest (sha256:<64 hex>, or sha1:, sha512:, gitCommit:… \
+         <hex>) nor a package URL (pkg:…)"
     )))
 }
 
@@ -124,7 +133,11 @@ mod tests {
     fn subjects_are_digests_or_package_urls() {
         let d = format!("sha256:{}", "ab".repeat(32));
         assert_eq!(parse_subject(&d).unwrap(), d);
+        let sha1 = format!("sha1:{}", "7c".repeat(20));
+        let commit = format!("gitCommit:{}", "7c".repeat(20));
         for ok in [
+            sha1.as_str(),
+            commit.as_str(),
             "pkg:cargo/threadlog@0.1.0",
             "pkg:oci/debian@sha256%3Aabc?repository_url=docker.io/library",
             "pkg:npm/%40angular/core@16.0.0",
@@ -136,6 +149,7 @@ mod tests {
             "sha256:ABC",
             &format!("sha256:{}", "AB".repeat(32)),
             "sha512:abc",
+            &format!("sha1:{}", "7c".repeat(32)),
             "pkg:",
             "pkg:cargo",
             "pkg:cargo/",

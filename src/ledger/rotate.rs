@@ -19,7 +19,6 @@
 use crate::entry::{self, KeyChange, KeyEvent};
 use crate::merkle::{self, TileSet};
 use crate::note::{self, Checkpoint};
-use crate::sequencer::format_time;
 use crate::signer::Signer;
 use crate::store::{
     AppendBatch, EntryQuery, NewEntry, Store, StoreError, StoredCheckpoint, StoredEntry,
@@ -29,7 +28,7 @@ use serde::Serialize;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RotateError {
-    #[error("the store holds no log; start `threadlog serve` once to create it")]
+    #[error("the store holds no log; create it with `threadlog init`")]
     NoLog,
     #[error(
         "the log's current key is {stored}, but the given current signer has verifier key \
@@ -130,7 +129,7 @@ pub async fn rotate(
         .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
         .map(|t| t.with_timezone(&Utc));
     let now = floor.map_or(Utc::now(), |f| f.max(Utc::now()));
-    let integrated_at = format_time(&now);
+    let integrated_at = crate::time::format(&now);
     let leaf = prepared
         .leaf(now)
         .map_err(|e| RotateError::BadNewKey(e.to_string()))?

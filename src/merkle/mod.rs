@@ -11,12 +11,14 @@
 
 mod append;
 mod hash;
+mod position;
 mod proof;
 mod rebuild;
 mod tiles;
 
 pub use append::{append, Appended};
 pub use hash::{leaf_hash, node_hash, Hash, HashParseError, EMPTY_ROOT};
+pub use position::{LeafIndex, PositionError, TreeSize, MAX_TREE_SIZE};
 pub use proof::{
     consistency_proof, inclusion_proof, inclusion_proofs, needed_tiles_for_consistency,
     needed_tiles_for_inclusion, needed_tiles_for_root, tree_root, verify_consistency,

@@ -30,11 +30,15 @@ impl Checkpoint {
                 "a checkpoint line contains a newline".into(),
             ));
         }
-        String::from_utf8(cp.to_bytes()).map_err(|e| NoteError::Malformed(e.to_string()))
+        let body =
+            String::from_utf8(cp.to_bytes()).map_err(|e| NoteError::Malformed(e.to_string()))?;
+        check_note_text(&body)?;
+        Ok(body)
     }
 
     /// Parses a checkpoint body (the text of the note, not the signed note).
     pub fn parse_body(body: &str) -> Result<Self, NoteError> {
+        check_note_text(body)?;
         let cp = tlog_tiles::Checkpoint::from_bytes(body.as_bytes())
             .map_err(|e| NoteError::Malformed(e.to_string()))?;
         Ok(Checkpoint {
@@ -43,6 +47,17 @@ impl Checkpoint {
             root_hash: cp.hash().0,
             extensions: cp.extension().lines().map(str::to_string).collect(),
         })
+    }
+}
+
+/// A checkpoint is the text of a signed note, which holds no control character but the
+/// newline: a body that no note can carry is not a checkpoint any log could have signed.
+fn check_note_text(body: &str) -> Result<(), NoteError> {
+    match body.chars().find(|&c| c < ' ' && c != '\n') {
+        Some(c) => Err(NoteError::Malformed(format!(
+            "a checkpoint line contains the control character {c:?}"
+        ))),
+        None => Ok(()),
     }
 }
 

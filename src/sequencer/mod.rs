@@ -32,6 +32,11 @@
 //! operator has run `threadlog verify` and restarted it; reads and proofs of the last
 //! good checkpoint are still served). The same checks run at start-up, before the first
 //! write is accepted. A full queue is refused at once, never buffered.
+//!
+//! A store that cannot commit (a full disk, a lost database) marks the sequencer
+//! unable to commit until a commit succeeds again; meanwhile a probe retries a no-op
+//! write every [`PROBE_INTERVAL`], so readiness comes back by itself when the store does,
+//! even while no client is appending.
 
 mod guard;
 mod receipts;
@@ -135,10 +140,17 @@ struct Request {
     reply: Reply,
 }
 
+/// How often a store that failed to commit is probed until it commits again.
+pub const PROBE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Why the store could not commit at its last attempt, if it could not.
+type CommitFailure = Arc<Mutex<Option<String>>>;
+
 #[derive(Clone)]
 pub struct Sequencer {
     queue: mpsc::Sender<Request>,
     halted: Arc<Mutex<Option<String>>>,
+    commit_failure: CommitFailure,
     pub metrics: Arc<SequencerMetrics>,
 }
 
@@ -150,22 +162,12 @@ struct Worker {
     tiles: Arc<TileCache>,
     config: SequencerConfig,
     halted: Arc<Mutex<Option<String>>>,
+    commit_failure: CommitFailure,
     metrics: Arc<SequencerMetrics>,
     last_time: Option<DateTime<Utc>>,
     /// The last tree this sequencer signed or proved signed; `None` until the store
     /// could be read.
     signed: Option<SignedTree>,
-}
-
-/// Formats integration times with fixed width so they sort as strings.
-pub fn format_time(t: &DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
-}
-
-fn parse_time(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
 }
 
 impl Sequencer {
@@ -182,7 +184,12 @@ impl Sequencer {
     ) -> Self {
         let (queue, rx) = mpsc::channel(config.queue_depth.max(1));
         let halted = Arc::new(Mutex::new(None));
+        let commit_failure = CommitFailure::default();
         let metrics = Arc::new(SequencerMetrics::default());
+        tokio::spawn(probe_while_failing(
+            Arc::downgrade(&commit_failure),
+            store.clone(),
+        ));
         let mut worker = Worker {
             store,
             verifier: signer.verifier_key().clone(),
@@ -191,6 +198,7 @@ impl Sequencer {
             tiles,
             config,
             halted: halted.clone(),
+            commit_failure: commit_failure.clone(),
             metrics: metrics.clone(),
             last_time: None,
             signed: None,
@@ -200,6 +208,7 @@ impl Sequencer {
         Sequencer {
             queue,
             halted,
+            commit_failure,
             metrics,
         }
     }
@@ -227,10 +236,44 @@ impl Sequencer {
 
     /// Why appends are halted, if they are.
     pub fn halted(&self) -> Option<String> {
-        self.halted
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        read(&self.halted)
+    }
+
+    /// Why the store could not commit at the last attempt, until a commit or the probe
+    /// succeeds again.
+    pub fn cannot_commit(&self) -> Option<String> {
+        read(&self.commit_failure)
+    }
+}
+
+fn read(flag: &Mutex<Option<String>>) -> Option<String> {
+    flag.lock().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
+fn set(flag: &Mutex<Option<String>>, value: Option<String>) {
+    *flag.lock().unwrap_or_else(|p| p.into_inner()) = value;
+}
+
+/// Retries a no-op commit while the last one failed, until the sequencer is dropped.
+async fn probe_while_failing(
+    failure: std::sync::Weak<Mutex<Option<String>>>,
+    store: Arc<dyn Store>,
+) {
+    loop {
+        tokio::time::sleep(PROBE_INTERVAL).await;
+        let Some(failure) = failure.upgrade() else {
+            return;
+        };
+        if read(&failure).is_none() {
+            continue;
+        }
+        match store.probe_commit().await {
+            Ok(()) => {
+                tracing::info!("the store commits again");
+                set(&failure, None);
+            }
+            Err(e) => set(&failure, Some(e.to_string())),
+        }
     }
 }
 
@@ -314,14 +357,11 @@ impl Worker {
         if let Some(signed) = &self.signed {
             self.tiles.pin_edge(signed.edge.clone());
         }
-        *self.halted.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason);
+        set(&self.halted, Some(reason));
     }
 
     fn halt_reason(&self) -> Option<String> {
-        self.halted
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        read(&self.halted)
     }
 
     async fn process(&mut self, batch: Vec<Request>) {
@@ -341,6 +381,11 @@ impl Worker {
                     SequencerError::Store(StoreError::Corrupt(reason)) => {
                         self.halt(reason.clone());
                         SequencerError::Halted(reason)
+                    }
+                    SequencerError::Store(StoreError::Unavailable(reason)) => {
+                        tracing::warn!(%reason, "batch failed: the store cannot commit");
+                        set(&self.commit_failure, Some(reason.clone()));
+                        SequencerError::Store(StoreError::Unavailable(reason))
                     }
                     e => {
                         tracing::warn!(error = %e, "batch failed");
@@ -404,7 +449,7 @@ impl Worker {
         self.signed = Some(base.clone());
         let size = base.size;
         // Another server may have appended since our last batch: its time is the floor.
-        if let Some(t) = frontier.created_at.as_deref().and_then(parse_time) {
+        if let Some(t) = frontier.created_at.as_deref().and_then(crate::time::parse) {
             self.last_time = Some(self.last_time.map_or(t, |l| l.max(t)));
         }
         // Corrected events are looked up with the entries' own keys, in the same query.
@@ -448,7 +493,7 @@ impl Worker {
         // Step 4.
         let clock = (self.config.clock)();
         let now = self.last_time.map_or(clock, |last| last.max(clock));
-        let integrated_at = format_time(&now);
+        let integrated_at = crate::time::format(&now);
         let mut entries = Vec::with_capacity(new_refs.len());
         let mut hashes = Vec::with_capacity(new_refs.len());
         for (i, r) in new_refs.iter().enumerate() {
@@ -512,6 +557,7 @@ impl Worker {
         };
         tx.write(&batch).await?;
         tx.commit().await?;
+        set(&self.commit_failure, None);
 
         self.signed = Some(next);
         self.last_time = Some(now);

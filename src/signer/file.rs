@@ -55,8 +55,10 @@ impl FileSigner {
             return Err(key_err(
                 path,
                 format!(
-                    "mode is {:o}; it must not be readable by group or others (chmod 600)",
-                    mode & 0o777
+                    "mode is {:o}; it must not be readable by group or others: run \
+                     `chmod 600 {}`",
+                    mode & 0o777,
+                    path.display()
                 ),
             ));
         }

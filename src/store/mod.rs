@@ -120,10 +120,19 @@ pub struct EntryQuery {
     pub limit: u32,
 }
 
+/// An API token as stored: never the secret, only who holds it and its lifecycle. Times
+/// are RFC 3339 text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenRecord {
     pub name: String,
     pub role: String,
+    pub created_at: String,
+    /// After this instant the token is refused; `None`: it does not expire.
+    pub expires_at: Option<String>,
+    /// When `token revoke` ended it; a revoked token is refused from the next request on.
+    pub revoked_at: Option<String>,
+    /// Updated at most once a minute per server, so it may lag by that much.
+    pub last_used_at: Option<String>,
 }
 
 /// The right edge of the log as the append transaction sees it.
@@ -200,16 +209,34 @@ pub trait Store: Send + Sync {
     /// The document with this SHA-256. Every stored blob is bound by a committed entry:
     /// both are written in one transaction.
     async fn blob(&self, sha256: &[u8; 32]) -> Result<Option<StoredBlob>, StoreError>;
+    /// Records a new token (its hash only); `expires_at` is RFC 3339 or `None` for never.
     async fn insert_token(
         &self,
         name: &str,
         role: &str,
         token_sha256: &[u8; 32],
+        expires_at: Option<&str>,
     ) -> Result<(), StoreError>;
+    /// The token with this hash, revoked and expired ones included (the caller refuses
+    /// them). Read from the primary on every request: a revocation made through any
+    /// server or the CLI counts from the next request.
     async fn token(&self, token_sha256: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError>;
+    /// Every token ever created, oldest first.
+    async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
+    /// Revokes every unrevoked token named `name` as of `at`; returns how many.
+    async fn revoke_tokens(&self, name: &str, at: &str) -> Result<u64, StoreError>;
+    /// Records that the token was used at `at`.
+    async fn touch_token(&self, token_sha256: &[u8; 32], at: &str) -> Result<(), StoreError>;
     /// A cheap round trip, for readiness probes.
     async fn ping(&self) -> Result<(), StoreError>;
+    /// Commits a write that changes no data (the meta row set to itself), to learn
+    /// whether the store can commit now: after a full disk, a read-only file system or a
+    /// lost primary, reads may answer while every commit fails.
+    async fn probe_commit(&self) -> Result<(), StoreError>;
 }
+
+/// The no-op write of [`Store::probe_commit`], in the SQL both backends share.
+pub(crate) const PROBE_COMMIT_SQL: &str = "UPDATE meta SET origin = origin WHERE id = 1";
 
 /// Index and size conversions to SQL integers, in one place.
 pub(crate) fn to_sql(v: u64) -> Result<i64, StoreError> {
@@ -339,6 +366,44 @@ pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {
             redact(url)
         )))
     }
+}
+
+/// Opens a store only to read it, changing nothing of what it reads: no migrations, no
+/// created files. SQLite opens the file read-only (immutable when no `-wal` file exists,
+/// so not even `-wal`/`-shm` appear); PostgreSQL runs every statement in a READ ONLY
+/// transaction, so a role with SELECT privileges suffices. For `verify --database`.
+pub async fn open_read_only(url: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(std::sync::Arc::new(SqliteStore::open_read_only(url).await?))
+    } else if is_postgres(url) {
+        Ok(std::sync::Arc::new(PostgresStore::open_reader(url).await?))
+    } else {
+        Err(StoreError::Config(format!(
+            "unsupported database URL scheme in {:?}; use sqlite://PATH or postgres://…",
+            redact(url)
+        )))
+    }
+}
+
+/// The file of a SQLite database URL (`None` for other URLs and in-memory databases).
+pub fn sqlite_file(url: &str) -> Result<Option<std::path::PathBuf>, StoreError> {
+    if !url.starts_with("sqlite:") || url.contains(":memory:") || url.contains("mode=memory") {
+        return Ok(None);
+    }
+    let opts = <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(url)
+        .map_err(|e| StoreError::Config(format!("{url}: {e}")))?;
+    let path = opts.get_filename();
+    Ok((!path.as_os_str().is_empty()).then(|| path.to_path_buf()))
+}
+
+/// Creates a data directory (and missing parents) readable by the owner only: it holds
+/// the database and the signing key.
+pub fn create_data_dir(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
 }
 
 /// Opens a read-only view for auditor reads (`THREADLOG_READ_DATABASE_URL`): a

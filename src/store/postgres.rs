@@ -23,13 +23,18 @@ pub struct PostgresStore {
     reader: PgPool,
 }
 
-async fn pool(url: &str, max: u32) -> Result<PgPool, StoreError> {
+async fn pool(url: &str, max: u32, read_only: bool) -> Result<PgPool, StoreError> {
     // A commit is our acknowledgement, so it must wait for the WAL flush (and for
     // synchronous standbys, where configured) whatever the server's default says.
-    let opts = PgConnectOptions::from_str(url)
+    let mut opts = PgConnectOptions::from_str(url)
         .map_err(|e| StoreError::Config(format!("DATABASE_URL: {e}")))?
         .application_name("threadlog")
         .options([("synchronous_commit", "on")]);
+    if read_only {
+        // Every transaction READ ONLY: PostgreSQL itself refuses any write, whatever
+        // the role may do.
+        opts = opts.options([("default_transaction_read_only", "on")]);
+    }
     // A short acquire timeout turns a database outage into a prompt 503 instead of
     // requests piling up; the pool reconnects on its own when the server returns.
     PgPoolOptions::new()
@@ -44,19 +49,20 @@ impl PostgresStore {
     /// Connects to the primary at `url` and applies migrations (under sqlx's own
     /// advisory lock, so replicas starting together migrate once).
     pub async fn open(url: &str) -> Result<Self, StoreError> {
-        let writer = pool(url, 4).await?;
+        let writer = pool(url, 4, false).await?;
         sqlx::migrate!("migrations/postgres")
             .run(&writer)
             .await
             .map_err(|e| StoreError::Unavailable(format!("migration failed: {e}")))?;
-        let reader = pool(url, 8).await?;
+        let reader = pool(url, 8, false).await?;
         Ok(PostgresStore { writer, reader })
     }
 
     /// Connects to a read replica (or any database holding the log) for reads only;
-    /// never migrates. Appends through it fail: the replica is read-only.
+    /// never migrates, and every transaction is READ ONLY, so appends through it fail
+    /// and a role with only SELECT privileges suffices.
     pub async fn open_reader(url: &str) -> Result<Self, StoreError> {
-        let reader = pool(url, 8).await?;
+        let reader = pool(url, 8, true).await?;
         Ok(PostgresStore {
             writer: reader.clone(),
             reader,
@@ -117,7 +123,7 @@ impl AppendTx for PgAppend {
         )
         .bind(&meta.origin)
         .bind(&meta.verifier_key)
-        .bind(chrono::Utc::now().to_rfc3339())
+        .bind(crate::time::now())
         .execute(&mut *self.tx)
         .await
         .map_err(db_err)?;
@@ -454,14 +460,17 @@ impl Store for PostgresStore {
         name: &str,
         role: &str,
         token_sha256: &[u8; 32],
+        expires_at: Option<&str>,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO tokens (name, role, token_sha256, created_at) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO tokens (name, role, token_sha256, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(name)
         .bind(role)
         .bind(token_sha256.as_slice())
-        .bind(chrono::Utc::now().to_rfc3339())
+        .bind(crate::time::now())
+        .bind(expires_at)
         .execute(&self.writer)
         .await
         .map_err(db_err)?;
@@ -469,23 +478,64 @@ impl Store for PostgresStore {
     }
 
     async fn token(&self, token_sha256: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
-        // The primary, so a token created a moment ago works at once.
-        let row = sqlx::query("SELECT name, role FROM tokens WHERE token_sha256 = $1")
+        // The primary, so a token created or revoked a moment ago counts at once.
+        sqlx::query(&format!(
+            "SELECT {} FROM tokens WHERE token_sha256 = $1",
+            rows::TOKEN_COLUMNS
+        ))
+        .bind(token_sha256.as_slice())
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(db_err)?
+        .map(|r| rows::token(&r))
+        .transpose()
+    }
+
+    async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {} FROM tokens ORDER BY id",
+            rows::TOKEN_COLUMNS
+        ))
+        .fetch_all(&self.writer)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(rows::token)
+        .collect()
+    }
+
+    async fn revoke_tokens(&self, name: &str, at: &str) -> Result<u64, StoreError> {
+        let done =
+            sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL")
+                .bind(at)
+                .bind(name)
+                .execute(&self.writer)
+                .await
+                .map_err(db_err)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn touch_token(&self, token_sha256: &[u8; 32], at: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE tokens SET last_used_at = $1 WHERE token_sha256 = $2")
+            .bind(at)
             .bind(token_sha256.as_slice())
-            .fetch_optional(&self.writer)
+            .execute(&self.writer)
             .await
             .map_err(db_err)?;
-        row.map(|r| {
-            Ok(TokenRecord {
-                name: r.col("name")?,
-                role: r.col("role")?,
-            })
-        })
-        .transpose()
+        Ok(())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1")
+            .execute(&self.writer)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn probe_commit(&self) -> Result<(), StoreError> {
+        // A write statement outside a transaction commits on its own.
+        sqlx::query(PROBE_COMMIT_SQL)
             .execute(&self.writer)
             .await
             .map_err(db_err)?;

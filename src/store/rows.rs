@@ -2,7 +2,9 @@
 //! columns, so a stored checkpoint, entry or idempotency key reads the same way from
 //! either. No SQL text here.
 
-use super::{from_sql, DedupHit, StoreError, StoredBlob, StoredCheckpoint, StoredEntry};
+use super::{
+    from_sql, DedupHit, StoreError, StoredBlob, StoredCheckpoint, StoredEntry, TokenRecord,
+};
 use crate::merkle::Hash;
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
@@ -93,5 +95,25 @@ where
         media_type: row.col("media_type")?,
         index: from_sql(row.col("idx")?)?,
         data: row.col("data")?,
+    })
+}
+
+/// The token columns `token` decodes, in the SELECT lists of both backends.
+pub(super) const TOKEN_COLUMNS: &str =
+    "name, role, created_at, expires_at, revoked_at, last_used_at";
+
+pub(super) fn token<R: LogRow>(row: &R) -> Result<TokenRecord, StoreError>
+where
+    for<'r> &'r str: ColumnIndex<R>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> Option<String>: Decode<'r, R::Database> + Type<R::Database>,
+{
+    Ok(TokenRecord {
+        name: row.col("name")?,
+        role: row.col("role")?,
+        created_at: row.col("created_at")?,
+        expires_at: row.col("expires_at")?,
+        revoked_at: row.col("revoked_at")?,
+        last_used_at: row.col("last_used_at")?,
     })
 }

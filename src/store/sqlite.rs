@@ -2,11 +2,15 @@
 //! reader pool, so auditor reads never queue behind the writer; WAL journal with
 //! `synchronous=FULL`, so a committed batch survives power loss. The log lock is SQLite's
 //! own write lock, taken up front with `BEGIN IMMEDIATE`.
+//!
+//! The database file is created with mode 0600 before SQLite opens it; SQLite gives its
+//! `-wal` and `-shm` files the mode of the database file, so they are private too.
 
 use super::rows::{self, db_err, LogRow};
 use super::*;
+use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
+use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -21,6 +25,9 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) the database at `url` and applies migrations.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
+        if let Some(path) = super::sqlite_file(url)? {
+            create_private(&path)?;
+        }
         let opts = SqliteConnectOptions::from_str(url)
             .map_err(|e| StoreError::Config(format!("{url}: {e}")))?
             .create_if_missing(true)
@@ -46,10 +53,77 @@ impl SqliteStore {
             .map_err(db_err)?;
         Ok(SqliteStore { writer, reader })
     }
+
+    /// Opens an existing database to read it only, without migrations. Read-only
+    /// connections still create `-wal` and `-shm` files, unless the file is opened as
+    /// immutable; that is safe when no `-wal` exists (no writer has it open, and every
+    /// commit is in the main file). With a `-wal` present, its commits must be read, so
+    /// the file is opened read-only through the existing `-wal`/`-shm`.
+    pub async fn open_read_only(url: &str) -> Result<Self, StoreError> {
+        let path = super::sqlite_file(url)?
+            .ok_or_else(|| StoreError::Config(format!("{url} names no database file")))?;
+        if !path.exists() {
+            return Err(StoreError::Config(format!(
+                "{} does not exist",
+                path.display()
+            )));
+        }
+        let mut wal = path.clone().into_os_string();
+        wal.push("-wal");
+        let opts = SqliteConnectOptions::new()
+            .filename(&path)
+            .read_only(true)
+            .immutable(!std::path::Path::new(&wal).exists())
+            .busy_timeout(Duration::from_secs(5));
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(opts)
+            .await
+            .map_err(db_err)?;
+        Ok(SqliteStore {
+            writer: reader.clone(),
+            reader,
+        })
+    }
 }
 
+/// Creates the database file with mode 0600 if it does not exist yet.
+fn create_private(path: &std::path::Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Config(format!(
+            "cannot create {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// An append transaction on the writer connection, begun and ended with plain SQL rather
+/// than `sqlx::Transaction`: when a statement or the COMMIT fails with `SQLITE_FULL` or
+/// `SQLITE_IOERR`, SQLite may already have rolled the transaction back, the ROLLBACK sqlx
+/// then sends fails, and sqlx keeps counting the connection as inside a transaction, so
+/// every later `BEGIN IMMEDIATE` is refused even after space returns. Here a transaction
+/// that did not commit closes its connection instead (closing is SQLite's rollback), and
+/// the pool opens a fresh one.
 struct SqliteAppend {
-    tx: Transaction<'static, Sqlite>,
+    tx: PoolConnection<Sqlite>,
+    committed: bool,
+}
+
+impl Drop for SqliteAppend {
+    fn drop(&mut self) {
+        if !self.committed {
+            self.tx.close_on_drop();
+        }
+    }
 }
 
 #[async_trait]
@@ -110,7 +184,7 @@ impl AppendTx for SqliteAppend {
         sqlx::query("INSERT INTO meta (id, origin, verifier_key, created_at) VALUES (1, ?, ?, ?)")
             .bind(&meta.origin)
             .bind(&meta.verifier_key)
-            .bind(chrono::Utc::now().to_rfc3339())
+            .bind(crate::time::now())
             .execute(&mut *self.tx)
             .await
             .map_err(db_err)?;
@@ -256,20 +330,28 @@ impl AppendTx for SqliteAppend {
         super::thread::sqlite::advance(&mut self.tx, from, to).await
     }
 
-    async fn commit(self: Box<Self>) -> Result<(), StoreError> {
-        self.tx.commit().await.map_err(db_err)
+    async fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
+        sqlx::query("COMMIT")
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
+        self.committed = true;
+        Ok(())
     }
 }
 
 #[async_trait]
 impl Store for SqliteStore {
     async fn begin_append(&self) -> Result<Box<dyn AppendTx>, StoreError> {
-        let tx = self
-            .writer
-            .begin_with("BEGIN IMMEDIATE")
+        let mut tx = self.writer.acquire().await.map_err(db_err)?;
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-        Ok(Box::new(SqliteAppend { tx }))
+        Ok(Box::new(SqliteAppend {
+            tx,
+            committed: false,
+        }))
     }
 
     async fn meta(&self) -> Result<Option<LogMeta>, StoreError> {
@@ -405,14 +487,17 @@ impl Store for SqliteStore {
         name: &str,
         role: &str,
         token_sha256: &[u8; 32],
+        expires_at: Option<&str>,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO tokens (name, role, token_sha256, created_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO tokens (name, role, token_sha256, created_at, expires_at) \
+             VALUES (?, ?, ?, ?, ?)",
         )
         .bind(name)
         .bind(role)
         .bind(token_sha256.as_slice())
-        .bind(chrono::Utc::now().to_rfc3339())
+        .bind(crate::time::now())
+        .bind(expires_at)
         .execute(&self.writer)
         .await
         .map_err(db_err)?;
@@ -420,23 +505,66 @@ impl Store for SqliteStore {
     }
 
     async fn token(&self, token_sha256: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
-        let row = sqlx::query("SELECT name, role FROM tokens WHERE token_sha256 = ?")
+        // Each read is its own transaction on the file: a revocation committed by any
+        // process is seen by the next request.
+        sqlx::query(&format!(
+            "SELECT {} FROM tokens WHERE token_sha256 = ?",
+            rows::TOKEN_COLUMNS
+        ))
+        .bind(token_sha256.as_slice())
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db_err)?
+        .map(|r| rows::token(&r))
+        .transpose()
+    }
+
+    async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {} FROM tokens ORDER BY id",
+            rows::TOKEN_COLUMNS
+        ))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(rows::token)
+        .collect()
+    }
+
+    async fn revoke_tokens(&self, name: &str, at: &str) -> Result<u64, StoreError> {
+        let done =
+            sqlx::query("UPDATE tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL")
+                .bind(at)
+                .bind(name)
+                .execute(&self.writer)
+                .await
+                .map_err(db_err)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn touch_token(&self, token_sha256: &[u8; 32], at: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE tokens SET last_used_at = ? WHERE token_sha256 = ?")
+            .bind(at)
             .bind(token_sha256.as_slice())
-            .fetch_optional(&self.reader)
+            .execute(&self.writer)
             .await
             .map_err(db_err)?;
-        row.map(|r| {
-            Ok(TokenRecord {
-                name: r.col("name")?,
-                role: r.col("role")?,
-            })
-        })
-        .transpose()
+        Ok(())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1")
             .execute(&self.reader)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn probe_commit(&self) -> Result<(), StoreError> {
+        // A write statement outside a transaction commits on its own.
+        sqlx::query(PROBE_COMMIT_SQL)
+            .execute(&self.writer)
             .await
             .map_err(db_err)?;
         Ok(())

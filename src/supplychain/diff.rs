@@ -7,6 +7,7 @@
 //! versions pair first, a single leftover on each side is a change, and any other leftovers
 //! are added or removed.
 
+use crate::escape::markdown as cell;
 use crate::supplychain::cyclonedx::Component;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -138,10 +139,6 @@ pub fn diff(from: &[Component], to: &[Component]) -> Diff {
     d
 }
 
-fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
-}
-
 fn opt(s: &Option<String>) -> String {
     s.as_deref().map_or("–".to_string(), cell)
 }
@@ -153,7 +150,9 @@ fn list(items: &[String]) -> String {
 /// The diff as a Markdown report; `from` and `to` name the two SBOMs.
 pub fn markdown(d: &Diff, from: &str, to: &str) -> String {
     let mut s = format!(
-        "# SBOM diff\n\nFrom `{from}` to `{to}`: {} added, {} removed, {} changed, {} unchanged.\n",
+        "# SBOM diff\n\nFrom {} to {}: {} added, {} removed, {} changed, {} unchanged.\n",
+        cell(from),
+        cell(to),
         d.added.len(),
         d.removed.len(),
         d.changed.len(),
@@ -170,7 +169,7 @@ pub fn markdown(d: &Diff, from: &str, to: &str) -> String {
             let c = &k.component;
             let licenses: Vec<String> = c.licenses.iter().cloned().collect();
             s.push_str(&format!(
-                "| {} | {} | {} | `{}` |\n",
+                "| {} | {} | {} | {} |\n",
                 cell(&c.name),
                 opt(&c.version),
                 list(&licenses),
@@ -197,7 +196,7 @@ pub fn markdown(d: &Diff, from: &str, to: &str) -> String {
                 })
             };
             s.push_str(&format!(
-                "| {} | {} | {} | {} | `{}` |\n",
+                "| {} | {} | {} | {} | {} |\n",
                 cell(&c.name),
                 version,
                 sets(&c.hashes),
@@ -277,7 +276,7 @@ mod tests {
             "{md}"
         );
         assert!(
-            md.contains("| b |  |  | + GPL-3.0-only; − MIT | `pkg:cargo/b` |"),
+            md.contains("| b |  |  | + GPL-3.0-only; − MIT | pkg:cargo/b |"),
             "{md}"
         );
     }

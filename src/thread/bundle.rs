@@ -1,15 +1,16 @@
 //! Building an evidence bundle from the store: the thread answer around a node at one
-//! checkpoint, every entry it names and every entry naming the node, each with its exact
-//! leaf bytes and inclusion proof, and the key handovers from the log's first key. The
+//! checkpoint, every entry it is derived from (so a verifier can derive it again) and
+//! every entry naming the node, each with its exact leaf bytes and inclusion proof, and the key handovers from the log's first key. The
 //! bundle is verified with the log's first key before it is returned.
 
-use super::{trace, Direction, ThreadError, TraceOptions};
+use super::trace::trace_with_leaves;
+use super::{Direction, ThreadError, TraceOptions};
 use crate::bundle::{self, Bundle, BundleEntry, KeyHandover, FORMAT};
 use crate::merkle::{self, Hash, TileSet};
 use crate::store::{EntryQuery, Store, StoreError, StoredEntry, TileCache};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 #[derive(Debug, Clone, Copy)]
 pub struct BundleOptions {
@@ -76,7 +77,7 @@ pub async fn build_bundle(
     node: &str,
     opts: &BundleOptions,
 ) -> Result<Bundle, ThreadError> {
-    let thread = trace(
+    let (thread, mut leaves) = trace_with_leaves(
         store,
         node,
         &TraceOptions {
@@ -88,9 +89,11 @@ pub async fn build_bundle(
     )
     .await?;
     let size = thread.checkpoint.tree_size;
+    if leaves.len() > opts.max_entries {
+        return Err(too_many(leaves.len(), opts.max_entries));
+    }
 
-    // The entries: those stating the answer's edges and corrections, and the node's own.
-    let mut leaves: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
+    // The entries: those the answer is derived from, and the node's own.
     let mut after = None;
     loop {
         let page = store
@@ -112,20 +115,6 @@ pub async fn build_bundle(
         }
         if last {
             break;
-        }
-    }
-    let named = thread.edges.iter().map(|e| e.entry).chain(
-        thread
-            .corrections
-            .iter()
-            .flat_map(|c| [c.entry, c.corrects]),
-    );
-    for i in named.collect::<BTreeSet<_>>() {
-        if !leaves.contains_key(&i) {
-            if leaves.len() >= opts.max_entries {
-                return Err(too_many(leaves.len() + 1, opts.max_entries));
-            }
-            leaves.insert(i, entry(store, i).await?.leaf);
         }
     }
     let indexes: Vec<u64> = leaves.keys().copied().collect();
@@ -191,7 +180,7 @@ pub async fn build_bundle(
         thread: serde_json::to_value(&thread)
             .map_err(|e| StoreError::Corrupt(format!("the thread answer: {e}")))?,
         key_history,
-        exported_at: crate::sequencer::format_time(&chrono::Utc::now()),
+        exported_at: crate::time::now(),
     };
     // Check our own work: the bundle must verify from the log's first key.
     let first = keys[0]

@@ -3,11 +3,8 @@
 //! the trace was computed at is written as comments, signed note included.
 
 use super::trace::Trace;
+use crate::escape::{dot as quoted, dot_comment};
 use std::fmt::Write;
-
-fn quoted(s: &str) -> String {
-    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
-}
 
 fn shape(node_type: &str) -> &'static str {
     match node_type {
@@ -23,14 +20,14 @@ fn shape(node_type: &str) -> &'static str {
 
 pub fn trace_dot(t: &Trace) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "// threadlog thread of {}", t.node);
+    let _ = writeln!(out, "// threadlog thread of {}", dot_comment(&t.node));
     let _ = writeln!(
         out,
         "// direction {}, depth {}{}",
         t.direction,
         t.depth,
         if t.truncated {
-            format!(", truncated: {}", t.truncation.join("; "))
+            format!(", truncated: {}", dot_comment(&t.truncation.join("; ")))
         } else {
             String::new()
         }
@@ -41,7 +38,7 @@ pub fn trace_dot(t: &Trace) -> String {
         t.checkpoint.tree_size, t.checkpoint.root_hash
     );
     for line in t.checkpoint.note.lines() {
-        let _ = writeln!(out, "//   {line}");
+        let _ = writeln!(out, "//   {}", dot_comment(line));
     }
     out.push_str("digraph thread {\n  rankdir=LR;\n");
     let _ = writeln!(
@@ -89,14 +86,4 @@ pub fn trace_dot(t: &Trace) -> String {
     }
     out.push_str("}\n");
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ids_are_quoted_and_escaped() {
-        assert_eq!(quoted(r#"lot:a"b\c"#), r#""lot:a\"b\\c""#);
-    }
 }

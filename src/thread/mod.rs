@@ -9,20 +9,18 @@
 pub mod backfill;
 mod bundle;
 pub mod dot;
+pub mod graph;
 mod recall;
 mod trace;
 
 pub use backfill::backfill;
 pub use bundle::{build_bundle, BundleOptions};
+pub use graph::{CheckpointRef, MAX_DEPTH};
 pub use recall::{recall_impact, Recall, RecallOptions, Suspect};
 pub use trace::{trace, Direction, Trace, TraceOptions};
 
 use crate::entry::NodeType;
 use crate::store::{Backlog, Store, StoreError, StoredCheckpoint};
-use serde::Serialize;
-
-/// Deepest trace or recall, in edges from the start.
-pub const MAX_DEPTH: u32 = 64;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ThreadError {
@@ -52,16 +50,6 @@ pub fn parse_node(id: &str) -> Result<NodeType, ThreadError> {
              equipment:ID, sha256:HEX (program or software) or customer:ID"
         ))
     })
-}
-
-/// The checkpoint an answer is computed at, as the answer carries it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct CheckpointRef {
-    pub tree_size: u64,
-    /// Base64 root hash.
-    pub root_hash: String,
-    /// The signed checkpoint note, to check the answer's tree size and root offline.
-    pub note: String,
 }
 
 impl From<&StoredCheckpoint> for CheckpointRef {
@@ -97,15 +85,6 @@ pub async fn checkpoint_at(
     Ok(cp)
 }
 
-/// Microseconds since the epoch as the fixed-width RFC 3339 UTC form used everywhere.
-pub fn format_micros(at: i64) -> String {
-    // The same text as `sequencer::format_time`, without parsing a format string per
-    // edge (a trace formats thousands).
-    chrono::DateTime::from_timestamp_micros(at)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
-        .unwrap_or_default()
-}
-
 /// An RFC 3339 time as microseconds since the epoch, for time windows.
 pub fn parse_micros(name: &str, s: &str) -> Result<i64, ThreadError> {
     chrono::DateTime::parse_from_rfc3339(s)
@@ -115,15 +94,4 @@ pub fn parse_micros(name: &str, s: &str) -> Result<i64, ThreadError> {
                 "{name}: {s:?} is not an RFC 3339 timestamp with offset ({e})"
             ))
         })
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn edge_times_read_like_integration_times() {
-        for at in [0, 1_795_525_200_000_000, 1_795_525_200_123_456] {
-            let t = chrono::DateTime::from_timestamp_micros(at).unwrap();
-            assert_eq!(super::format_micros(at), crate::sequencer::format_time(&t));
-        }
-    }
 }

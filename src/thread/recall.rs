@@ -12,7 +12,8 @@
 //! (an assembly taken apart and rebuilt from its own part), "nothing leaves" applies to
 //! the loop as a whole: every material of a loop nothing leaves is finished.
 
-use super::trace::{Corrections, TraceEdge};
+use super::graph::{LoggedEdge, TraceEdge};
+use super::trace::load_corrections;
 use super::{checkpoint_at, parse_micros, parse_node, CheckpointRef, ThreadError, MAX_DEPTH};
 use crate::entry::{EdgeKind, NodeType};
 use crate::store::{EdgeEnd, EdgeQuery, Store, StoredEdge};
@@ -355,6 +356,28 @@ fn components(adj: &[Vec<usize>]) -> Vec<usize> {
     comp
 }
 
+/// Whether any entry below `below` names `node`, as a subject or as an edge's end. A
+/// suspect never seen is a typo or another log's node: "nothing affected" would be a
+/// false all-clear.
+async fn known(store: &dyn Store, node: &str, below: u64) -> Result<bool, ThreadError> {
+    for end in [EdgeEnd::From, EdgeEnd::To] {
+        let mut q = EdgeQuery::new(vec![node.to_string()], end, below);
+        q.limit = Some(1);
+        if !store.edges(&q).await?.is_empty() {
+            return Ok(true);
+        }
+    }
+    let named = store
+        .entries(&crate::store::EntryQuery {
+            subject: Some(node.to_string()),
+            below: Some(below),
+            limit: 1,
+            ..Default::default()
+        })
+        .await?;
+    Ok(!named.is_empty())
+}
+
 /// Everything finished downstream of the suspects, computed at one checkpoint.
 pub async fn recall_impact(
     store: &dyn Store,
@@ -365,8 +388,14 @@ pub async fn recall_impact(
     let cp = checkpoint_at(store, opts.tree_size).await?;
     let below = cp.tree_size;
     let g = collect(store, suspects, &windows, below, opts).await?;
+    for s in suspects {
+        if g.out.get(&s.node).is_none_or(Vec::is_empty) && !known(store, &s.node, below).await? {
+            return Err(ThreadError::UnknownNode(s.node.clone(), below));
+        }
+    }
 
-    let corrections = Corrections::load(store, &g.edges, below).await?;
+    let indexes = g.edges.iter().map(|e| e.index).collect();
+    let corrections = load_corrections(store, &indexes, below).await?;
 
     // Paths: breadth-first from the suspects, first over uncorrected edges only, then
     // over all edges for what is left.
@@ -480,7 +509,7 @@ pub async fn recall_impact(
             let mut path = Vec::new();
             let mut at = *n;
             while let Some((Some(i), _, _)) = parent.get(at).copied() {
-                path.push(corrections.edge(&g.edges[i]));
+                path.push(corrections.edge(&LoggedEdge::from(&g.edges[i])));
                 at = g.edges[i].from.as_str();
             }
             path.reverse();

@@ -5,38 +5,24 @@
 //! depth bound and a node bound; the answer says when either cut it short. `both` is the
 //! union of the upstream and the downstream graph of the start node, not the undirected
 //! closure (which would reach the whole plant through any shared printer).
+//!
+//! The store's edge index only finds the entries the walk meets; the answer is derived
+//! from their leaves by `graph::derive`, the same function that checks an evidence
+//! bundle's thread offline.
 
-use super::{checkpoint_at, format_micros, parse_node, CheckpointRef, ThreadError, MAX_DEPTH};
-use crate::entry::{EdgeKind, NodeType};
-use crate::store::{EdgeEnd, EdgeQuery, EntryQuery, Store, StoredEdge};
-use serde::Serialize;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use super::graph::{self, Corrections, End, LoggedEdge, Query, Walk};
+use super::{checkpoint_at, parse_node, CheckpointRef, ThreadError, MAX_DEPTH};
+use crate::store::{EdgeEnd, EdgeQuery, EntryQuery, Store, StoreError, StoredEdge};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    Backward,
-    Forward,
-    Both,
-}
+pub use super::graph::{Direction, Trace};
 
 impl Direction {
     pub fn parse(s: &str) -> Result<Self, ThreadError> {
-        match s {
-            "backward" => Ok(Direction::Backward),
-            "forward" => Ok(Direction::Forward),
-            "both" => Ok(Direction::Both),
-            other => Err(ThreadError::BadRequest(format!(
-                "direction: {other:?}; use backward, forward or both"
-            ))),
-        }
-    }
-
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Direction::Backward => "backward",
-            Direction::Forward => "forward",
-            Direction::Both => "both",
-        }
+        Direction::from_name(s).ok_or_else(|| {
+            ThreadError::BadRequest(format!("direction: {s:?}; use backward, forward or both"))
+        })
     }
 }
 
@@ -62,134 +48,80 @@ impl Default for TraceOptions {
     }
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct TraceNode {
-    pub id: String,
-    #[serde(rename = "type")]
-    pub node_type: &'static str,
-    /// Edges from the start node.
-    pub depth: u32,
-    /// `start`, `upstream` or `downstream`.
-    pub side: &'static str,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct TraceEdge {
-    pub from: String,
-    pub to: String,
-    pub kind: &'static str,
-    /// The index of the entry that created the edge.
-    pub entry: u64,
-    /// The event's effective time, UTC.
-    pub effective_time: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub label: Option<String>,
-    /// Later entries that correct the one that created this edge.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub corrected_by: Vec<u64>,
-    /// The entry that the one creating this edge corrects.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub corrects: Option<u64>,
-    /// How many other entries state the same edge (e.g. every print from one spool says
-    /// the spool belongs to its lot); `entry` is the first of them no correction touches.
-    #[serde(skip_serializing_if = "is_zero")]
-    pub also_stated_by: usize,
-}
-
-fn is_zero(n: &usize) -> bool {
-    *n == 0
-}
-
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
-pub struct CorrectionRef {
-    /// The correcting entry.
-    pub entry: u64,
-    /// The entry it corrects.
-    pub corrects: u64,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Trace {
-    pub node: String,
-    pub direction: &'static str,
-    pub depth: u32,
-    pub checkpoint: CheckpointRef,
-    pub nodes: Vec<TraceNode>,
-    pub edges: Vec<TraceEdge>,
-    /// Every correction touching an entry that states an edge above, both sides named.
-    pub corrections: Vec<CorrectionRef>,
-    pub truncated: bool,
-    /// Why the graph was cut short: the depth bound, the node bound, or both.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub truncation: Vec<String>,
-}
-
-type EdgeKey = (u64, String, String, EdgeKind);
-
-/// What a walk collected.
-#[derive(Default)]
-struct Walk {
-    nodes: HashMap<String, (u32, &'static str)>,
-    edges: BTreeMap<EdgeKey, StoredEdge>,
-    truncation: Vec<String>,
-}
-
-impl Walk {
-    fn note(&mut self, why: String) {
-        if !self.truncation.contains(&why) {
-            self.truncation.push(why);
+impl From<&StoredEdge> for LoggedEdge {
+    fn from(e: &StoredEdge) -> Self {
+        LoggedEdge {
+            from: e.from.clone(),
+            to: e.to.clone(),
+            kind: e.kind,
+            index: e.index,
+            at: e.at,
+            label: e.label.clone(),
         }
     }
 }
 
-/// Walks from `start` along `end` for up to `depth` levels.
-async fn walk(
+fn edge_end(end: End) -> EdgeEnd {
+    match end {
+        End::From => EdgeEnd::From,
+        End::To => EdgeEnd::To,
+    }
+}
+
+/// The corrections touching some entries (either side), below a tree size.
+pub(super) async fn load_corrections(
     store: &dyn Store,
-    start: &str,
-    end: EdgeEnd,
+    indexes: &BTreeSet<u64>,
     below: u64,
-    depth: u32,
-    max_nodes: usize,
-    w: &mut Walk,
-) -> Result<(), ThreadError> {
-    let side = match end {
-        EdgeEnd::From => "downstream",
-        EdgeEnd::To => "upstream",
-    };
-    let mut frontier = vec![start.to_string()];
-    for level in 1..=depth {
-        if frontier.is_empty() {
-            return Ok(());
-        }
-        let mut found = store.edges(&EdgeQuery::new(frontier, end, below)).await?;
-        found.sort_by(|a, b| (a.index, &a.from, &a.to).cmp(&(b.index, &b.from, &b.to)));
-        let mut next = Vec::new();
-        for e in found {
-            let other = match end {
-                EdgeEnd::From => &e.to,
-                EdgeEnd::To => &e.from,
-            };
-            if !w.nodes.contains_key(other) {
-                if w.nodes.len() >= max_nodes {
-                    w.note(format!("node limit of {max_nodes} reached"));
-                    continue;
-                }
-                w.nodes.insert(other.clone(), (level, side));
-                next.push(other.clone());
+) -> Result<Corrections, ThreadError> {
+    let indexes: Vec<u64> = indexes.iter().copied().collect();
+    let found = store.corrections(&indexes, below).await?;
+    Ok(Corrections::new(
+        found.into_iter().map(|c| (c.by, c.corrected)),
+    ))
+}
+
+/// Index gaps read through rather than split into another query.
+const GAP: u64 = 16;
+/// Most entries one read of a run of indexes covers.
+const RUN: u64 = 1000;
+
+/// The leaves of some entries, by index: one ordered range read per run of nearby
+/// indexes (the entries of one production step sit close together in the log).
+async fn read_leaves(
+    store: &dyn Store,
+    indexes: &BTreeSet<u64>,
+) -> Result<BTreeMap<u64, Vec<u8>>, ThreadError> {
+    let mut out = BTreeMap::new();
+    let mut wanted = indexes.iter().copied().peekable();
+    while let Some(first) = wanted.next() {
+        let mut last = first;
+        while let Some(&next) = wanted.peek() {
+            if next - last > GAP || next - first >= RUN {
+                break;
             }
-            w.edges
-                .insert((e.index, e.from.clone(), e.to.clone(), e.kind), e);
+            last = next;
+            wanted.next();
         }
-        frontier = next;
-    }
-    if !frontier.is_empty() {
-        let mut more = EdgeQuery::new(frontier, end, below);
-        more.limit = Some(1);
-        if !store.edges(&more).await?.is_empty() {
-            w.note(format!("depth limit of {depth} reached"));
+        let span = u32::try_from(last - first + 1).unwrap_or(u32::MAX);
+        for e in store
+            .entries(&EntryQuery {
+                after: first.checked_sub(1),
+                below: Some(last + 1),
+                limit: span,
+                ..EntryQuery::default()
+            })
+            .await?
+        {
+            if indexes.contains(&e.index) {
+                out.insert(e.index, e.leaf);
+            }
         }
     }
-    Ok(())
+    if let Some(i) = indexes.iter().find(|i| !out.contains_key(i)) {
+        return Err(StoreError::Corrupt(format!("entry {i} is missing")).into());
+    }
+    Ok(out)
 }
 
 /// The graph around `node`, computed at one checkpoint.
@@ -198,7 +130,16 @@ pub async fn trace(
     node: &str,
     opts: &TraceOptions,
 ) -> Result<Trace, ThreadError> {
-    let start_type = parse_node(node)?;
+    Ok(trace_with_leaves(store, node, opts).await?.0)
+}
+
+/// The graph around `node` and the leaves it was derived from, by index.
+pub(super) async fn trace_with_leaves(
+    store: &dyn Store,
+    node: &str,
+    opts: &TraceOptions,
+) -> Result<(Trace, BTreeMap<u64, Vec<u8>>), ThreadError> {
+    parse_node(node)?;
     if opts.depth == 0 || opts.depth > MAX_DEPTH {
         return Err(ThreadError::BadRequest(format!(
             "depth must be between 1 and {MAX_DEPTH}"
@@ -210,162 +151,61 @@ pub async fn trace(
         ));
     }
     let cp = checkpoint_at(store, opts.tree_size).await?;
-    let below = cp.tree_size;
-    // Each side has its own visited set: a cycle through the start node shows on both.
-    let mut w = Walk::default();
-    for (end, wanted) in [
-        (EdgeEnd::To, opts.direction != Direction::Forward),
-        (EdgeEnd::From, opts.direction != Direction::Backward),
-    ] {
-        if !wanted {
-            continue;
+    let q = Query {
+        node,
+        direction: opts.direction,
+        depth: opts.depth,
+        max_nodes: opts.max_nodes,
+        below: cp.tree_size,
+    };
+
+    // The entries the walk meets, found through the edge index ...
+    let mut walk = Walk::new(&q);
+    while let Some(step) = walk.step() {
+        let mut query = EdgeQuery::new(step.nodes, edge_end(step.end), q.below);
+        if step.probe {
+            query.limit = Some(1);
         }
-        let mut side = Walk::default();
-        side.nodes.insert(node.to_string(), (0, "start"));
-        walk(
-            store,
-            node,
-            end,
-            below,
-            opts.depth,
-            opts.max_nodes,
-            &mut side,
-        )
-        .await?;
-        for (id, at) in side.nodes {
-            w.nodes.entry(id).or_insert(at);
-        }
-        w.edges.extend(side.edges);
-        for why in side.truncation {
-            w.note(why);
-        }
+        let found: Vec<LoggedEdge> = store.edges(&query).await?.iter().map(Into::into).collect();
+        walk.feed(found);
     }
-    w.nodes.insert(node.to_string(), (0, "start"));
-    if w.edges.is_empty() {
+    let walked = walk.finish();
+    let mut indexes = walked.met.clone();
+    // ... with those correcting them or corrected by them ...
+    for c in store
+        .corrections(&Vec::from_iter(walked.met), q.below)
+        .await?
+    {
+        indexes.insert(c.by);
+        indexes.insert(c.corrected);
+    }
+    // ... or, when no edge touches the node, one entry naming it.
+    if walked.edges.is_empty() {
         let named = store
             .entries(&EntryQuery {
                 subject: Some(node.to_string()),
-                below: Some(below),
+                below: Some(q.below),
                 limit: 1,
                 ..EntryQuery::default()
             })
             .await?;
-        if named.is_empty() {
-            return Err(ThreadError::UnknownNode(node.to_string(), below));
-        }
+        match named.first() {
+            Some(e) => indexes.insert(e.index),
+            None => return Err(ThreadError::UnknownNode(node.to_string(), q.below)),
+        };
     }
-    let stored: Vec<StoredEdge> = w.edges.into_values().collect();
-    let c = Corrections::load(store, &stored, below).await?;
-    let (edges, corrections) = c.collapse(&stored);
-    let mut nodes: Vec<TraceNode> = w
-        .nodes
-        .into_iter()
-        .map(|(id, (depth, side))| TraceNode {
-            node_type: NodeType::of(&id).unwrap_or(start_type).as_str(),
-            id,
-            depth,
-            side,
+
+    // The answer: derived from those entries' leaves alone.
+    let leaves = read_leaves(store, &indexes).await?;
+    let decoded = leaves
+        .iter()
+        .map(|(i, leaf)| {
+            serde_json::from_slice::<Value>(leaf)
+                .map(|v| (*i, v))
+                .map_err(|e| StoreError::Corrupt(format!("entry {i} is not JSON: {e}")))
         })
-        .collect();
-    nodes.sort_by(|a, b| (a.depth, &a.id).cmp(&(b.depth, &b.id)));
-    Ok(Trace {
-        node: node.to_string(),
-        direction: opts.direction.as_str(),
-        depth: opts.depth,
-        checkpoint: CheckpointRef::from(&cp),
-        nodes,
-        edges,
-        corrections,
-        truncated: !w.truncation.is_empty(),
-        truncation: w.truncation,
-    })
-}
-
-/// The corrections touching a set of edges, to annotate them.
-#[derive(Default)]
-pub(super) struct Corrections {
-    corrected_by: HashMap<u64, Vec<u64>>,
-    corrects: HashMap<u64, u64>,
-    pub(super) all: Vec<CorrectionRef>,
-}
-
-impl Corrections {
-    pub(super) async fn load(
-        store: &dyn Store,
-        edges: &[StoredEdge],
-        below: u64,
-    ) -> Result<Self, ThreadError> {
-        let mut indexes: Vec<u64> = edges.iter().map(|e| e.index).collect();
-        indexes.sort_unstable();
-        indexes.dedup();
-        let mut c = Corrections::default();
-        for x in store.corrections(&indexes, below).await? {
-            c.corrected_by.entry(x.corrected).or_default().push(x.by);
-            c.corrects.insert(x.by, x.corrected);
-            c.all.push(CorrectionRef {
-                entry: x.by,
-                corrects: x.corrected,
-            });
-        }
-        Ok(c)
-    }
-
-    /// Whether a later entry corrects entry `index`.
-    pub(super) fn is_corrected(&self, index: u64) -> bool {
-        self.corrected_by.contains_key(&index)
-    }
-
-    /// Edges as answered: one per (from, to, kind), stated by the first entry no
-    /// correction touches (else the first), with the count of the others; by entry.
-    /// And the corrections touching the entries that state them.
-    pub(super) fn collapse(&self, edges: &[StoredEdge]) -> (Vec<TraceEdge>, Vec<CorrectionRef>) {
-        let mut groups: BTreeMap<(&str, &str, EdgeKind), Vec<&StoredEdge>> = BTreeMap::new();
-        for e in edges {
-            groups
-                .entry((e.from.as_str(), e.to.as_str(), e.kind))
-                .or_default()
-                .push(e);
-        }
-        let mut out: Vec<TraceEdge> = groups
-            .into_values()
-            .map(|mut g| {
-                g.sort_by_key(|e| {
-                    (
-                        self.is_corrected(e.index),
-                        self.corrects.contains_key(&e.index),
-                        e.index,
-                    )
-                });
-                let mut edge = self.edge(g[0]);
-                edge.also_stated_by = g.len() - 1;
-                edge
-            })
-            .collect();
-        out.sort_by(|a, b| {
-            (a.entry, &a.from, &a.to, a.kind).cmp(&(b.entry, &b.from, &b.to, b.kind))
-        });
-        let shown: HashSet<u64> = out.iter().map(|e| e.entry).collect();
-        let corrections = self
-            .all
-            .iter()
-            .filter(|c| shown.contains(&c.entry) || shown.contains(&c.corrects))
-            .copied()
-            .collect();
-        (out, corrections)
-    }
-
-    /// An edge as answered, with the corrections of the entry that created it.
-    pub(super) fn edge(&self, e: &StoredEdge) -> TraceEdge {
-        TraceEdge {
-            corrected_by: self.corrected_by.get(&e.index).cloned().unwrap_or_default(),
-            corrects: self.corrects.get(&e.index).copied(),
-            from: e.from.clone(),
-            to: e.to.clone(),
-            kind: e.kind.as_str(),
-            entry: e.index,
-            effective_time: format_micros(e.at),
-            label: e.label.clone(),
-            also_stated_by: 0,
-        }
-    }
+        .collect::<Result<Vec<_>, _>>()?;
+    let refs: Vec<(u64, &Value)> = decoded.iter().map(|(i, v)| (*i, v)).collect();
+    let g = graph::derive(&refs, &q).map_err(|e| ThreadError::UnknownNode(e.0, e.1))?;
+    Ok((Trace::new(&q, CheckpointRef::from(&cp), g), leaves))
 }

@@ -50,6 +50,8 @@ pub fn config(data_dir: PathBuf) -> ServeConfig {
         batch_linger_ms: 0,
         tile_cache: 64,
         trust_policy: None,
+        init: true,
+        http: Default::default(),
     }
 }
 
@@ -80,8 +82,9 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let limits = cfg.http.clone();
         let task = tokio::spawn(async move {
-            threadlog::api::serve(listener, state, async {
+            threadlog::api::serve_with(listener, state, limits, async {
                 let _ = rx.await;
             })
             .await
@@ -92,7 +95,7 @@ impl TestServer {
         for role in ["producer", "auditor", "admin", "ci"] {
             let t = new_token();
             store
-                .insert_token(&format!("{role}-1"), role, &token_hash(&t))
+                .insert_token(&format!("{role}-1"), role, &token_hash(&t), None)
                 .await
                 .unwrap();
             tokens.push(t);
@@ -264,4 +267,19 @@ pub fn hashes(v: &serde_json::Value) -> Vec<Hash> {
         .iter()
         .map(|h| Hash::from_base64(h.as_str().expect("a string")).expect("base64 of 32 bytes"))
         .collect()
+}
+
+/// Uploaded text meant to break out of every format it is shown in: markup, an entity and
+/// a Markdown table cell. (Line breaks only get in through documents such as SBOMs: the
+/// text fields of events and control results refuse control characters.)
+pub const HOSTILE: &str = "<script>alert(1)</script> & co | left";
+
+/// How many `|` of a Markdown table row separate cells (those not backslash-escaped).
+pub fn cell_pipes(line: &str) -> usize {
+    let b = line.as_bytes();
+    (0..b.len())
+        .filter(|&i| {
+            b[i] == b'|' && b[..i].iter().rev().take_while(|c| **c == b'\\').count() % 2 == 0
+        })
+        .count()
 }

@@ -37,6 +37,8 @@ pub struct Serve {
     pub child: Child,
     pub url: String,
     pub key: String,
+    /// The server's log (stderr), from its start.
+    log: std::fs::File,
 }
 
 impl Serve {
@@ -47,12 +49,20 @@ impl Serve {
     }
 
     /// Like `start`, but a refusal to start is returned as the server's error output.
+    /// Creates the log if the database holds none (`serve --init`).
     pub fn try_start(env: &[(&str, &str)]) -> Result<Serve, String> {
+        Self::try_start_args(&["--init"], env)
+    }
+
+    /// `threadlog serve` with extra arguments; a refusal to start is returned as the
+    /// server's error output.
+    pub fn try_start_args(args: &[&str], env: &[(&str, &str)]) -> Result<Serve, String> {
         // Logs go to a file, never to a pipe nobody reads (a full pipe would stall the
         // server mid-test).
         let mut log = tempfile::tempfile().unwrap();
         let mut child = Command::new(BIN)
             .arg("serve")
+            .args(args)
             .env("THREADLOG_LISTEN", "127.0.0.1:0")
             .env("RUST_LOG", "warn")
             .envs(env.iter().copied())
@@ -72,6 +82,7 @@ impl Serve {
                     child,
                     url: url.to_string(),
                     key: key.expect("the verifier key is printed before the address"),
+                    log,
                 });
             }
         }
@@ -80,6 +91,21 @@ impl Serve {
         log.seek(SeekFrom::Start(0)).unwrap();
         log.read_to_string(&mut err).unwrap();
         Err(err)
+    }
+
+    /// What the server has logged so far.
+    pub fn log_text(&self) -> String {
+        // Positioned reads: the server writes through the same file offset.
+        use std::os::unix::fs::FileExt;
+        let mut bytes = Vec::new();
+        let mut buf = [0u8; 8192];
+        loop {
+            match self.log.read_at(&mut buf, bytes.len() as u64).unwrap() {
+                0 => break,
+                n => bytes.extend_from_slice(&buf[..n]),
+            }
+        }
+        String::from_utf8_lossy(&bytes).into_owned()
     }
 
     /// SIGKILL: no shutdown path runs.

@@ -3,22 +3,8 @@
 
 use super::super::{FamilyFigures, Report};
 use super::{headline, origin, tables, title, Table};
+use crate::escape::html as esc;
 use std::fmt::Write;
-
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 fn table(s: &mut String, t: &Table) {
     s.push_str("<table><tr>");

@@ -2,15 +2,11 @@
 
 use super::super::Report;
 use super::{headline, origin, tables, title, Table};
+use crate::escape::markdown as cell;
 use std::fmt::Write;
 
-/// Table cells cannot hold pipes or line breaks.
-fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace(['\n', '\r'], " ")
-}
-
 fn opt<T: ToString>(v: Option<T>) -> String {
-    v.map_or_else(|| "–".to_string(), |v| v.to_string())
+    v.map_or_else(|| "–".to_string(), |v| cell(&v.to_string()))
 }
 
 fn table(s: &mut String, t: &Table) {
@@ -30,11 +26,11 @@ fn table(s: &mut String, t: &Table) {
 pub fn render(r: &Report) -> String {
     let mut s = String::new();
     let t = &r.totals;
-    let _ = writeln!(s, "# {}\n", title(r));
+    let _ = writeln!(s, "# {}\n", cell(&title(r)));
     let _ = writeln!(s, "**{}**\n", cell(&headline(r)));
     let _ = writeln!(
         s,
-        "Log `{}` at checkpoint tree size **{}** (root `{}`, as of {}); {} results considered.\n",
+        "Log {} at checkpoint tree size **{}** (root `{}`, as of {}); {} results considered.\n",
         cell(origin(r)),
         r.checkpoint.tree_size,
         r.checkpoint.root_hash,
@@ -61,7 +57,7 @@ pub fn render(r: &Report) -> String {
             let _ = writeln!(
                 s,
                 "Marked not applicable where the method defines no such case: {}.\n",
-                sp.unusual_not_applicable.join(", ")
+                cell(&sp.unusual_not_applicable.join(", "))
             );
         }
     }
@@ -72,7 +68,7 @@ pub fn render(r: &Report) -> String {
         let _ = writeln!(
             s,
             "| {} {} | {} | {} | {} | {} | {} | {} | {} |",
-            f.id,
+            cell(&f.id),
             cell(&f.title),
             f.requirements,
             f.met,

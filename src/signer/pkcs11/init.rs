@@ -26,7 +26,7 @@ pub fn init_key(spec: &Pkcs11Spec, pin: SecretString, name: &str) -> Result<KeyI
         let (_gate, _) = module.enter();
         let (slot, token_label) = token::find_slot(&module.ctx, &spec.token)?;
         let session = token::open_session(&module.ctx, slot, &token_label, &pin, true)?;
-        let created = match token::find_key(&session, &spec.key_label) {
+        let created = match token::find_key(&session, &spec.key_label, spec.key_id.as_deref()) {
             Ok(_) => false,
             Err(Pkcs11Error::KeyNotFound { .. }) => {
                 token::generate_key(&session, &spec.key_label)?;
@@ -40,6 +40,8 @@ pub fn init_key(spec: &Pkcs11Spec, pin: SecretString, name: &str) -> Result<KeyI
         module: spec.module.clone(),
         token: TokenRef::Label(token_label),
         key_label: spec.key_label.clone(),
+        key_id: spec.key_id.clone(),
+        pin: None,
     };
     let signer = Pkcs11Signer::open(&by_label, pin, name)?;
     Ok(KeyInit {

@@ -25,7 +25,7 @@ mod token;
 
 pub use error::Pkcs11Error;
 pub use init::{init_key, KeyInit};
-pub use spec::{pin_from_env, PinError, Pkcs11Spec, SpecError, TokenRef};
+pub use spec::{pin_from_env, PinError, PinSource, Pkcs11Spec, SpecError, TokenRef};
 pub use spec::{PIN_ENV, PIN_FILE_ENV, SLOT_ENV};
 pub use token::{is_ed25519_params, parse_ec_point};
 
@@ -122,7 +122,7 @@ impl Pkcs11Signer {
         let (gate, generation) = module.enter();
         let (slot, token_label) = token::find_slot(&module.ctx, &spec.token)?;
         let session = token::open_session(&module.ctx, slot, &token_label, &pin, false)?;
-        let key = token::find_key(&session, &spec.key_label)?;
+        let key = token::find_key(&session, &spec.key_label, spec.key_id.as_deref())?;
         let public_key =
             VerifyingKey::from_bytes(&key.public_key).map_err(|e| Pkcs11Error::BadPublicKey {
                 label: spec.key_label.clone(),
@@ -137,7 +137,7 @@ impl Pkcs11Signer {
         }];
         while idle.len() < POOL_SIZE {
             let session = token::open_session(&module.ctx, slot, &token_label, &pin, false)?;
-            let key = token::find_key(&session, &spec.key_label)?.private;
+            let key = token::find_key(&session, &spec.key_label, spec.key_id.as_deref())?.private;
             idle.push(Pooled {
                 session,
                 key,
@@ -172,11 +172,15 @@ impl Pkcs11Signer {
         Ok(signer)
     }
 
-    /// Opens the signer a `THREADLOG_SIGNER=pkcs11:…` spec names, with the PIN from the
-    /// environment.
+    /// Opens the signer a `THREADLOG_SIGNER=pkcs11:…` spec names, with the PIN the URI
+    /// names (`pin-value`, `pin-source`) or else the one from the environment.
     pub fn from_spec(spec: &str, name: &str) -> Result<Self, Pkcs11Error> {
         let spec = Pkcs11Spec::from_env(spec)?;
-        Self::open(&spec, pin_from_env()?, name)
+        let pin = match &spec.pin {
+            Some(source) => source.read()?,
+            None => pin_from_env()?,
+        };
+        Self::open(&spec, pin, name)
     }
 
     pub fn key_info(&self) -> &KeyInfo {
@@ -286,7 +290,7 @@ impl Pkcs11Signer {
         let ctx = &self.module.ctx;
         let (slot, label) = token::find_slot(ctx, &self.spec.token)?;
         let session = token::open_session(ctx, slot, &label, &self.pin, false)?;
-        let key = token::find_key(&session, &self.spec.key_label)?;
+        let key = token::find_key(&session, &self.spec.key_label, self.spec.key_id.as_deref())?;
         if key.public_key != self.public_key.to_bytes() {
             return Err(Pkcs11Error::BadPublicKey {
                 label: self.spec.key_label.clone(),

@@ -187,12 +187,21 @@ pub(crate) struct KeyPair {
 }
 
 /// Finds the one Ed25519 private key labelled `label` and its public key.
-pub(crate) fn find_key(session: &Session, label: &str) -> Result<KeyPair, Pkcs11Error> {
+pub(crate) fn find_key(
+    session: &Session,
+    label: &str,
+    id: Option<&[u8]>,
+) -> Result<KeyPair, Pkcs11Error> {
+    let mut template = vec![
+        Attribute::Class(ObjectClass::PRIVATE_KEY),
+        Attribute::Label(label.as_bytes().to_vec()),
+    ];
+    // An RFC 7512 `id=` narrows the label's match to the key with that CKA_ID.
+    if let Some(id) = id {
+        template.push(Attribute::Id(id.to_vec()));
+    }
     let found = session
-        .find_objects(&[
-            Attribute::Class(ObjectClass::PRIVATE_KEY),
-            Attribute::Label(label.as_bytes().to_vec()),
-        ])
+        .find_objects(&template)
         .map_err(|e| Pkcs11Error::op("C_FindObjects", e))?;
     let private = match found.as_slice() {
         [] => {
@@ -322,7 +331,7 @@ pub(crate) fn generate_key(session: &Session, label: &str) -> Result<KeyPair, Pk
             &public_template,
             &private_template,
         ) {
-            Ok(_) => return find_key(session, label),
+            Ok(_) => return find_key(session, label, Some(id.as_slice())),
             Err(
                 e @ Error::Pkcs11(
                     RvError::AttributeValueInvalid

@@ -31,9 +31,10 @@ pub enum Check {
     /// At least one signature is from an allowed signer.
     Signer,
     PayloadType,
-    /// The payload is an in-toto Statement v1 or v0.1.
+    /// The payload is an in-toto Statement v1 or v0.1, or in-toto link metadata.
     Statement,
-    /// Every subject has a SHA-256 digest.
+    /// Every subject has a digest threadlog indexes (a SHA-256 where the policy requires
+    /// one), and the artifact the upload names is among them.
     Subject,
     /// The policy accepts the predicate type.
     PredicateType,
@@ -165,8 +166,21 @@ fn is_sha256_hex(s: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// Verifies an uploaded attestation document against `policy`.
+/// Verifies an uploaded attestation document against `policy`, without an artifact named
+/// by the uploader (see [`verify_about`]).
 pub fn verify(doc: &[u8], policy: &TrustPolicy) -> Result<Verified, AttestationError> {
+    verify_about(doc, policy, None)
+}
+
+/// Verifies an uploaded attestation document against `policy`. `artifact` is the SHA-256
+/// the uploader says the document is about: a Sigstore message signature signs a bare
+/// digest and proves nothing without the artifact it is checked against, so it requires
+/// one; a statement, when one is named, must list it among its subjects.
+pub fn verify_about(
+    doc: &[u8],
+    policy: &TrustPolicy,
+    artifact: Option<&[u8; 32]>,
+) -> Result<Verified, AttestationError> {
     let probe: serde_json::Value = serde_json::from_slice(doc)
         .map_err(|e| fail(Check::Envelope, format!("not well-formed JSON: {e}")))?;
     if probe
@@ -174,10 +188,10 @@ pub fn verify(doc: &[u8], policy: &TrustPolicy) -> Result<Verified, AttestationE
         .and_then(|m| m.as_str())
         .is_some_and(|m| m.starts_with("application/vnd.dev.sigstore.bundle"))
     {
-        return sigstore::verify(doc, policy);
+        return sigstore::verify(doc, policy, artifact);
     }
     let env = dsse::verify_envelope(doc, policy)?;
-    let statement = intoto::parse_statement(&env.payload).map_err(statement_error)?;
+    let statement = statement(&env.payload, policy, artifact)?;
     let predicate_schema = check_predicate(policy, &statement)?;
     let mut signatures = Vec::new();
     let mut unknown_keyids = Vec::new();
@@ -240,15 +254,53 @@ fn check_predicate(
     schema.check(statement.predicate.as_ref()).map(Some)
 }
 
-fn statement_error(e: intoto::StatementError) -> AttestationError {
-    AttestationError {
+/// The payload's statement (or link), its subjects checked against the policy's
+/// `require_sha256` and against the artifact the upload names.
+fn statement(
+    payload: &[u8],
+    policy: &TrustPolicy,
+    artifact: Option<&[u8; 32]>,
+) -> Result<intoto::Statement, AttestationError> {
+    let st = intoto::parse_statement(payload).map_err(|e| AttestationError {
         check: if e.check == "subject" {
             Check::Subject
         } else {
             Check::Statement
         },
         reason: e.reason,
+    })?;
+    if policy.require_sha256 {
+        if let Some((i, s)) = st
+            .subjects
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s.sha256().is_none())
+        {
+            let algs: Vec<&str> = s.digests.keys().map(String::as_str).collect();
+            return Err(fail(
+                Check::Subject,
+                format!(
+                    "subject[{i}] ({}) has no sha256 digest (digests: {algs:?}), and the trust \
+                     policy sets require_sha256",
+                    s.label()
+                ),
+            ));
+        }
     }
+    if let Some(a) = artifact {
+        let want = hex::encode(a);
+        if !st
+            .subjects
+            .iter()
+            .any(|s| s.sha256() == Some(want.as_str()))
+        {
+            return Err(fail(
+                Check::Subject,
+                format!("the upload names sha256:{want}, which is not a subject of the statement"),
+            ));
+        }
+    }
+    Ok(st)
 }
 
 /// The names of the rules that applied, or the first one that does not hold. `signers`:
@@ -262,16 +314,10 @@ fn check_rules(
 ) -> Result<Vec<String>, AttestationError> {
     let mut applied = Vec::new();
     for rule in &policy.rules {
-        let Some(subject) = subjects
-            .iter()
-            .find(|s| rule.matches(s.name.as_deref(), &s.sha256))
-        else {
+        let Some(subject) = subjects.iter().find(|s| rule.matches(s)) else {
             continue;
         };
-        let about = subject
-            .name
-            .clone()
-            .unwrap_or_else(|| format!("sha256:{}", subject.sha256));
+        let about = subject.label();
         if let Some(types) = &rule.predicates {
             if !predicate_type.is_some_and(|t| types.iter().any(|x| x == t)) {
                 return Err(fail(

@@ -2,6 +2,7 @@
 //! attestations, which predicate types are accepted, and per-subject rules. Parsed and
 //! checked once from TOML text; reading the file is the caller's work (no I/O here).
 
+use super::intoto::Subject;
 use super::keys::{PublicKey, RsaPadding};
 use super::predicate::PredicateSchema;
 use regex::Regex;
@@ -72,13 +73,13 @@ pub struct SubjectRule {
 }
 
 impl SubjectRule {
-    pub fn matches(&self, name: Option<&str>, sha256_hex: &str) -> bool {
+    pub fn matches(&self, subject: &Subject) -> bool {
         let name_ok = match &self.subject_name {
-            Some(re) => name.is_some_and(|n| re.is_match(n)),
+            Some(re) => subject.name.as_deref().is_some_and(|n| re.is_match(n)),
             None => true,
         };
         let digest_ok = match &self.subject_digest {
-            Some(d) => d.strip_prefix("sha256:") == Some(sha256_hex),
+            Some(d) => d.strip_prefix("sha256:") == subject.sha256(),
             None => true,
         };
         name_ok && digest_ok
@@ -115,6 +116,9 @@ pub struct TrustPolicy {
     pub predicates: Vec<AcceptedPredicate>,
     pub rules: Vec<SubjectRule>,
     pub sigstore: SigstorePolicy,
+    /// Refuse statements with a subject that carries no SHA-256 digest (by default a
+    /// subject is indexed by whatever digests it carries, a SHA-1 commit for one).
+    pub require_sha256: bool,
     /// SHA-256 of the policy text, recorded with every attestation verified under it.
     pub sha256: [u8; 32],
 }
@@ -179,11 +183,10 @@ impl TrustPolicy {
         let mut predicates = Vec::new();
         for (i, p) in file.predicates.into_iter().enumerate() {
             let at = |f: &str| format!("predicates[{i}].{f}");
-            if !is_uri(&p.predicate_type) {
-                return Err(err(
-                    at("type"),
-                    format!("{:?} is not an absolute URI", p.predicate_type),
-                ));
+            // Compared as opaque strings: real producers use types that are not URIs
+            // (Chainloop's `chainloop.dev/attestation/v0.2`).
+            if p.predicate_type.trim().is_empty() {
+                return Err(err(at("type"), "must be non-empty"));
             }
             let prefix = match p.match_.as_deref() {
                 None | Some("exact") => false,
@@ -280,6 +283,7 @@ impl TrustPolicy {
             predicates,
             rules,
             sigstore,
+            require_sha256: file.require_sha256,
             sha256: Sha256::digest(text.as_bytes()).into(),
         })
     }
@@ -327,19 +331,6 @@ impl TrustPolicy {
     }
 }
 
-fn is_uri(s: &str) -> bool {
-    s.split_once(':').is_some_and(|(scheme, rest)| {
-        !rest.is_empty()
-            && scheme
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic())
-            && scheme
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
-    }) && !s.chars().any(char::is_whitespace)
-}
-
 /// A pattern that must match the whole string.
 fn whole(pattern: &str) -> Result<Regex, String> {
     Regex::new(&format!("^(?:{pattern})$")).map_err(|e| format!("not a regular expression: {e}"))
@@ -383,6 +374,8 @@ fn sigstore_policy(f: SigstoreFile) -> Result<SigstorePolicy, PolicyError> {
 #[serde(deny_unknown_fields)]
 struct PolicyFile {
     version: u32,
+    #[serde(default)]
+    require_sha256: bool,
     #[serde(default)]
     signers: Vec<SignerFile>,
     #[serde(default)]
@@ -479,16 +472,33 @@ mod tests {
     }
 
     #[test]
+    fn predicate_types_are_opaque_strings_and_sha256_may_be_required() {
+        let p = TrustPolicy::from_toml(&policy(
+            "[[predicates]]\ntype = \"chainloop.dev/attestation/v0.2\"\n",
+        ))
+        .unwrap();
+        assert!(p.accepts_predicate("chainloop.dev/attestation/v0.2"));
+        assert!(!p.accepts_predicate("chainloop.dev/attestation/v0.1"));
+        assert!(!p.require_sha256);
+        let p = TrustPolicy::from_toml(&format!("require_sha256 = true\n{}", policy(""))).unwrap();
+        assert!(p.require_sha256);
+    }
+
+    #[test]
     fn rules_match_whole_names_and_digests() {
         let p = TrustPolicy::from_toml(&policy(
             "[[rules]]\nname = \"r\"\nsubject_name = 'registry\\.example/app'\nsigners = [\"k1\"]\n",
         ))
         .unwrap();
         let r = &p.rules[0];
-        assert!(r.matches(Some("registry.example/app"), "00"));
-        assert!(!r.matches(Some("registry.example/app2"), "00"));
-        assert!(!r.matches(Some("xregistry.example/app"), "00"));
-        assert!(!r.matches(None, "00"));
+        let s = |name: Option<&str>| Subject {
+            name: name.map(String::from),
+            ..Subject::sha256_only("00".repeat(32))
+        };
+        assert!(r.matches(&s(Some("registry.example/app"))));
+        assert!(!r.matches(&s(Some("registry.example/app2"))));
+        assert!(!r.matches(&s(Some("xregistry.example/app"))));
+        assert!(!r.matches(&s(None)));
     }
 
     #[test]
@@ -514,7 +524,7 @@ mod tests {
             ),
             (&policy("[[rules]]\nname = \"r\"\nsubject_name = 'a'\n"), "rules[0].signers"),
             (
-                &policy("[[predicates]]\ntype = \"not a uri\"\n"),
+                &policy("[[predicates]]\ntype = \" \"\n"),
                 "predicates[2].type",
             ),
             (

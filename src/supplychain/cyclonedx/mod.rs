@@ -104,6 +104,9 @@ pub enum CycloneDxError {
     /// Not parseable as JSON or XML at all.
     #[error("the document is not well-formed {enc} ({path}: {reason})", enc = .1, path = .0.path, reason = .0.reason)]
     Malformed(Violation, &'static str),
+    /// XML that declares a DTD or entities, or uses XInclude: refused before parsing.
+    #[error("the document was refused unparsed ({path}: {reason})", path = .0.path, reason = .0.reason)]
+    Unsafe(Violation),
     #[error("CycloneDX spec version {0:?} is not supported; threadlog validates {SUPPORTED}")]
     UnsupportedVersion(String),
     /// Well-formed, but not a CycloneDX document of a supported version per its schema.
@@ -119,7 +122,7 @@ impl CycloneDxError {
     /// Where and why, for the client.
     pub fn violations(&self) -> Vec<Violation> {
         match self {
-            CycloneDxError::Malformed(v, _) => vec![v.clone()],
+            CycloneDxError::Malformed(v, _) | CycloneDxError::Unsafe(v) => vec![v.clone()],
             CycloneDxError::UnsupportedVersion(_) => Vec::new(),
             CycloneDxError::Invalid { violations, .. } => violations.clone(),
         }

@@ -1,11 +1,14 @@
 //! XML documents: the official XSDs, through libxml2 (the `libxml` crate). No Rust crate
 //! validates full XSD 1.0, so this is the one part of validation in C.
 //!
-//! Offline and closed: a process-wide external-entity loader answers the one import the
-//! XSDs make (`http://cyclonedx.org/schema/spdx`) from the bundled `spdx.xsd` and refuses
-//! every other URL or file, so neither a schema nor an uploaded document (XXE) can make
-//! libxml2 read the network or the disk. Documents are parsed without entity substitution
-//! or DTD loading. libxml2 objects are not `Send`: each thread compiles its own schemas once.
+//! Offline and closed: an uploaded document that declares a DTD or an entity, or uses
+//! XInclude, is refused by a scan of its raw bytes ([`refuse_unsafe`]) before libxml2 sees
+//! any of it (CycloneDX needs none of these, and each is a way to make a parser read files,
+//! the network or unbounded memory). Behind that, documents are parsed without entity
+//! substitution, DTD loading or network, and a process-wide external-entity loader answers
+//! the one import the XSDs make (`http://cyclonedx.org/schema/spdx`) from the bundled
+//! `spdx.xsd` and refuses every other URL or file. libxml2 objects are not `Send`: each
+//! thread compiles its own schemas once.
 
 use super::{invalid, CycloneDxError, Encoding, SpecVersion, Validated, Violation, MAX_VIOLATIONS};
 use crate::entry::SbomFacts;
@@ -113,10 +116,77 @@ fn last_error() -> Violation {
     }
 }
 
+/// What a CycloneDX document never needs and a hostile one uses: a DTD (and with it
+/// internal or external entities, parameter entities, billion laughs) or XInclude.
+const FORBIDDEN: [(&[u8], &str); 4] = [
+    (b"<!doctype", "a DOCTYPE declaration"),
+    (b"<!entity", "an entity declaration"),
+    (b"http://www.w3.org/2001/xinclude", "the XInclude namespace"),
+    (b"<xi:include", "an XInclude element"),
+];
+
+/// Refuses, from the raw bytes and before any parsing, a document that declares a DTD or
+/// an entity or uses XInclude, or that is not UTF-8 (in UTF-16 or another declared
+/// encoding those markers would hide from a byte scan).
+fn refuse_unsafe(bytes: &[u8]) -> Result<(), CycloneDxError> {
+    let refuse = |at: usize, what: &str| {
+        let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+        CycloneDxError::Unsafe(Violation {
+            path: format!("line {line}"),
+            reason: format!(
+                "{what} is not accepted: CycloneDX documents need no DTD, entities or \
+                 XInclude, so threadlog refuses them unparsed"
+            ),
+        })
+    };
+    if bytes.starts_with(&[0xfe, 0xff]) || bytes.starts_with(&[0xff, 0xfe]) {
+        return Err(refuse(0, "a UTF-16 document"));
+    }
+    if let Some(at) = bytes.iter().position(|&b| b == 0) {
+        return Err(refuse(at, "a NUL byte (a document not in UTF-8)"));
+    }
+    let lower = bytes.to_ascii_lowercase();
+    for (needle, what) in FORBIDDEN {
+        if let Some(at) = lower.windows(needle.len()).position(|w| w == needle) {
+            return Err(refuse(at, what));
+        }
+    }
+    if let Some(enc) = declared_encoding(&lower) {
+        if !matches!(enc, b"utf-8" | b"utf8" | b"us-ascii" | b"ascii") {
+            return Err(refuse(
+                0,
+                &format!(
+                    "the declared encoding {:?} (only UTF-8 is read)",
+                    String::from_utf8_lossy(enc)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The `encoding` of the XML declaration `<?xml … encoding="…"?>`, lowercased input.
+fn declared_encoding(lower: &[u8]) -> Option<&[u8]> {
+    let start = lower.strip_prefix(b"\xef\xbb\xbf").unwrap_or(lower);
+    let decl = start.strip_prefix(b"<?xml")?;
+    let end = decl.windows(2).position(|w| w == b"?>")?;
+    let decl = &decl[..end];
+    let at = decl.windows(8).position(|w| w == b"encoding")?;
+    let rest = &decl[at + 8..];
+    let q = rest.iter().position(|&b| b == b'"' || b == b'\'')?;
+    let quote = rest[q];
+    let value = &rest[q + 1..];
+    let close = value.iter().position(|&b| b == quote)?;
+    Some(&value[..close])
+}
+
 fn parse(bytes: &[u8]) -> Result<Document, CycloneDxError> {
+    refuse_unsafe(bytes)?;
     init();
     // SAFETY: resets this thread's error record so a stale error is never reported.
     unsafe { bindings::xmlResetLastError() };
+    // Entity substitution (NOENT), DTD loading (DTDLOAD/DTDATTR) and huge documents stay
+    // off, their libxml2 defaults; the network is forbidden outright.
     let opts = ParserOptions {
         recover: false,
         no_net: true,
@@ -348,15 +418,54 @@ mod tests {
     }
 
     #[test]
-    fn external_entities_are_never_loaded() {
-        let doc = format!(
-            "<?xml version=\"1.0\"?><!DOCTYPE bom [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>\n<bom xmlns=\"{NS}\" version=\"1\"><metadata><tools><tool><name>&x;</name></tool></tools></metadata></bom>"
-        );
-        // Either refused or validated with the entity unexpanded; never the file's text.
-        if let Ok(d) = parse(doc.as_bytes()) {
-            let root = d.get_root_element().unwrap();
-            assert!(!root.get_content().contains("root:"));
+    fn dtds_entities_and_xinclude_are_refused_before_parsing() {
+        let bom = format!("<bom xmlns=\"{NS}\" version=\"1\"/>");
+        let cases = [
+            (
+                format!("<?xml version=\"1.0\"?>\n<!DOCTYPE bom [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>\n{bom}"),
+                "line 2",
+                "DOCTYPE",
+            ),
+            (format!("<!doctype bom>{bom}"), "line 1", "DOCTYPE"),
+            (format!("{bom}<!ENTITY x \"y\">"), "line 1", "entity"),
+            (
+                format!("<bom xmlns=\"{NS}\" xmlns:xi=\"http://www.w3.org/2001/XInclude\"/>"),
+                "line 1",
+                "XInclude namespace",
+            ),
+            (format!("<bom xmlns=\"{NS}\"><xi:include href=\"/etc/passwd\"/></bom>"), "line 1", "XInclude element"),
+            (
+                format!("<?xml version=\"1.0\" encoding=\"UTF-7\"?>{bom}"),
+                "line 1",
+                "\"utf-7\"",
+            ),
+        ];
+        for (doc, line, what) in cases {
+            match validate(doc.as_bytes()).unwrap_err() {
+                CycloneDxError::Unsafe(v) => {
+                    assert_eq!(v.path, line, "{doc}");
+                    assert!(v.reason.contains(what), "{doc}: {}", v.reason);
+                }
+                other => panic!("{doc}: {other:?}"),
+            }
         }
+        let utf16: Vec<u8> = [0xff, 0xfe]
+            .into_iter()
+            .chain(bom.encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        assert!(matches!(
+            validate(&utf16).unwrap_err(),
+            CycloneDxError::Unsafe(_)
+        ));
+        // A stored document is read through the same gate.
+        assert!(matches!(
+            parse_stored(b"<!DOCTYPE x><x/>"),
+            Err(CycloneDxError::Unsafe(_))
+        ));
+        assert_eq!(
+            declared_encoding(b"<?xml version='1.0' encoding='utf-8'?><a/>"),
+            Some(&b"utf-8"[..])
+        );
     }
 
     #[test]

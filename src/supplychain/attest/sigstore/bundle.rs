@@ -16,12 +16,17 @@ pub enum Version {
 }
 
 impl Version {
+    /// The v0.3 media type as the specification writes it (and as threadlog stores a v0.3
+    /// bundle); `application/vnd.dev.sigstore.bundle+json;version=0.3` is accepted beside it.
+    pub const V03_MEDIA_TYPE: &'static str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+
     pub fn from_media_type(m: &str) -> Option<Self> {
         match m {
             "application/vnd.dev.sigstore.bundle+json;version=0.1" => Some(Version::V01),
             "application/vnd.dev.sigstore.bundle+json;version=0.2" => Some(Version::V02),
-            "application/vnd.dev.sigstore.bundle+json;version=0.3"
-            | "application/vnd.dev.sigstore.bundle.v0.3+json" => Some(Version::V03),
+            "application/vnd.dev.sigstore.bundle+json;version=0.3" | Self::V03_MEDIA_TYPE => {
+                Some(Version::V03)
+            }
             _ => None,
         }
     }

@@ -17,7 +17,7 @@ pub mod timestamp;
 pub mod tlog;
 pub mod trust_root;
 
-use super::intoto::{self, Statement, Subject};
+use super::intoto::{Statement, Subject};
 use super::policy::TrustPolicy;
 use super::{fail, AttestationError, Check, Verified, VerifiedSignature};
 use bundle::{Bundle, Content, Material, Version};
@@ -174,8 +174,44 @@ fn issuing_ca(root: &TrustedRoot, issuer: &[u8]) -> Option<Validity> {
         .map(|(_, valid)| *valid)
 }
 
-/// Verifies a Sigstore bundle against `policy` and its trusted root.
-pub fn verify(doc: &[u8], policy: &TrustPolicy) -> Result<Verified, AttestationError> {
+/// The digest the sigstore crate checks the signature (message) or a statement subject
+/// (DSSE) against: the named artifact, else the first subject's SHA-256 or SHA-512, the
+/// two it can compare.
+fn crate_digest(
+    artifact: Option<&[u8; 32]>,
+    statement: Option<&Statement>,
+) -> Result<ArtifactDigest, AttestationError> {
+    if let Some(a) = artifact {
+        return Ok(ArtifactDigest::Sha256(*a));
+    }
+    let subjects = statement.map_or(&[][..], |s| &s.subjects[..]);
+    for s in subjects {
+        if let Some(d) = s.sha256().and_then(|h| hex::decode(h).ok()) {
+            if let Ok(d) = d.try_into() {
+                return Ok(ArtifactDigest::Sha256(d));
+            }
+        }
+        if let Some(d) = s.digests.get("sha512").and_then(|h| hex::decode(h).ok()) {
+            if let Ok(d) = d.try_into() {
+                return Ok(ArtifactDigest::Sha512(d));
+            }
+        }
+    }
+    Err(fail(
+        Check::Subject,
+        "a certificate-signed bundle's statement needs a subject with a sha256 or sha512 \
+         digest for its signature to be checked",
+    ))
+}
+
+/// Verifies a Sigstore bundle against `policy` and its trusted root. `artifact`: the
+/// SHA-256 the upload names, required for a message signature (which signs that digest
+/// and nothing else) and, for a statement, one of its subjects.
+pub fn verify(
+    doc: &[u8],
+    policy: &TrustPolicy,
+    artifact: Option<&[u8; 32]>,
+) -> Result<Verified, AttestationError> {
     let root = policy.sigstore.root.as_deref().ok_or_else(|| {
         fail(
             Check::Envelope,
@@ -187,7 +223,7 @@ pub fn verify(doc: &[u8], policy: &TrustPolicy) -> Result<Verified, AttestationE
     required_evidence(&b)?;
 
     // What was signed: a statement about subjects, or an artifact digest.
-    let (statement, artifact) = match &b.content {
+    let (statement, signed) = match &b.content {
         Content::Dsse {
             payload_type,
             payload,
@@ -202,14 +238,30 @@ pub fn verify(doc: &[u8], policy: &TrustPolicy) -> Result<Verified, AttestationE
                     ),
                 ));
             }
-            let st = intoto::parse_statement(payload).map_err(super::statement_error)?;
-            let first: [u8; 32] = hex::decode(&st.subjects[0].sha256)
-                .ok()
-                .and_then(|d| d.try_into().ok())
-                .ok_or_else(|| fail(Check::Subject, "subject digest is not SHA-256"))?;
-            (Some(st), first)
+            let st = super::statement(payload, policy, artifact)?;
+            let subjects = st.subjects.clone();
+            (Some(st), subjects)
         }
-        Content::Message { sha256, .. } => (None, *sha256),
+        Content::Message { sha256, .. } => {
+            let named = artifact.ok_or_else(|| {
+                fail(
+                    Check::Subject,
+                    "a message-signature bundle signs a bare artifact digest: name the artifact \
+                     it signs with ?subject=sha256:<hex>",
+                )
+            })?;
+            if named != sha256 {
+                return Err(fail(
+                    Check::Subject,
+                    format!(
+                        "the bundle signs sha256:{}, not the named artifact sha256:{}",
+                        hex::encode(sha256),
+                        hex::encode(named)
+                    ),
+                ));
+            }
+            (None, vec![Subject::sha256_only(hex::encode(named))])
+        }
     };
 
     // Who signed.
@@ -219,10 +271,15 @@ pub fn verify(doc: &[u8], policy: &TrustPolicy) -> Result<Verified, AttestationE
         Material::Certificate(der) => {
             let crate_bundle: sigstore::bundle::Bundle = serde_json::from_slice(doc)
                 .map_err(|e| fail(Check::Envelope, format!("not a Sigstore bundle: {e}")))?;
+            let mut crate_bundle = crate_bundle;
+            // The crate knows v0.3 by one of its two media types only.
+            if b.version == Version::V03 {
+                crate_bundle.media_type = Version::V03_MEDIA_TYPE.to_string();
+            }
             let policy_hook = identity::IdentityPolicy::new(&policy.sigstore.identities);
             root.verifier
                 .verify_digest_with(
-                    ArtifactDigest::Sha256(artifact),
+                    crate_digest(artifact, statement.as_ref())?,
                     crate_bundle,
                     &policy_hook,
                     true,
@@ -363,13 +420,7 @@ pub fn verify(doc: &[u8], policy: &TrustPolicy) -> Result<Verified, AttestationE
     }
 
     // What the policy says about the statement.
-    let subjects = match &statement {
-        Some(st) => st.subjects.clone(),
-        None => vec![Subject {
-            name: None,
-            sha256: hex::encode(artifact),
-        }],
-    };
+    let subjects = signed;
     checks.push(Check::Subject);
     let mut predicate_schema = None;
     if let Some(st) = &statement {

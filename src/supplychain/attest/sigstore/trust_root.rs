@@ -15,7 +15,8 @@ use std::collections::BTreeMap;
 
 pub const MEDIA_TYPE: &str = "application/vnd.dev.sigstore.trustedroot+json;version=0.1";
 
-/// When a key or authority may be used: `[start, end)`, open-ended without `end`.
+/// When a key or authority may be used: `[start, end]`, both ends included (the Sigstore
+/// `TimeRange` is closed), open-ended without `end`.
 #[derive(Debug, Clone, Copy)]
 pub struct Validity {
     pub start: DateTime<Utc>,
@@ -24,7 +25,7 @@ pub struct Validity {
 
 impl Validity {
     pub fn contains(&self, t: DateTime<Utc>) -> bool {
-        t >= self.start && self.end.is_none_or(|e| t < e)
+        t >= self.start && self.end.is_none_or(|e| t <= e)
     }
 }
 
@@ -178,8 +179,32 @@ fn chain(c: &ChainJson, at: &str) -> Result<Vec<Vec<u8>>, String> {
     Ok(certs)
 }
 
+/// A log key's SubjectPublicKeyInfo DER. `keyDetails` `PKCS1_RSA_*` keys are written as a
+/// bare PKCS#1 `RSAPublicKey` (the Sigstore staging root's first CT log key is one); they
+/// are wrapped into the SubjectPublicKeyInfo every verifier here reads.
+fn spki_der(l: &PublicKeyJson, at: &str) -> Result<Vec<u8>, String> {
+    use rsa::pkcs1::DecodeRsaPublicKey;
+    use rsa::pkcs8::EncodePublicKey;
+    let der = b64(&format!("{at}.publicKey.rawBytes"), &l.raw_bytes)?;
+    if !l
+        .key_details
+        .as_deref()
+        .is_some_and(|d| d.starts_with("PKCS1_RSA_"))
+    {
+        return Ok(der);
+    }
+    let key = rsa::RsaPublicKey::from_pkcs1_der(&der).map_err(|e| {
+        format!(
+            "{at}.publicKey: keyDetails says PKCS#1 RSA, but rawBytes is not an RSAPublicKey: {e}"
+        )
+    })?;
+    key.to_public_key_der()
+        .map(|d| d.as_bytes().to_vec())
+        .map_err(|e| format!("{at}.publicKey: {e}"))
+}
+
 fn log_key(l: &LogJson, at: &str) -> Result<LogKey, String> {
-    let der = b64(&format!("{at}.publicKey.rawBytes"), &l.public_key.raw_bytes)?;
+    let der = spki_der(&l.public_key, at)?;
     let log_id = b64(&format!("{at}.logId.keyId"), &l.log_id.key_id)?;
     let key =
         CosignVerificationKey::try_from_der(&der).map_err(|e| format!("{at}.publicKey: {e}"))?;
@@ -196,7 +221,7 @@ fn raw_keys(logs: &[LogJson]) -> Result<BTreeMap<String, Vec<u8>>, String> {
         .map(|l| {
             Ok((
                 l.log_id.key_id.clone(),
-                b64("publicKey", &l.public_key.raw_bytes)?,
+                spki_der(&l.public_key, "publicKey")?,
             ))
         })
         .collect()
@@ -228,6 +253,7 @@ struct LogJson {
 #[serde(rename_all = "camelCase")]
 struct PublicKeyJson {
     raw_bytes: String,
+    key_details: Option<String>,
     valid_for: Option<ValidForJson>,
 }
 
