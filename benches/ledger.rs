@@ -474,7 +474,7 @@ fn sign_rate(signer: Arc<dyn NoteSigner>, n: u64, threads: u64) -> f64 {
 /// signer: one signature per batch should keep the HSM's cost out of the ingest rate.
 async fn bench_hsm() {
     let n = env_u64("BENCH_SIGNATURES", 20_000);
-    let tokens = softhsm::tokens(&["bench"]);
+    let tokens = softhsm::tokens();
     let spec = Pkcs11Spec::parse(&softhsm::spec("bench", "log-key"), None).unwrap();
     init_key(&spec, softhsm::PIN.to_string().into(), "bench.example/log").unwrap();
     let hsm: Arc<Pkcs11Signer> = Arc::new(

@@ -4,6 +4,7 @@
 //! size, `/readyz` not ready, an error-level log line), while reads and proofs of the
 //! last good checkpoint are still served. Both backends.
 
+#[macro_use]
 mod common;
 
 use common::{event, hashes, TestServer};
@@ -147,22 +148,7 @@ async fn checkpoint_text(s: &TestServer) -> String {
     text
 }
 
-macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(super::TestServer::start().await).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$name(super::TestServer::start_pg().await).await;
-            }
-        }
-    )*};
-}
-
-both_backends!(
+both!(
     a_changed_edge_tile_halts_a_running_server,
     a_changed_edge_tile_halts_the_next_start,
 );

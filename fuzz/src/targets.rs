@@ -4,7 +4,7 @@
 //! parses back to itself, and a document that verified under a key was signed by it.
 //!
 //! Shared by the libFuzzer binaries (`fuzz_targets/`) and by the stable replay of the
-//! committed corpora (`tests/fuzz_corpus.rs` in the main crate), so it uses only the main
+//! committed corpora (`tests/integration/fuzz_corpus.rs` in the main crate), so it uses only the main
 //! crate's own dependencies. Signatures cannot be found by mutation, so the targets whose
 //! format is signed also sign the input with a fixed test key and check the result the way
 //! a log-signed document would be.

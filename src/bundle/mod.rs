@@ -7,7 +7,7 @@
 //! This module owns the format and its verification, and is usable without the server:
 //! it reads nothing, and trusts only the `merkle` and `note` code, the pure thread
 //! derivation (`thread::graph`, with the edge rules of `entry::edges`) and the pinned key
-//! (`tests/architecture.rs` keeps it that way). Building a bundle from a store is
+//! (`tests/integration/architecture.rs` keeps it that way). Building a bundle from a store is
 //! `thread::bundle`'s job. `docs/thread.md` documents the format for third-party verifiers.
 
 mod verify;

@@ -23,7 +23,7 @@ pub use envelope::{
 };
 pub use event::{dedup_key as event_key, parse_event, parse_events, MAX_BATCH};
 pub use key::{KeyChange, KeyEvent};
-pub use sbom::{parse_subject, prepare_sbom, SbomFacts};
+pub use sbom::{parse_subject, prepare_sbom};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum EntryError {

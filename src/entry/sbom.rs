@@ -15,20 +15,10 @@ use super::blob::Blob;
 use super::envelope::{Kind, PreparedEntry};
 use super::EntryError;
 use crate::supplychain::attest::intoto;
+use crate::supplychain::cyclonedx::SbomFacts;
 use serde_json::{json, Map, Value};
 
 const MAX_SUBJECT: usize = 1024;
-
-/// What validation read from a CycloneDX document.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SbomFacts {
-    /// `json` or `xml`.
-    pub encoding: &'static str,
-    pub spec_version: String,
-    pub serial_number: Option<String>,
-    /// Every component, nested ones included; the metadata's own component excluded.
-    pub components: u64,
-}
 
 /// Checks an artifact subject: a digest `<algorithm>:<lowercase hex>` of an algorithm in
 /// [`intoto::DIGEST_ALGORITHMS`] (`sha256:<64 hex>` for an image or file), or a package URL

@@ -19,9 +19,10 @@ mod sqlite;
 mod thread;
 mod tiles;
 
+pub use crate::thread::graph::LoggedEdge;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
-pub use thread::{Backlog, Correction, EdgeEnd, EdgeQuery, EntryThread, StoredEdge};
+pub use thread::{Backlog, Correction, EdgeEnd, EdgeQuery, EntryThread};
 pub use tiles::TileCache;
 
 use crate::merkle::{Hash, TileId};
@@ -200,7 +201,7 @@ pub trait Store: Send + Sync {
     async fn find_dedup(&self, key: &str) -> Result<Option<DedupHit>, StoreError>;
     /// Edges at the query's nodes, in no particular order (lowest index first with a
     /// limit).
-    async fn edges(&self, q: &EdgeQuery) -> Result<Vec<StoredEdge>, StoreError>;
+    async fn edges(&self, q: &EdgeQuery) -> Result<Vec<LoggedEdge>, StoreError>;
     /// Corrections where either side is one of `indexes`, made below `below`, sorted.
     async fn corrections(&self, indexes: &[u64], below: u64)
         -> Result<Vec<Correction>, StoreError>;

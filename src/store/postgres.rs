@@ -428,7 +428,7 @@ impl Store for PostgresStore {
             .transpose()
     }
 
-    async fn edges(&self, q: &EdgeQuery) -> Result<Vec<StoredEdge>, StoreError> {
+    async fn edges(&self, q: &EdgeQuery) -> Result<Vec<LoggedEdge>, StoreError> {
         super::thread::postgres::edges(&self.reader, q).await
     }
 

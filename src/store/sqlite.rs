@@ -455,7 +455,7 @@ impl Store for SqliteStore {
             .transpose()
     }
 
-    async fn edges(&self, q: &EdgeQuery) -> Result<Vec<StoredEdge>, StoreError> {
+    async fn edges(&self, q: &EdgeQuery) -> Result<Vec<LoggedEdge>, StoreError> {
         super::thread::sqlite::edges(&self.reader, q).await
     }
 

@@ -8,7 +8,7 @@
 //! the same entries, so a bundle's `thread` is checked by deriving it again.
 //!
 //! Pure: decoded leaves in, an answer out; no store, no clock, no I/O. It uses only the
-//! edge rules of `entry::edges` (`tests/architecture.rs` keeps it that way). The walk
+//! edge rules of `entry::edges` (`tests/integration/architecture.rs` keeps it that way). The walk
 //! itself is [`Walk`], a step machine: whoever drives it answers each [`Step`] with the
 //! edges found, from the store or from memory.
 

@@ -16,7 +16,7 @@ use super::graph::{LoggedEdge, TraceEdge};
 use super::trace::load_corrections;
 use super::{checkpoint_at, parse_micros, parse_node, CheckpointRef, ThreadError, MAX_DEPTH};
 use crate::entry::{EdgeKind, NodeType};
-use crate::store::{EdgeEnd, EdgeQuery, Store, StoredEdge};
+use crate::store::{EdgeEnd, EdgeQuery, Store};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
@@ -171,7 +171,7 @@ fn check(suspects: &[Suspect], opts: &RecallOptions) -> Result<Vec<Window>, Thre
 /// The downstream graph the store holds from the suspects.
 #[derive(Default)]
 struct Graph {
-    edges: Vec<StoredEdge>,
+    edges: Vec<LoggedEdge>,
     /// Out-edges (positions in `edges`) of every node that was expanded.
     out: HashMap<String, Vec<usize>>,
     /// Every node reached, with its level.
@@ -180,7 +180,7 @@ struct Graph {
 }
 
 impl Graph {
-    fn add(&mut self, e: StoredEdge) {
+    fn add(&mut self, e: LoggedEdge) {
         self.out
             .entry(e.from.clone())
             .or_default()
@@ -509,7 +509,7 @@ pub async fn recall_impact(
             let mut path = Vec::new();
             let mut at = *n;
             while let Some((Some(i), _, _)) = parent.get(at).copied() {
-                path.push(corrections.edge(&LoggedEdge::from(&g.edges[i])));
+                path.push(corrections.edge(&g.edges[i]));
                 at = g.edges[i].from.as_str();
             }
             path.reverse();
@@ -578,8 +578,8 @@ pub async fn recall_impact(
 mod tests {
     use super::*;
 
-    fn edge(from: &str, to: &str, kind: EdgeKind) -> StoredEdge {
-        StoredEdge {
+    fn edge(from: &str, to: &str, kind: EdgeKind) -> LoggedEdge {
+        LoggedEdge {
             from: from.into(),
             to: to.into(),
             kind,

@@ -12,7 +12,7 @@
 
 use super::graph::{self, Corrections, End, LoggedEdge, Query, Walk};
 use super::{checkpoint_at, parse_node, CheckpointRef, ThreadError, MAX_DEPTH};
-use crate::store::{EdgeEnd, EdgeQuery, EntryQuery, Store, StoreError, StoredEdge};
+use crate::store::{EdgeEnd, EdgeQuery, EntryQuery, Store, StoreError};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -44,19 +44,6 @@ impl Default for TraceOptions {
             depth: 10,
             max_nodes: 10_000,
             tree_size: None,
-        }
-    }
-}
-
-impl From<&StoredEdge> for LoggedEdge {
-    fn from(e: &StoredEdge) -> Self {
-        LoggedEdge {
-            from: e.from.clone(),
-            to: e.to.clone(),
-            kind: e.kind,
-            index: e.index,
-            at: e.at,
-            label: e.label.clone(),
         }
     }
 }
@@ -166,7 +153,7 @@ pub(super) async fn trace_with_leaves(
         if step.probe {
             query.limit = Some(1);
         }
-        let found: Vec<LoggedEdge> = store.edges(&query).await?.iter().map(Into::into).collect();
+        let found: Vec<LoggedEdge> = store.edges(&query).await?;
         walk.feed(found);
     }
     let walked = walk.finish();

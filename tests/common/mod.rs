@@ -71,6 +71,15 @@ impl TestServer {
         .await
     }
 
+    /// A server on SQLite, or on a fresh PostgreSQL database.
+    pub async fn on(postgres: bool) -> Self {
+        if postgres {
+            Self::start_pg().await
+        } else {
+            Self::start().await
+        }
+    }
+
     pub async fn start_with(
         dir: tempfile::TempDir,
         tweak: impl FnOnce(ServeConfig) -> ServeConfig,
@@ -282,4 +291,35 @@ pub fn cell_pipes(line: &str) -> usize {
             b[i] == b'|' && b[..i].iter().rev().take_while(|c| **c == b'\\').count() % 2 == 0
         })
         .count()
+}
+
+/// Runs each scenario once per backend, as `NAME::sqlite` and `NAME::postgres`. A
+/// scenario is `async fn NAME(s: TestServer)`; with `start = f;` its server comes from
+/// `async fn f(postgres: bool) -> TestServer` of the same module instead.
+#[allow(unused_macros)]
+macro_rules! both {
+    (start = $start:ident; $($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$name(super::$start(false).await).await
+            }
+            #[tokio::test]
+            async fn postgres() {
+                super::$name(super::$start(true).await).await
+            }
+        }
+    )*};
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$name($crate::common::TestServer::on(false).await).await
+            }
+            #[tokio::test]
+            async fn postgres() {
+                super::$name($crate::common::TestServer::on(true).await).await
+            }
+        }
+    )*};
 }

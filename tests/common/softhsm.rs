@@ -1,7 +1,7 @@
 //! Private SoftHSM tokens for tests. SoftHSM reads `SOFTHSM2_CONF` once, at C_Initialize,
-//! and only sees tokens that exist then, so each test binary gets one configuration and
-//! token directory and creates all its tokens (distinct labels) before the first test
-//! touches the module. A missing SoftHSM fails the tests loudly; they are never skipped.
+//! and only sees tokens that exist then, so the test binary gets one configuration and
+//! token directory and creates every token of [`LABELS`] before the first test touches
+//! the module. A missing SoftHSM fails the tests loudly; they are never skipped.
 #![allow(dead_code)]
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
@@ -25,9 +25,15 @@ pub struct Tokens {
 
 static TOKENS: OnceLock<Tokens> = OnceLock::new();
 
-/// Creates the configuration and one token per label (with [`PIN`]) on the first call;
-/// every test of a binary passes the same list.
-pub fn tokens(labels: &[&str]) -> &'static Tokens {
+/// The tokens the tests use, one a test (or a group of tests) so none sees another's keys.
+pub const LABELS: &[&str] = &[
+    "gen", "sign", "adopt", "refuse", "pin", "server", "cli", "relogin", "uri", "fault",
+    "rotation", "bench",
+];
+
+/// Creates the configuration and one token per label of [`LABELS`] (with [`PIN`]) on
+/// the first call.
+pub fn tokens() -> &'static Tokens {
     TOKENS.get_or_init(|| {
         assert!(
             Path::new(MODULE).exists(),
@@ -47,7 +53,7 @@ pub fn tokens(labels: &[&str]) -> &'static Tokens {
         )
         .unwrap();
         let mut dirs = HashMap::new();
-        for label in labels {
+        for label in LABELS {
             let before = token_dirs(&tokendir);
             let out = Command::new("softhsm2-util")
                 .env("SOFTHSM2_CONF", &conf)

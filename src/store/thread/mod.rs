@@ -8,6 +8,7 @@ pub(super) mod sqlite;
 
 use super::{from_sql, rows::LogRow, to_sql, StoreError};
 use crate::entry::{Edge, EdgeKind};
+use crate::thread::graph::LoggedEdge;
 use sqlx::{ColumnIndex, Decode, QueryBuilder, Type};
 
 /// What one entry adds to the thread: its edges and the entry it corrects.
@@ -55,17 +56,6 @@ impl EdgeQuery {
             limit: None,
         }
     }
-}
-
-/// An edge as stored, with the entry that created it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredEdge {
-    pub from: String,
-    pub to: String,
-    pub kind: EdgeKind,
-    pub index: u64,
-    pub at: i64,
-    pub label: Option<String>,
 }
 
 /// `corrected` was corrected by entry `by`.
@@ -144,7 +134,7 @@ where
     Ok(())
 }
 
-pub(super) fn edge<R: LogRow>(row: &R) -> Result<StoredEdge, StoreError>
+pub(super) fn edge<R: LogRow>(row: &R) -> Result<LoggedEdge, StoreError>
 where
     for<'r> &'r str: ColumnIndex<R>,
     for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
@@ -152,7 +142,7 @@ where
     for<'r> Option<String>: Decode<'r, R::Database> + Type<R::Database>,
 {
     let kind: String = row.col("kind")?;
-    Ok(StoredEdge {
+    Ok(LoggedEdge {
         from: row.col("src")?,
         to: row.col("dst")?,
         kind: EdgeKind::parse(&kind)

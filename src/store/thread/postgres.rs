@@ -151,7 +151,7 @@ pub(in crate::store) async fn advance(
 pub(in crate::store) async fn edges(
     pool: &sqlx::PgPool,
     q: &EdgeQuery,
-) -> Result<Vec<StoredEdge>, StoreError> {
+) -> Result<Vec<LoggedEdge>, StoreError> {
     let (near, far, columns) = match q.end {
         EdgeEnd::From => ("e.src", "e.dst", "w.name AS src, x.name AS dst"),
         EdgeEnd::To => ("e.dst", "e.src", "x.name AS src, w.name AS dst"),

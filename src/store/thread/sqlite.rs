@@ -140,7 +140,7 @@ pub(in crate::store) async fn advance(
 pub(in crate::store) async fn edges(
     pool: &sqlx::SqlitePool,
     q: &EdgeQuery,
-) -> Result<Vec<StoredEdge>, StoreError> {
+) -> Result<Vec<LoggedEdge>, StoreError> {
     let mut out = Vec::new();
     for chunk in q.nodes.chunks(NODE_CHUNK) {
         let mut b = QueryBuilder::<Sqlite>::new("");

@@ -1,8 +1,8 @@
 //! JSON documents: the official JSON Schemas (draft-07) with format checks on, their
 //! sibling schemas registered under their `$id` URLs so that no reference is fetched.
 
+use super::SbomFacts;
 use super::{invalid, CycloneDxError, Encoding, SpecVersion, Validated, Violation, MAX_VIOLATIONS};
-use crate::entry::SbomFacts;
 use jsonschema::{Draft, Registry, Resource, Validator};
 use serde_json::Value;
 use std::sync::OnceLock;

@@ -15,8 +15,6 @@ mod xml;
 pub use components::{components, Component};
 pub use json::schema as json_schema;
 
-use crate::entry::SbomFacts;
-
 /// More violations than this are counted, not listed.
 pub const MAX_VIOLATIONS: usize = 100;
 
@@ -127,6 +125,17 @@ impl CycloneDxError {
             CycloneDxError::Invalid { violations, .. } => violations.clone(),
         }
     }
+}
+
+/// What validation read from a CycloneDX document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SbomFacts {
+    /// `json` or `xml`.
+    pub encoding: &'static str,
+    pub spec_version: String,
+    pub serial_number: Option<String>,
+    /// Every component, nested ones included; the metadata's own component excluded.
+    pub components: u64,
 }
 
 /// A document that validated against its schema.

@@ -10,8 +10,8 @@
 //! `spdx.xsd` and refuses every other URL or file. libxml2 objects are not `Send`: each
 //! thread compiles its own schemas once.
 
+use super::SbomFacts;
 use super::{invalid, CycloneDxError, Encoding, SpecVersion, Validated, Violation, MAX_VIOLATIONS};
-use crate::entry::SbomFacts;
 use libxml::bindings;
 use libxml::parser::{Parser, ParserOptions};
 use libxml::schemas::{SchemaParserContext, SchemaValidationContext};

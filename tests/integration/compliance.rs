@@ -2,7 +2,7 @@
 //! checkpoint fixed, OSCAL schema validation, the report endpoint over a real socket, and
 //! re-deriving a saved report from the log (`verify --report`) and from an export.
 
-mod common;
+use crate::common;
 
 use common::proc::cli;
 use common::{cell_pipes, event, TestServer, HOSTILE};
@@ -214,7 +214,7 @@ fn golden_renderings_are_stable() {
 
 fn oscal_validator() -> jsonschema::Validator {
     let schema: Value = serde_json::from_str(include_str!(
-        "../controls/oscal-schemas/oscal_assessment-results_schema-v1.1.3.json"
+        "../../controls/oscal-schemas/oscal_assessment-results_schema-v1.1.3.json"
     ))
     .unwrap();
     jsonschema::draft7::options()

@@ -1,7 +1,7 @@
 //! `threadlog verify --url` as an auditor runs it: remembers the checkpoint it saw,
 //! catches rollbacks and forks between runs, and names the first altered entry.
 
-mod common;
+use crate::common;
 
 use common::{event, TestServer};
 use serde_json::Value;

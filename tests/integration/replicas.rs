@@ -5,7 +5,7 @@
 //! events, and the whole log verifies. Replicas configured with another origin or key
 //! refuse to start.
 
-mod common;
+use crate::common;
 
 use common::pg::Cluster;
 use common::proc::{self, Serve};

@@ -2,7 +2,7 @@
 //! several times. After each restart every acknowledged receipt must still be provable,
 //! no event is logged twice, and the whole log verifies (over HTTP and from the file).
 
-mod common;
+use crate::common;
 
 use common::proc::{self, Serve};
 use common::qc_event;

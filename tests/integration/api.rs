@@ -2,7 +2,7 @@
 //! database with the same cases: appends with receipts that verify offline,
 //! idempotency, authorization, bad input, reads and proofs.
 
-mod common;
+use crate::common;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -10,23 +10,6 @@ use common::{event, TestServer};
 use serde_json::{json, Value};
 use threadlog::merkle::{self, Hash};
 use threadlog::note;
-
-/// Runs a scenario once per backend, as `NAME::sqlite` and `NAME::postgres`.
-macro_rules! both {
-    ($name:ident) => {
-        mod $name {
-            use super::*;
-            #[tokio::test]
-            async fn sqlite() {
-                super::$name(TestServer::start().await).await
-            }
-            #[tokio::test]
-            async fn postgres() {
-                super::$name(TestServer::start_pg().await).await
-            }
-        }
-    };
-}
 
 /// Checks a receipt as an auditor would offline: checkpoint signature, then the proof.
 fn check_receipt(s: &TestServer, r: &Value) -> u64 {

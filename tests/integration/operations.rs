@@ -3,7 +3,7 @@
 //! lifecycle (create with expiry, list, revoke, seen at once by every server) and
 //! `verify --database`, which must not change a byte of what it audits.
 
-mod common;
+use crate::common;
 
 use common::proc::{self, Serve, BIN};
 use common::{event, TestServer};

@@ -3,7 +3,7 @@
 //! exact status and error code each must get. A route added without a row here, or a role
 //! admitted where the table says forbidden, fails this test.
 
-mod common;
+use crate::common;
 
 use common::{event, TestServer};
 use serde_json::{json, Value};

@@ -4,7 +4,7 @@
 //! breaks. The log's inclusion proofs are checked by threadlog's Merkle code and must agree
 //! with the sigstore crate's.
 
-mod common;
+use crate::common;
 
 use serde_json::Value;
 use std::path::PathBuf;

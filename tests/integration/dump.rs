@@ -3,7 +3,7 @@
 //! log verifies and keeps deduplicating; a damaged dump is refused, saying where, and
 //! leaves the target store empty.
 
-mod common;
+use crate::common;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;

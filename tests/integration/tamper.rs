@@ -2,7 +2,7 @@
 //! truncate its rows, and expect `threadlog verify --database` to exit 1 naming exactly
 //! what was changed.
 
-mod common;
+use crate::common;
 
 use common::{event, TestServer};
 use serde_json::Value;

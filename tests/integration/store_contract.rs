@@ -1,7 +1,7 @@
 //! The `Store` contract, as one suite every implementation must pass: SQLite and
 //! PostgreSQL run the same cases with the same expectations.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use threadlog::entry::{Edge, EdgeKind};
@@ -470,7 +470,7 @@ async fn thread_contract(store: Arc<dyn Store>) {
     )
     .await;
 
-    let sorted = |mut v: Vec<StoredEdge>| {
+    let sorted = |mut v: Vec<LoggedEdge>| {
         v.sort_by_key(|e| (e.index, e.from.clone()));
         v
     };
@@ -492,7 +492,7 @@ async fn thread_contract(store: Arc<dyn Store>) {
     );
     assert_eq!(
         all[0],
-        StoredEdge {
+        LoggedEdge {
             from: "equipment:e".into(),
             to: "serial:s1".into(),
             kind: EdgeKind::Equipment,

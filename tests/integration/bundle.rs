@@ -2,7 +2,7 @@
 //! --subject`, checked offline by `threadlog verify --bundle` with the `merkle` and
 //! `note` code only; every altered byte is caught and the failure names what it hit.
 
-mod common;
+use crate::common;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
@@ -13,22 +13,6 @@ use std::path::Path;
 use threadlog::bundle::{self, Bundle};
 use threadlog::store::TileCache;
 use threadlog::thread::{build_bundle, BundleOptions, Direction};
-
-macro_rules! both {
-    ($name:ident) => {
-        mod $name {
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(TestServer::start().await).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$name(TestServer::start_pg().await).await
-            }
-        }
-    };
-}
 
 async fn post_plant(s: &TestServer, plant: &Plant) {
     for chunk in plant.events.chunks(500) {
@@ -45,6 +29,25 @@ async fn cli(args: Vec<String>) -> (i32, Value, String) {
     })
     .await
     .unwrap()
+}
+
+/// Exports `subject`'s bundle from the server's database to `out`, with `extra` options.
+async fn export(
+    s: &TestServer,
+    subject: String,
+    out: &Path,
+    extra: &[&str],
+) -> (i32, Value, String) {
+    let mut args = vec![
+        "export".to_string(),
+        "--database-url".into(),
+        s.database_url.clone(),
+        "--subject".into(),
+        subject,
+    ];
+    args.extend(extra.iter().map(|a| a.to_string()));
+    args.extend(["--out".into(), out.display().to_string()]);
+    cli(args).await
 }
 
 async fn verify_file(path: &Path, key: &str) -> (i32, Value, String) {
@@ -65,16 +68,7 @@ async fn a_bundle_proves_a_serials_history_offline(s: TestServer) {
     let t = &plant.truth;
     let a = 4;
     let out = s.dir.path().join("asm-4.bundle.json");
-    let (code, v, output) = cli(vec![
-        "export".into(),
-        "--database-url".into(),
-        s.database_url.clone(),
-        "--subject".into(),
-        assembly(a),
-        "--out".into(),
-        out.display().to_string(),
-    ])
-    .await;
+    let (code, v, output) = export(&s, assembly(a), &out, &[]).await;
     assert_eq!(code, 0, "{output}");
     assert_eq!(v["subject"], assembly(a));
 
@@ -114,16 +108,7 @@ async fn a_bundle_proves_a_serials_history_offline(s: TestServer) {
     assert_eq!(B64.decode(&e.leaf).unwrap(), stored.leaf);
 
     // Refusals: an existing file, a key of another log, no key.
-    let (code, _, output) = cli(vec![
-        "export".into(),
-        "--database-url".into(),
-        s.database_url.clone(),
-        "--subject".into(),
-        assembly(a),
-        "--out".into(),
-        out.display().to_string(),
-    ])
-    .await;
+    let (code, _, output) = export(&s, assembly(a), &out, &[]).await;
     assert_eq!(code, 2, "{output}");
     assert!(output.contains("exists"), "{output}");
     for (origin, at) in [
@@ -180,16 +165,7 @@ async fn any_changed_byte_is_caught_and_named() {
     let plant = Plant::generate(PlantSpec::small());
     post_plant(&s, &plant).await;
     let out = s.dir.path().join("b.json");
-    let (code, _, output) = cli(vec![
-        "export".into(),
-        "--database-url".into(),
-        s.database_url.clone(),
-        "--subject".into(),
-        part(45),
-        "--out".into(),
-        out.display().to_string(),
-    ])
-    .await;
+    let (code, _, output) = export(&s, part(45), &out, &[]).await;
     assert_eq!(code, 0, "{output}");
     let bytes = std::fs::read(&out).unwrap();
     let b: Bundle = serde_json::from_slice(&bytes).unwrap();
@@ -359,18 +335,7 @@ async fn every_change_to_the_graph_is_caught_and_named() {
     post_plant(&s, &plant).await;
     // Part 45's print was corrected; at depth 2 the walk is cut short.
     let out = s.dir.path().join("graph.json");
-    let (code, _, output) = cli(vec![
-        "export".into(),
-        "--database-url".into(),
-        s.database_url.clone(),
-        "--subject".into(),
-        part(45),
-        "--depth".into(),
-        "2".into(),
-        "--out".into(),
-        out.display().to_string(),
-    ])
-    .await;
+    let (code, _, output) = export(&s, part(45), &out, &["--depth", "2"]).await;
     assert_eq!(code, 0, "{output}");
     let key = s.verifier_key.to_string();
     let (code, _, output) = verify_file(&out, &key).await;

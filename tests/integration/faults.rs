@@ -2,7 +2,7 @@
 //! that goes backwards. Nothing unacknowledged may appear, nothing acknowledged may be
 //! lost, and the log recovers by itself.
 
-mod common;
+use crate::common;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -170,7 +170,7 @@ impl Store for FlakyStore {
     async fn find_dedup(&self, key: &str) -> Result<Option<DedupHit>, StoreError> {
         self.inner.find_dedup(key).await
     }
-    async fn edges(&self, q: &EdgeQuery) -> Result<Vec<StoredEdge>, StoreError> {
+    async fn edges(&self, q: &EdgeQuery) -> Result<Vec<LoggedEdge>, StoreError> {
         self.inner.edges(q).await
     }
     async fn corrections(

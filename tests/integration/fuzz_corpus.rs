@@ -3,7 +3,7 @@
 //! function libFuzzer runs (`fuzz/src/targets.rs`), so an input that once crashed a parser,
 //! or broke one of the invariants the targets assert, fails this suite.
 
-#[path = "../fuzz/src/targets.rs"]
+#[path = "../../fuzz/src/targets.rs"]
 mod targets;
 
 use std::path::{Path, PathBuf};

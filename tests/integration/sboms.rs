@@ -4,29 +4,13 @@
 //! known about an artifact. Invalid documents are refused with their violations and leave
 //! the log as it was.
 
-mod common;
+use crate::common;
 
 use common::TestServer;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use threadlog::merkle::{self, Hash};
 use threadlog::note;
-
-macro_rules! both {
-    ($name:ident) => {
-        mod $name {
-            use super::*;
-            #[tokio::test]
-            async fn sqlite() {
-                super::$name(TestServer::start().await).await
-            }
-            #[tokio::test]
-            async fn postgres() {
-                super::$name(TestServer::start_pg().await).await
-            }
-        }
-    };
-}
 
 const JSON: &str = "application/vnd.cyclonedx+json";
 const XML: &str = "application/vnd.cyclonedx+xml";

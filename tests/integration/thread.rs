@@ -2,29 +2,12 @@
 //! edges appends create, corrections, the back-fill of an older log, traces and recall
 //! impact over a generated plant with known answers.
 
-mod common;
+use crate::common;
 
 use common::plant::*;
 use common::TestServer;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
-
-/// Runs a scenario once per backend, as `NAME::sqlite` and `NAME::postgres`.
-macro_rules! both {
-    ($name:ident) => {
-        mod $name {
-            use super::*;
-            #[tokio::test]
-            async fn sqlite() {
-                super::$name(TestServer::start().await).await
-            }
-            #[tokio::test]
-            async fn postgres() {
-                super::$name(TestServer::start_pg().await).await
-            }
-        }
-    };
-}
 
 /// Every edge in the store as (from, to, kind, entry, at, label), sorted.
 type EdgeRow = (String, String, String, i64, i64, Option<String>);

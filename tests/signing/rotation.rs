@@ -4,7 +4,7 @@
 //! refusing to start and to append, a key swapped behind the log's back caught at its
 //! first checkpoint, and a rotated log moved through export and import.
 
-mod common;
+use crate::common;
 
 use common::proc::{cli, token, Serve};
 use serde_json::{json, Value};
@@ -413,7 +413,7 @@ async fn a_key_swapped_behind_the_log_signs_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotations_through_hsm_keys_verify_from_the_first_key() {
     // Sets SOFTHSM2_CONF and the PIN for the child processes.
-    common::softhsm::tokens(&["rotation"]);
+    common::softhsm::tokens();
     let dir = tempfile::tempdir().unwrap();
     let base = env_for(dir.path());
     let env = with(&base, &[]);

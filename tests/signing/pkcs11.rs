@@ -3,7 +3,7 @@
 //! refusals, `keys init` on the command line, and a server signing its checkpoints in
 //! the HSM and reporting its key status (`GET /v1/keys`, `keys status`).
 
-mod common;
+use crate::common;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -22,9 +22,7 @@ use threadlog::signer::{Pkcs11Signer, Signer};
 const ORIGIN: &str = "plant.example/threadlog";
 
 fn tokens() -> &'static Tokens {
-    softhsm::tokens(&[
-        "gen", "sign", "adopt", "refuse", "pin", "server", "cli", "relogin", "uri",
-    ])
+    softhsm::tokens()
 }
 
 fn pin() -> SecretString {

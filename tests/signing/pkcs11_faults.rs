@@ -3,7 +3,7 @@
 //! signer, and the server heals by itself when the token is back. A binary of its own:
 //! recovery re-initialises the PKCS#11 module, which is process-wide.
 
-mod common;
+use crate::common;
 
 use common::softhsm::{self, PIN};
 use common::{event, TestServer};
@@ -33,7 +33,7 @@ async fn wait_ready(s: &TestServer, want: u16) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_lost_mid_run_gives_503_then_the_server_heals() {
-    let tokens = softhsm::tokens(&["fault"]);
+    let tokens = softhsm::tokens();
     let spec = Pkcs11Spec::parse(&softhsm::spec("fault", "log-key"), None).unwrap();
     let done = init_key(&spec, PIN.to_string().into(), "test.example/log").unwrap();
     let signer = done.signer_spec.clone();

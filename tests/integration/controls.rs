@@ -2,7 +2,7 @@
 //! `controls/`: counts, families, identifiers, and the score range the table implies;
 //! and assessment results recorded through the API, checked against them.
 
-mod common;
+use crate::common;
 
 use common::{event, TestServer};
 use serde_json::{json, Value};

@@ -4,7 +4,7 @@
 //!
 //! The log lives on a size-limited tmpfs mounted for the test (root only, as on CI).
 
-mod common;
+use crate::common;
 
 use common::{event, TestServer};
 use serde_json::Value;
