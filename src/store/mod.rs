@@ -14,10 +14,12 @@
 //! - Readers never see a tree size without its entries, tiles and checkpoint.
 
 mod postgres;
+mod reads;
 mod rows;
 mod sqlite;
 mod thread;
 mod tiles;
+mod tokens;
 
 pub use crate::thread::graph::LoggedEdge;
 pub use postgres::PostgresStore;

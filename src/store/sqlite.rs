@@ -8,6 +8,7 @@
 
 use super::rows::{self, db_err, LogRow};
 use super::*;
+use super::{reads, tokens};
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
@@ -424,13 +425,7 @@ impl Store for SqliteStore {
     }
 
     async fn entry(&self, index: u64) -> Result<Option<StoredEntry>, StoreError> {
-        sqlx::query("SELECT idx, kind, integrated_at, leaf FROM entries WHERE idx = ?")
-            .bind(to_sql(index)?)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(db_err)?
-            .map(|r| rows::entry(&r))
-            .transpose()
+        reads::entry(&self.reader, index).await
     }
 
     async fn entries(&self, q: &EntryQuery) -> Result<Vec<StoredEntry>, StoreError> {
@@ -446,13 +441,7 @@ impl Store for SqliteStore {
     }
 
     async fn find_dedup(&self, key: &str) -> Result<Option<DedupHit>, StoreError> {
-        sqlx::query("SELECT key, idx, content_sha256 FROM dedup WHERE key = ?")
-            .bind(key)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(db_err)?
-            .map(|r| rows::dedup(&r).map(|(_, h)| h))
-            .transpose()
+        reads::dedup(&self.reader, key).await
     }
 
     async fn edges(&self, q: &EdgeQuery) -> Result<Vec<LoggedEdge>, StoreError> {
@@ -473,13 +462,7 @@ impl Store for SqliteStore {
     }
 
     async fn blob(&self, sha256: &[u8; 32]) -> Result<Option<StoredBlob>, StoreError> {
-        sqlx::query("SELECT media_type, idx, data FROM blobs WHERE sha256 = ?")
-            .bind(sha256.as_slice())
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(db_err)?
-            .map(|r| rows::blob(&r))
-            .transpose()
+        reads::blob(&self.reader, sha256).await
     }
 
     async fn insert_token(
@@ -489,68 +472,25 @@ impl Store for SqliteStore {
         token_sha256: &[u8; 32],
         expires_at: Option<&str>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO tokens (name, role, token_sha256, created_at, expires_at) \
-             VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(name)
-        .bind(role)
-        .bind(token_sha256.as_slice())
-        .bind(crate::time::now())
-        .bind(expires_at)
-        .execute(&self.writer)
-        .await
-        .map_err(db_err)?;
-        Ok(())
+        tokens::insert(&self.writer, name, role, token_sha256, expires_at).await
     }
 
     async fn token(&self, token_sha256: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
         // Each read is its own transaction on the file: a revocation committed by any
         // process is seen by the next request.
-        sqlx::query(&format!(
-            "SELECT {} FROM tokens WHERE token_sha256 = ?",
-            rows::TOKEN_COLUMNS
-        ))
-        .bind(token_sha256.as_slice())
-        .fetch_optional(&self.reader)
-        .await
-        .map_err(db_err)?
-        .map(|r| rows::token(&r))
-        .transpose()
+        tokens::by_hash(&self.reader, token_sha256).await
     }
 
     async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
-        sqlx::query(&format!(
-            "SELECT {} FROM tokens ORDER BY id",
-            rows::TOKEN_COLUMNS
-        ))
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(rows::token)
-        .collect()
+        tokens::all(&self.reader).await
     }
 
     async fn revoke_tokens(&self, name: &str, at: &str) -> Result<u64, StoreError> {
-        let done =
-            sqlx::query("UPDATE tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL")
-                .bind(at)
-                .bind(name)
-                .execute(&self.writer)
-                .await
-                .map_err(db_err)?;
-        Ok(done.rows_affected())
+        tokens::revoke(&self.writer, name, at).await
     }
 
     async fn touch_token(&self, token_sha256: &[u8; 32], at: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE tokens SET last_used_at = ? WHERE token_sha256 = ?")
-            .bind(at)
-            .bind(token_sha256.as_slice())
-            .execute(&self.writer)
-            .await
-            .map_err(db_err)?;
-        Ok(())
+        tokens::touch(&self.writer, token_sha256, at).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
