@@ -271,7 +271,7 @@ impl AppendTx for PgAppend {
     }
 
     async fn thread_backlog(&mut self) -> Result<Backlog, StoreError> {
-        super::thread::postgres::backlog(&mut self.tx).await
+        super::thread::backlog::<Postgres>(&mut self.tx).await
     }
 
     async fn backfill_thread(
@@ -285,7 +285,7 @@ impl AppendTx for PgAppend {
             .map(|(i, t)| Ok((to_sql(*i)?, t)))
             .collect::<Result<Vec<_>, StoreError>>()?;
         super::thread::postgres::write(&mut self.tx, &rows).await?;
-        super::thread::postgres::advance(&mut self.tx, from, to).await
+        super::thread::advance::<Postgres>(&mut self.tx, from, to).await
     }
 
     async fn commit(self: Box<Self>) -> Result<(), StoreError> {
@@ -431,7 +431,7 @@ impl Store for PostgresStore {
 
     async fn thread_backlog(&self) -> Result<Backlog, StoreError> {
         let mut conn = self.reader.acquire().await.map_err(db_err)?;
-        super::thread::postgres::backlog(&mut conn).await
+        super::thread::backlog::<Postgres>(&mut conn).await
     }
 
     async fn blob(&self, sha256: &[u8; 32]) -> Result<Option<StoredBlob>, StoreError> {

@@ -314,7 +314,7 @@ impl AppendTx for SqliteAppend {
     }
 
     async fn thread_backlog(&mut self) -> Result<Backlog, StoreError> {
-        super::thread::sqlite::backlog(&mut self.tx).await
+        super::thread::backlog::<Sqlite>(&mut self.tx).await
     }
 
     async fn backfill_thread(
@@ -328,7 +328,7 @@ impl AppendTx for SqliteAppend {
             .map(|(i, t)| Ok((to_sql(*i)?, t)))
             .collect::<Result<Vec<_>, StoreError>>()?;
         super::thread::sqlite::write(&mut self.tx, &rows).await?;
-        super::thread::sqlite::advance(&mut self.tx, from, to).await
+        super::thread::advance::<Sqlite>(&mut self.tx, from, to).await
     }
 
     async fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
@@ -458,7 +458,7 @@ impl Store for SqliteStore {
 
     async fn thread_backlog(&self) -> Result<Backlog, StoreError> {
         let mut conn = self.reader.acquire().await.map_err(db_err)?;
-        super::thread::sqlite::backlog(&mut conn).await
+        super::thread::backlog::<Sqlite>(&mut conn).await
     }
 
     async fn blob(&self, sha256: &[u8; 32]) -> Result<Option<StoredBlob>, StoreError> {

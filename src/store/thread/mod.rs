@@ -1,15 +1,17 @@
 //! The thread's rows in the store: interned nodes, edges indexed from both ends, the
 //! corrections between entries, and the back-fill state of a log older than them.
 //! Each backend writes and reads in its own idiom: multi-row INSERTs and IN lists on
-//! SQLite (with the shared SQL here), UNNEST and ANY arrays on PostgreSQL.
+//! SQLite (with the shared SQL here), UNNEST and ANY arrays on PostgreSQL; the back-fill
+//! state is one SQL text for both.
 
 pub(super) mod postgres;
 pub(super) mod sqlite;
 
-use super::{from_sql, rows::LogRow, to_sql, StoreError};
+use super::rows::{db_err, LogRow};
+use super::{from_sql, to_sql, StoreError};
 use crate::entry::{Edge, EdgeKind};
 use crate::thread::graph::LoggedEdge;
-use sqlx::{ColumnIndex, Decode, QueryBuilder, Type};
+use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, QueryBuilder, Type};
 
 /// What one entry adds to the thread: its edges and the entry it corrects.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -202,4 +204,55 @@ pub(super) fn node_names<'a>(rows: &[(i64, &'a EntryThread)]) -> Vec<&'a str> {
     names.sort_unstable();
     names.dedup();
     names
+}
+
+/// Where the back-fill of a log older than the thread rows stands (one SQL text for both
+/// backends).
+pub(super) async fn backlog<DB>(conn: &mut DB::Connection) -> Result<Backlog, StoreError>
+where
+    DB: Database,
+    for<'r> &'r str: ColumnIndex<DB::Row>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'r> i64: Decode<'r, DB> + Type<DB>,
+{
+    let row = sqlx::query("SELECT next_idx, end_idx FROM thread_backfill WHERE id = 1")
+        .fetch_optional(conn)
+        .await
+        .map_err(db_err)?;
+    match row {
+        Some(r) => Ok(Backlog {
+            next: from_sql(r.col("next_idx")?)?,
+            end: from_sql(r.col("end_idx")?)?,
+        }),
+        None => Ok(Backlog::default()),
+    }
+}
+
+/// Moves the back-fill from `from` to `to`; `Conflict` if another writer moved it.
+pub(super) async fn advance<DB>(
+    conn: &mut DB::Connection,
+    from: u64,
+    to: u64,
+) -> Result<(), StoreError>
+where
+    DB: Database,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+{
+    let moved = sqlx::query(
+        "UPDATE thread_backfill SET next_idx = $1 WHERE id = 1 AND next_idx = $2 RETURNING id",
+    )
+    .bind(to_sql(to)?)
+    .bind(to_sql(from)?)
+    .fetch_all(conn)
+    .await
+    .map_err(db_err)?;
+    if moved.len() != 1 {
+        return Err(StoreError::Conflict(format!(
+            "the thread back-fill is no longer at entry {from}"
+        )));
+    }
+    Ok(())
 }

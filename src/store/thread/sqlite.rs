@@ -103,40 +103,6 @@ pub(in crate::store) async fn write(
     Ok(())
 }
 
-pub(in crate::store) async fn backlog(conn: &mut SqliteConnection) -> Result<Backlog, StoreError> {
-    let row = sqlx::query("SELECT next_idx, end_idx FROM thread_backfill WHERE id = 1")
-        .fetch_optional(conn)
-        .await
-        .map_err(db_err)?;
-    match row {
-        Some(r) => Ok(Backlog {
-            next: from_sql(r.col("next_idx")?)?,
-            end: from_sql(r.col("end_idx")?)?,
-        }),
-        None => Ok(Backlog::default()),
-    }
-}
-
-/// Moves the back-fill from `from` to `to`; `Conflict` if another process moved it.
-pub(in crate::store) async fn advance(
-    conn: &mut SqliteConnection,
-    from: u64,
-    to: u64,
-) -> Result<(), StoreError> {
-    let done = sqlx::query("UPDATE thread_backfill SET next_idx = ? WHERE id = 1 AND next_idx = ?")
-        .bind(to_sql(to)?)
-        .bind(to_sql(from)?)
-        .execute(conn)
-        .await
-        .map_err(db_err)?;
-    if done.rows_affected() != 1 {
-        return Err(StoreError::Conflict(format!(
-            "the thread back-fill is no longer at entry {from}"
-        )));
-    }
-    Ok(())
-}
-
 pub(in crate::store) async fn edges(
     pool: &sqlx::SqlitePool,
     q: &EdgeQuery,
