@@ -123,67 +123,76 @@ fn verify_bundle(path: &std::path::Path, key: Option<&str>, json: bool) -> Resul
     })
 }
 
-pub async fn run(args: VerifyArgs) -> Result<ExitCode> {
-    if let Some(path) = &args.bundle {
-        return verify_bundle(path, args.key.as_deref(), args.json);
-    }
-    let (source, key, state_path): (Box<dyn Source>, VerifierKey, Option<PathBuf>) =
-        match (&args.url, &args.database) {
-            (Some(url), None) => {
-                let key: VerifierKey = args
-                    .key
-                    .as_deref()
-                    .context("--key VERIFIER_KEY is required with --url")?
-                    .parse()
-                    .context("--key")?;
-                let token = args
-                    .token
-                    .clone()
-                    .context("an auditor token is required: set THREADLOG_TOKEN or pass --token")?;
-                let state = if args.no_state {
-                    None
-                } else {
-                    args.state.clone().or_else(|| default_state_path(&key))
-                };
-                (Box::new(HttpSource::new(url, &token)?), key, state)
-            }
-            (None, Some(db)) => {
-                // Read-only: the audit must not change what it audits.
-                let store = store::open_read_only(db)
-                    .await
-                    .context("cannot open the database")?;
-                let key: VerifierKey = match &args.key {
-                    Some(k) => k.parse().context("--key")?,
-                    // The log's first key: verification follows the rotations from it.
-                    None => threadlog::ledger::logged_keys(store.as_ref())
-                        .await
-                        .context("the database holds no log")?
-                        .swap_remove(0)
-                        .verifier_key
-                        .parse()
-                        .context("the database's first verifier key")?,
-                };
-                let state = if args.no_state {
-                    None
-                } else {
-                    args.state.clone()
-                };
-                (Box::new(StoreSource::new(store)), key, state)
-            }
-            _ => {
-                bail!("give --url URL (with --key), --database URL, or --bundle FILE (with --key)")
-            }
-        };
+/// What a `--url` or `--database` audit reads: the source, the key it starts from, and
+/// the state file of the previous run (none with `--no-state`).
+type Audited = (Box<dyn Source>, VerifierKey, Option<PathBuf>);
 
-    let previous: Option<Previous> = match &state_path {
-        Some(p) if p.exists() => Some(
+async fn open_source(args: &VerifyArgs) -> Result<Audited> {
+    match (&args.url, &args.database) {
+        (Some(url), None) => {
+            let key: VerifierKey = args
+                .key
+                .as_deref()
+                .context("--key VERIFIER_KEY is required with --url")?
+                .parse()
+                .context("--key")?;
+            let token = args
+                .token
+                .clone()
+                .context("an auditor token is required: set THREADLOG_TOKEN or pass --token")?;
+            let state = if args.no_state {
+                None
+            } else {
+                args.state.clone().or_else(|| default_state_path(&key))
+            };
+            Ok((Box::new(HttpSource::new(url, &token)?), key, state))
+        }
+        (None, Some(db)) => {
+            // Read-only: the audit must not change what it audits.
+            let store = store::open_read_only(db)
+                .await
+                .context("cannot open the database")?;
+            let key: VerifierKey = match &args.key {
+                Some(k) => k.parse().context("--key")?,
+                // The log's first key: verification follows the rotations from it.
+                None => threadlog::ledger::logged_keys(store.as_ref())
+                    .await
+                    .context("the database holds no log")?
+                    .swap_remove(0)
+                    .verifier_key
+                    .parse()
+                    .context("the database's first verifier key")?,
+            };
+            let state = if args.no_state {
+                None
+            } else {
+                args.state.clone()
+            };
+            Ok((Box::new(StoreSource::new(store)), key, state))
+        }
+        _ => bail!("give --url URL (with --key), --database URL, or --bundle FILE (with --key)"),
+    }
+}
+
+/// The tree the previous run saw, if the state file exists.
+fn read_state(path: Option<&PathBuf>) -> Result<Option<Previous>> {
+    match path {
+        Some(p) if p.exists() => Ok(Some(
             serde_json::from_slice(
                 &std::fs::read(p).with_context(|| format!("reading {}", p.display()))?,
             )
             .with_context(|| format!("state file {} is not valid", p.display()))?,
-        ),
-        _ => None,
-    };
+        )),
+        _ => Ok(None),
+    }
+}
+
+pub async fn run(args: VerifyArgs) -> Result<ExitCode> {
+    if let Some(path) = &args.bundle {
+        return verify_bundle(path, args.key.as_deref(), args.json);
+    }
+    let (source, key, state_path) = open_source(&args).await?;
+    let previous = read_state(state_path.as_ref())?;
 
     let bar = super::progress("verifying", args.json);
     let report = audit::verify(source.as_ref(), &key, previous.as_ref(), &|done, total| {

@@ -245,7 +245,33 @@ pub fn event_thread(body: &Value) -> EventThread {
     let mut seen_target = HashSet::new();
     targets.retain(|t| seen_target.insert(t.clone()));
 
-    let mut sources: Vec<(String, EdgeKind, Option<&str>)> = Vec::new();
+    let sources = sources(body);
+    for (from, kind, label) in &sources {
+        for t in &targets {
+            out.push(from, t, *kind, *label);
+        }
+    }
+    if let Some(c) = body.get("customer") {
+        if let Some(id) = text(c, "id") {
+            let customer = format!("customer:{id}");
+            for t in &targets {
+                out.push(t, &customer, EdgeKind::Customer, text(c, "order"));
+            }
+        }
+    }
+    EventThread {
+        edges: out.edges,
+        corrects: body
+            .get("corrects")
+            .and_then(|c| text(c, "event_id"))
+            .map(str::to_string),
+    }
+}
+
+/// The nodes that point to every target of an event: equipment (role), program (name),
+/// software (kind or name) and work order, with their edge kinds and labels.
+fn sources(body: &Value) -> Vec<(String, EdgeKind, Option<&str>)> {
+    let mut sources = Vec::new();
     for e in items(body, "equipment") {
         if let Some(id) = text(e, "id") {
             sources.push((
@@ -269,26 +295,7 @@ pub fn event_thread(body: &Value) -> EventThread {
     if let Some(wo) = text(body, "job_order_id") {
         sources.push((format!("work_order:{wo}"), EdgeKind::WorkOrder, None));
     }
-    for (from, kind, label) in &sources {
-        for t in &targets {
-            out.push(from, t, *kind, *label);
-        }
-    }
-    if let Some(c) = body.get("customer") {
-        if let Some(id) = text(c, "id") {
-            let customer = format!("customer:{id}");
-            for t in &targets {
-                out.push(t, &customer, EdgeKind::Customer, text(c, "order"));
-            }
-        }
-    }
-    EventThread {
-        edges: out.edges,
-        corrects: body
-            .get("corrects")
-            .and_then(|c| text(c, "event_id"))
-            .map(str::to_string),
-    }
+    sources
 }
 
 struct Builder {

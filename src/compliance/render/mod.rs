@@ -108,7 +108,11 @@ fn dash<T: ToString>(v: Option<T>) -> String {
 
 /// The tables under the summary, in page order.
 pub(crate) fn tables(r: &Report) -> Vec<Table> {
-    let poam = Table {
+    vec![poam_table(r), trend_table(r), requirements_table(r)]
+}
+
+fn poam_table(r: &Report) -> Table {
+    Table {
         title: "Plan of action and milestones",
         headers: &[
             "requirement",
@@ -136,8 +140,11 @@ pub(crate) fn tables(r: &Report) -> Vec<Table> {
             })
             .collect(),
         when_empty: Some("Every assessed requirement is met."),
-    };
-    let trend = Table {
+    }
+}
+
+fn trend_table(r: &Report) -> Table {
+    Table {
         title: "Trend",
         headers: &["tree size", "score", "met", "implemented"],
         numeric: &[true, true, true, true],
@@ -154,8 +161,11 @@ pub(crate) fn tables(r: &Report) -> Vec<Table> {
             })
             .collect(),
         when_empty: None,
-    };
-    let requirements = Table {
+    }
+}
+
+fn requirements_table(r: &Report) -> Table {
+    Table {
         title: "Requirements",
         headers: &[
             "requirement",
@@ -190,6 +200,5 @@ pub(crate) fn tables(r: &Report) -> Vec<Table> {
             })
             .collect(),
         when_empty: None,
-    };
-    vec![poam, trend, requirements]
+    }
 }

@@ -238,6 +238,25 @@ pub(crate) fn find_key(
         None => return Err(wrong("a key of unknown type".into())),
     }
     let public = find_public(session, label, &id)?;
+    let public_key = ed25519_public_key(session, label, public)?;
+    Ok(KeyPair {
+        private,
+        public_key,
+        id,
+    })
+}
+
+/// The 32-byte Ed25519 key of the public key object `public`, refused when its curve is
+/// not Ed25519 or its point is malformed.
+fn ed25519_public_key(
+    session: &Session,
+    label: &str,
+    public: ObjectHandle,
+) -> Result<[u8; 32], Pkcs11Error> {
+    let wrong = |found: String| Pkcs11Error::WrongKeyType {
+        label: label.to_string(),
+        found,
+    };
     let attrs = session
         .get_attributes(public, &[AttributeType::EcParams, AttributeType::EcPoint])
         .map_err(|e| Pkcs11Error::op("C_GetAttributeValue", e))?;
@@ -255,19 +274,14 @@ pub(crate) fn find_key(
             hex::encode(params.unwrap_or_default())
         )));
     }
-    let public_key = point
+    point
         .as_deref()
         .ok_or_else(|| "no CKA_EC_POINT".to_string())
         .and_then(parse_ec_point)
         .map_err(|reason| Pkcs11Error::BadPublicKey {
             label: label.to_string(),
             reason,
-        })?;
-    Ok(KeyPair {
-        private,
-        public_key,
-        id,
-    })
+        })
 }
 
 /// The public key object of the pair: same label, and the same CKA_ID when several share
