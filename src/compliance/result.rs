@@ -104,37 +104,8 @@ impl LoggedResult {
             ),
             s => return Err(bad(&format!("unknown status {s:?}"))),
         };
-        let plan_of_action = match body.get("plan_of_action") {
-            None => None,
-            Some(p) => Some(PlanOfAction {
-                milestone: p
-                    .get("milestone")
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| bad("plan_of_action without milestone"))?
-                    .to_string(),
-                description: p
-                    .get("description")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string(),
-            }),
-        };
-        let mut evidence = Vec::new();
-        for e in body
-            .get("evidence")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            match (
-                e.get("entry").and_then(Value::as_u64),
-                e.get("digest").and_then(Value::as_str),
-            ) {
-                (Some(i), None) => evidence.push(EvidenceRef::Entry(i)),
-                (None, Some(d)) => evidence.push(EvidenceRef::Digest(d.to_string())),
-                _ => return Err(bad("evidence that is neither an entry nor a digest")),
-            }
-        }
+        let plan_of_action = plan_of_action(body).map_err(bad)?;
+        let evidence = evidence_refs(body).map_err(bad)?;
         Ok(Some(LoggedResult {
             index,
             framework,
@@ -151,4 +122,42 @@ impl LoggedResult {
             evidence,
         }))
     }
+}
+
+/// The result's plan of action, if it has one; a plan needs a milestone.
+fn plan_of_action(body: &Value) -> Result<Option<PlanOfAction>, &'static str> {
+    let Some(p) = body.get("plan_of_action") else {
+        return Ok(None);
+    };
+    Ok(Some(PlanOfAction {
+        milestone: p
+            .get("milestone")
+            .and_then(Value::as_str)
+            .ok_or("plan_of_action without milestone")?
+            .to_string(),
+        description: p
+            .get("description")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+    }))
+}
+
+/// The evidence a result cites: each item an entry index or a document digest.
+fn evidence_refs(body: &Value) -> Result<Vec<EvidenceRef>, &'static str> {
+    body.get("evidence")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            match (
+                e.get("entry").and_then(Value::as_u64),
+                e.get("digest").and_then(Value::as_str),
+            ) {
+                (Some(i), None) => Ok(EvidenceRef::Entry(i)),
+                (None, Some(d)) => Ok(EvidenceRef::Digest(d.to_string())),
+                _ => Err("evidence that is neither an entry nor a digest"),
+            }
+        })
+        .collect()
 }
