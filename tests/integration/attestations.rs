@@ -9,8 +9,6 @@ use common::TestServer;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
-use threadlog::merkle::{self, Hash};
-use threadlog::note;
 
 const IMAGE: &str = "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 const TOOL: &str = "sha256:60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752";
@@ -54,25 +52,6 @@ async fn with_policy(pg: bool) -> TestServer {
 async fn post(s: &TestServer, doc: Vec<u8>) -> (u16, Value) {
     s.post_bytes("/v1/attestations", &s.ci, "application/json", doc)
         .await
-}
-
-fn check_receipt(s: &TestServer, r: &Value) -> u64 {
-    let (cp, _) = note::open_checkpoint(
-        r["checkpoint"].as_str().unwrap(),
-        std::slice::from_ref(&s.verifier_key),
-        &s.origin,
-    )
-    .expect("receipt checkpoint verifies");
-    let index = r["index"].as_u64().unwrap();
-    merkle::verify_inclusion(
-        &common::hashes(&r["inclusion_proof"]),
-        index,
-        cp.tree_size,
-        &Hash::from_base64(r["leaf_hash"].as_str().unwrap()).unwrap(),
-        &Hash(cp.root_hash),
-    )
-    .expect("inclusion verifies");
-    index
 }
 
 both!(start = with_policy; accepted_envelopes_are_logged_with_their_verification);
@@ -140,7 +119,7 @@ async fn accepted_envelopes_are_logged_with_their_verification(s: TestServer) {
         let doc = fixture(name);
         let (status, r) = post(&s, doc.clone()).await;
         assert_eq!(status, 201, "{name}: {r}");
-        assert_eq!(check_receipt(&s, &r), i as u64);
+        assert_eq!(s.check_receipt(&r), i as u64);
         let (_, e) = s.get_json(&format!("/v1/entries/{i}")).await;
         let entry = &e["entry"];
         let body = &entry["body"];
@@ -230,7 +209,7 @@ async fn accepted_envelopes_are_logged_with_their_verification(s: TestServer) {
         )
         .await;
     assert_eq!(status, 200, "{again}");
-    assert_eq!(check_receipt(&s, &again), 3);
+    assert_eq!(s.check_receipt(&again), 3);
     assert_eq!(s.tree_size().await, cases.len() as u64);
     s.stop().await;
 }
@@ -542,7 +521,7 @@ async fn predicates_must_satisfy_their_schemas() {
     for (i, (st, expect)) in accepted.iter().enumerate() {
         let (status, r) = post(&s, sign_envelope(&key, "line-3", st)).await;
         assert_eq!(status, 201, "{r}");
-        assert_eq!(check_receipt(&s, &r), i as u64);
+        assert_eq!(s.check_receipt(&r), i as u64);
         let (_, e) = s.get_json(&format!("/v1/entries/{i}")).await;
         let v = &e["entry"]["body"]["verification"];
         let checks = v["checks"].as_array().unwrap();
@@ -593,7 +572,7 @@ async fn subjects_without_sha256_are_indexed_unless_the_policy_requires_sha256()
     let s = with_policy(false).await;
     let (status, r) = post(&s, doc.clone()).await;
     assert_eq!(status, 201, "{r}");
-    let index = check_receipt(&s, &r);
+    let index = s.check_receipt(&r);
     let (status, a) = s.get_json(&format!("/v1/artifacts/{sha512}")).await;
     assert_eq!(status, 200, "{a}");
     assert_eq!(a["entries"][0]["index"], index, "{a}");
@@ -665,7 +644,7 @@ async fn envelopes_of_in_toto_golang_witness_and_chainloop_are_logged() {
             .post_bytes("/v1/attestations", &s.ci, DSSE, real(file))
             .await;
         assert_eq!(status, 201, "{file}: {r}");
-        let index = check_receipt(&s, &r);
+        let index = s.check_receipt(&r);
         link = link.or(Some(index));
         let (_, e) = s.get_json(&format!("/v1/entries/{index}")).await;
         let body = &e["entry"]["body"];
