@@ -7,9 +7,13 @@ cd "$(dirname "$0")/.."
 
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+rustup target list --installed 2>/dev/null | grep -q '^wasm32-unknown-unknown$' ||
+    rustup target add wasm32-unknown-unknown
 
 ./scripts/deps.sh --test
 
 cargo fmt --all -- --check
-cargo clippy --locked --all-targets -- -D warnings
-cargo test --locked --all-targets
+# The auditor's core builds for the browser: no I/O, threads or C libraries in it.
+cargo build --locked -p threadlog-core --target wasm32-unknown-unknown
+cargo clippy --locked --workspace --all-targets -- -D warnings
+cargo test --locked --workspace --all-targets

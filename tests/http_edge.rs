@@ -664,7 +664,7 @@ async fn a_stalled_body_does_not_hold_a_stopping_server_past_its_deadline() {
     drop(serve);
 
     let serve = Serve::start(&env);
-    let walk = proc::walk(&client, &serve.url, &auditor).await;
+    let walk = proc::walk(&serve.url, &auditor).await;
     assert_eq!(walk.entries.len(), 1);
     assert_eq!(walk.entries[&0].0, "acked-1");
 }

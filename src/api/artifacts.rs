@@ -17,6 +17,7 @@ use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
+use threadlog_client::wire;
 
 const MAX_PAGE: u32 = 1000;
 const DEFAULT_PAGE: u32 = 100;
@@ -39,7 +40,7 @@ async fn artifact(
     caller: Caller,
     Path(subject): Path<String>,
     params: Result<Query<Params>, QueryRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<wire::ArtifactEntries>, ApiError> {
     caller.require(READERS)?;
     let Query(p) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let subject =
@@ -83,19 +84,20 @@ async fn artifact(
             .load(state.reads.as_ref(), &ids, &mut tiles)
             .await?;
         let proof = merkle::inclusion_proof(&tiles, e.index, cp.tree_size)?;
-        let mut j = entry_json(e)?;
-        j["inclusion_proof"] = serde_json::json!({
-            "tree_size": cp.tree_size,
-            "hashes": hashes_b64(&proof),
+        entries.push(wire::ProvedEntry {
+            entry: entry_json(e)?,
+            inclusion_proof: wire::ReceiptProof {
+                tree_size: cp.tree_size,
+                hashes: hashes_b64(&proof),
+            },
         });
-        entries.push(j);
     }
-    Ok(Json(serde_json::json!({
-        "subject": subject,
-        "tree_size": cp.tree_size,
-        "root_hash": cp.root_hash.to_base64(),
-        "checkpoint": cp.note,
-        "entries": entries,
-        "next": next,
-    })))
+    Ok(Json(wire::ArtifactEntries {
+        subject,
+        tree_size: cp.tree_size,
+        root_hash: cp.root_hash.to_base64(),
+        checkpoint: cp.note,
+        entries,
+        next,
+    }))
 }

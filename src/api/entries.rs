@@ -14,6 +14,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use base64::Engine;
 use serde::Deserialize;
+use threadlog_client::wire;
 
 const MAX_PAGE: u32 = 1000;
 const DEFAULT_PAGE: u32 = 100;
@@ -24,22 +25,22 @@ pub fn router() -> Router<AppState> {
         .route("/v1/entries", get(page))
 }
 
-pub fn entry_json(e: &StoredEntry) -> Result<serde_json::Value, ApiError> {
+pub fn entry_json(e: &StoredEntry) -> Result<wire::Entry, ApiError> {
     let parsed = entry::parse_leaf(&e.leaf)?;
-    Ok(serde_json::json!({
-        "index": e.index,
-        "kind": e.kind,
-        "leaf_hash": leaf_hash(&e.leaf).to_base64(),
-        "leaf": base64::engine::general_purpose::STANDARD.encode(&e.leaf),
-        "entry": parsed,
-    }))
+    Ok(wire::Entry {
+        index: e.index,
+        kind: e.kind.clone(),
+        leaf_hash: leaf_hash(&e.leaf).to_base64(),
+        leaf: base64::engine::general_purpose::STANDARD.encode(&e.leaf),
+        entry: serde_json::to_value(parsed).map_err(|e| ApiError::Internal(e.to_string()))?,
+    })
 }
 
 async fn one(
     State(state): State<AppState>,
     caller: Caller,
     index: Result<Path<String>, PathRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<wire::Entry>, ApiError> {
     caller.require(READERS)?;
     let Path(index) = index.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let index: LeafIndex = index.parse()?;
@@ -79,7 +80,7 @@ async fn page(
     State(state): State<AppState>,
     caller: Caller,
     params: Result<Query<PageParams>, QueryRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<wire::EntryPage>, ApiError> {
     caller.require(READERS)?;
     let Query(p) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     if let Some(k) = &p.kind {
@@ -111,7 +112,5 @@ async fn page(
         None
     };
     let entries = rows.iter().map(entry_json).collect::<Result<Vec<_>, _>>()?;
-    Ok(Json(
-        serde_json::json!({ "entries": entries, "next": next }),
-    ))
+    Ok(Json(wire::EntryPage { entries, next }))
 }

@@ -13,6 +13,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use threadlog_client::wire;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -128,13 +129,18 @@ impl IntoResponse for ApiError {
             ApiError::InvalidAttestation(e) => format!("{e}; nothing was logged"),
             other => other.to_string(),
         };
-        let mut body = serde_json::json!({ "error": code, "message": message });
-        if let ApiError::InvalidDocument { violations, .. } = &self {
-            body["violations"] = serde_json::json!(violations);
-        }
-        if let ApiError::InvalidAttestation(e) = &self {
-            body["check"] = serde_json::json!(e.check.as_str());
-        }
+        let body = wire::ErrorBody {
+            error: code.to_string(),
+            message,
+            violations: match &self {
+                ApiError::InvalidDocument { violations, .. } => Some(serde_json::json!(violations)),
+                _ => None,
+            },
+            check: match &self {
+                ApiError::InvalidAttestation(e) => Some(e.check.as_str().to_string()),
+                _ => None,
+            },
+        };
         let mut resp = (status, Json(body)).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
             resp.headers_mut()

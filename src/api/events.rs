@@ -8,49 +8,33 @@ use super::json::JsonBody;
 use super::AppState;
 use crate::entry;
 use crate::merkle::Hash;
+use crate::receipt;
 use crate::sequencer::Receipt;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use serde::Serialize;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/v1/events", post(post_events))
-}
-
-#[derive(Serialize)]
-pub struct ReceiptJson {
-    pub index: u64,
-    pub leaf_hash: String,
-    pub integrated_at: String,
-    pub checkpoint: String,
-    pub inclusion_proof: ProofJson,
-}
-
-#[derive(Serialize)]
-pub struct ProofJson {
-    pub tree_size: u64,
-    pub hashes: Vec<String>,
 }
 
 pub fn hashes_b64(hashes: &[Hash]) -> Vec<String> {
     hashes.iter().map(Hash::to_base64).collect()
 }
 
-impl From<&Receipt> for ReceiptJson {
-    fn from(r: &Receipt) -> Self {
-        ReceiptJson {
-            index: r.index,
-            leaf_hash: r.leaf_hash.to_base64(),
-            integrated_at: r.integrated_at.clone(),
-            checkpoint: r.checkpoint.clone(),
-            inclusion_proof: ProofJson {
-                tree_size: r.tree_size,
-                hashes: hashes_b64(&r.inclusion_proof),
-            },
-        }
+/// A sequencer's receipt in its one wire form, the core's (which also verifies it).
+fn wire(r: &Receipt) -> receipt::Receipt {
+    receipt::Receipt {
+        index: r.index,
+        leaf_hash: r.leaf_hash.to_base64(),
+        integrated_at: r.integrated_at.clone(),
+        checkpoint: r.checkpoint.clone(),
+        inclusion_proof: receipt::InclusionProof {
+            tree_size: r.tree_size,
+            hashes: hashes_b64(&r.inclusion_proof),
+        },
     }
 }
 
@@ -79,7 +63,7 @@ pub(super) fn receipts_response(receipts: &[Receipt], single: bool) -> Result<Re
     } else {
         StatusCode::CREATED
     };
-    let json: Vec<ReceiptJson> = receipts.iter().map(ReceiptJson::from).collect();
+    let json: Vec<receipt::Receipt> = receipts.iter().map(wire).collect();
     if single {
         let one = json
             .into_iter()

@@ -10,6 +10,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
+use threadlog_client::wire;
 
 pub const READERS: &[Role] = &[Role::Auditor, Role::Admin];
 
@@ -26,12 +27,12 @@ async fn log_info(
 ) -> Result<impl IntoResponse, ApiError> {
     caller.require(READERS)?;
     let cp = latest_checkpoint(&state).await?;
-    Ok(Json(serde_json::json!({
-        "origin": state.origin,
-        "verifier_key": state.verifier_key.to_string(),
-        "tree_size": cp.tree_size,
-        "root_hash": cp.root_hash.to_base64(),
-    })))
+    Ok(Json(wire::LogInfo {
+        origin: state.origin.clone(),
+        verifier_key: state.verifier_key.to_string(),
+        tree_size: cp.tree_size,
+        root_hash: cp.root_hash.to_base64(),
+    }))
 }
 
 async fn latest_checkpoint(state: &AppState) -> Result<StoredCheckpoint, ApiError> {

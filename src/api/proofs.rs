@@ -13,6 +13,7 @@ use axum::extract::{Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
+use threadlog_client::wire;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -52,7 +53,7 @@ async fn inclusion(
     State(state): State<AppState>,
     caller: Caller,
     params: Result<Query<InclusionParams>, QueryRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<wire::InclusionProof>, ApiError> {
     caller.require(READERS)?;
     let Query(p) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let (index, tree_size) = (p.index.get(), p.tree_size.get());
@@ -61,11 +62,11 @@ async fn inclusion(
     let ids = merkle::needed_tiles_for_inclusion(index, tree_size)?;
     let tiles = load(&state, &ids).await?;
     let hashes = merkle::inclusion_proof(&tiles, index, tree_size)?;
-    Ok(Json(serde_json::json!({
-        "index": index,
-        "tree_size": tree_size,
-        "hashes": hashes_b64(&hashes),
-    })))
+    Ok(Json(wire::InclusionProof {
+        index,
+        tree_size,
+        hashes: hashes_b64(&hashes),
+    }))
 }
 
 #[derive(Deserialize)]
@@ -79,7 +80,7 @@ async fn consistency(
     State(state): State<AppState>,
     caller: Caller,
     params: Result<Query<ConsistencyParams>, QueryRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<wire::ConsistencyProof>, ApiError> {
     caller.require(READERS)?;
     let Query(p) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let (first, second) = (p.first.get(), p.second.get());
@@ -88,9 +89,9 @@ async fn consistency(
     let ids = merkle::needed_tiles_for_consistency(first, second)?;
     let tiles = load(&state, &ids).await?;
     let hashes = merkle::consistency_proof(&tiles, first, second)?;
-    Ok(Json(serde_json::json!({
-        "first": first,
-        "second": second,
-        "hashes": hashes_b64(&hashes),
-    })))
+    Ok(Json(wire::ConsistencyProof {
+        first,
+        second,
+        hashes: hashes_b64(&hashes),
+    }))
 }

@@ -10,7 +10,7 @@ use super::json::JsonBody;
 use super::log::READERS;
 use super::AppState;
 use crate::merkle::TreeSize;
-use crate::thread::{self, dot, Direction, RecallOptions, Suspect, TraceOptions, MAX_DEPTH};
+use crate::thread::{self, dot, RecallOptions, Suspect, TraceOptions, MAX_DEPTH};
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::header;
@@ -65,7 +65,7 @@ async fn trace(
         )));
     }
     let opts = TraceOptions {
-        direction: Direction::parse(p.direction.as_deref().unwrap_or("both"))?,
+        direction: thread::parse_direction(p.direction.as_deref().unwrap_or("both"))?,
         depth: p.depth.unwrap_or(TraceOptions::default().depth),
         max_nodes,
         tree_size: p.tree_size.map(TreeSize::get),

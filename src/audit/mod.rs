@@ -10,12 +10,11 @@
 //! root disagrees). It must not write to the log.
 
 mod documents;
-mod keychain;
 mod remote;
 mod source;
 mod verify;
 
-pub use keychain::{ChainError, KeyChain, KeyEpoch};
 pub use remote::HttpSource;
 pub use source::{Source, SourceError, StoreSource};
+pub use threadlog_core::keychain::{ChainError, KeyChain, KeyEpoch};
 pub use verify::{verify, Failure, Previous, Report};

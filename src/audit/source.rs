@@ -9,14 +9,10 @@ use std::sync::Arc;
 pub enum SourceError {
     #[error("reading the log failed: {0}")]
     Read(String),
-    /// A request to a server failed; the transport error stays the source, so the
-    /// cause (refused, timed out, certificate) reaches the operator.
-    #[error("reading the log failed: GET {url}")]
-    Http {
-        url: String,
-        #[source]
-        source: reqwest::Error,
-    },
+    /// A request to a server failed or was refused; the client's error stays the
+    /// source, so the cause (refused, timed out, certificate) reaches the operator.
+    #[error("reading the log failed: {0}")]
+    Http(#[source] threadlog_client::ClientError),
     #[error("the log answered something malformed: {0}")]
     Malformed(String),
 }

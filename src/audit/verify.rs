@@ -1,7 +1,7 @@
 //! The verification procedure itself; see the module doc of `audit`.
 
-use super::keychain::{ChainError, KeyChain, KeyEpoch};
 use super::source::{Source, SourceError};
+use super::{ChainError, KeyChain, KeyEpoch};
 use crate::merkle::{self, Hash, Rebuilder, TileId};
 use crate::note::{self, VerifierKey};
 use serde::{Deserialize, Serialize};

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use threadlog::config::StoreArgs;
 use threadlog::dump;
 use threadlog::store::TileCache;
-use threadlog::thread::{self, BundleOptions, Direction};
+use threadlog::thread::{self, BundleOptions};
 
 #[derive(Args)]
 pub struct ExportArgs {
@@ -120,7 +120,7 @@ async fn export_bundle(args: &ExportArgs, subject: &str) -> Result<()> {
         .await
         .context("indexing the thread")?;
     let opts = BundleOptions {
-        direction: Direction::parse(&args.direction)?,
+        direction: threadlog::thread::parse_direction(&args.direction)?,
         depth: args.depth,
         tree_size: args.tree_size.map(u64::from),
         ..BundleOptions::default()

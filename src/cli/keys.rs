@@ -163,26 +163,9 @@ async fn status(args: StatusArgs) -> Result<ExitCode> {
     let token = args
         .token
         .context("an admin token is required: set THREADLOG_TOKEN or pass --token")?;
-    let url = format!("{}/v1/keys", args.url.trim_end_matches('/'));
-    let resp = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(30))
-        .build()?
-        .get(&url)
-        .bearer_auth(token)
-        .send()
-        .await
-        .with_context(|| format!("GET {url}"))?;
-    let code = resp.status();
-    let body = resp.text().await.with_context(|| format!("GET {url}"))?;
-    if !code.is_success() {
-        let message = serde_json::from_str::<Value>(&body)
-            .ok()
-            .and_then(|v| v["message"].as_str().map(str::to_string))
-            .unwrap_or(body);
-        bail!("GET {url}: {code}: {message}");
-    }
-    let keys: Value =
-        serde_json::from_str(&body).with_context(|| format!("GET {url}: not JSON"))?;
+    let keys: Value = threadlog_client::Client::new(&args.url, Some(&token))?
+        .get_json("/v1/keys", &[])
+        .await?;
     if args.json {
         println!("{keys}");
     } else {

@@ -2,7 +2,7 @@
 //! and the `verify --report` step that re-derives a saved one.
 
 use super::open_store;
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::Args;
 use std::path::PathBuf;
 use threadlog::audit::Source;
@@ -78,22 +78,9 @@ async fn fetch(url: &str, token: Option<&str>, args: &ReportArgs, format: &str) 
     if let Some(at) = args.at {
         query.push(("at", at.to_string()));
     }
-    let resp = reqwest::Client::new()
-        .get(format!(
-            "{}/v1/compliance/report",
-            url.trim_end_matches('/')
-        ))
-        .bearer_auth(token)
-        .query(&query)
-        .send()
-        .await
-        .with_context(|| format!("cannot reach {url}"))?;
-    let status = resp.status();
-    let body = resp.text().await?;
-    if !status.is_success() {
-        bail!("the server answered {status}: {body}");
-    }
-    Ok(body)
+    Ok(threadlog_client::Client::new(url, Some(token))?
+        .get_text("/v1/compliance/report", &query)
+        .await?)
 }
 
 /// Re-derives the saved JSON report at `path` from `source`, whose log was verified

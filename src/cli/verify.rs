@@ -1,14 +1,16 @@
 //! `threadlog verify`: the whole log against a server (`--url`) or a database
-//! (`--database`), or an evidence bundle offline (`--bundle`); the state file that
-//! catches rollbacks and forks between runs; printing the result, as JSON on every exit
-//! with `--json`. The checking itself is `threadlog::audit` and `threadlog::bundle`.
+//! (`--database`), or an evidence bundle or a receipt offline (`--bundle`, `--receipt`);
+//! the state file that catches rollbacks and forks between runs; printing the result, as
+//! JSON on every exit with `--json`. The checking itself is `threadlog::audit` and the
+//! core's `bundle` and `receipt`.
 
 use anyhow::{bail, Context, Result};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use threadlog::audit::{self, HttpSource, Previous, Report, Source, StoreSource};
 use threadlog::compliance::recheck::Recheck;
 use threadlog::note::VerifierKey;
+use threadlog::receipt::Receipt;
 use threadlog::store;
 
 #[derive(clap::Args)]
@@ -20,6 +22,13 @@ pub struct VerifyArgs {
     /// --key (no server, no database).
     #[arg(long, conflicts_with = "database")]
     bundle: Option<PathBuf>,
+    /// A receipt an append answered with (the JSON object), checked offline with --key:
+    /// the checkpoint's signature and the entry's inclusion proof.
+    #[arg(long, conflicts_with_all = ["database", "url", "bundle"])]
+    receipt: Option<PathBuf>,
+    /// With --receipt: the entry's exact leaf bytes, which the receipt must name.
+    #[arg(long, requires = "receipt")]
+    leaf: Option<PathBuf>,
     /// Database URL of a log to check directly (operators).
     #[arg(long)]
     database: Option<String>,
@@ -75,51 +84,81 @@ fn default_state_path(key: &VerifierKey) -> Option<PathBuf> {
     )))
 }
 
-/// `verify --bundle`: offline, with the pinned key, the `merkle`/`note` code and the pure
-/// thread derivation only.
-fn verify_bundle(path: &std::path::Path, key: Option<&str>, json: bool) -> Result<ExitCode> {
-    let key: VerifierKey = key
-        .context("--key VERIFIER_KEY is required with --bundle")?
+/// The pinned key an offline check (`--bundle`, `--receipt`) needs.
+fn pinned_key(key: Option<&str>, with: &str) -> Result<VerifierKey> {
+    key.with_context(|| format!("--key VERIFIER_KEY is required with {with}"))?
         .parse()
-        .context("--key")?;
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let result = threadlog::bundle::verify(&bytes, &key);
+        .context("--key")
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// Prints an offline check's result, as JSON or as text, and gives its exit code.
+fn offline_result<R: serde::Serialize, F: serde::Serialize + std::fmt::Display>(
+    result: &std::result::Result<R, F>,
+    json: bool,
+    text: impl FnOnce(&R) -> String,
+) -> Result<ExitCode> {
     if json {
-        let v = match &result {
+        let v = match result {
             Ok(r) => serde_json::json!({ "ok": true, "report": r }),
             Err(f) => serde_json::json!({ "ok": false, "failure": f }),
         };
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
-        match &result {
-            Ok(r) => {
-                println!(
-                    "OK: {} entries of {} proved at tree size {}, root {}",
-                    r.entries, r.origin, r.tree_size, r.root_hash
-                );
-                println!(
-                    "  thread of {}: {} edges and {} correction(s), derived again from the \
-                     proved entries; checkpoint signed by {}{}",
-                    r.subject,
-                    r.edges,
-                    r.corrections,
-                    r.verifier_key,
-                    if r.key_handovers > 0 {
-                        format!(" ({} key handovers followed)", r.key_handovers)
-                    } else {
-                        String::new()
-                    }
-                );
-            }
-            Err(f) => {
-                println!("FAILED at {}: {}", f.at, f.reason);
-            }
+        match result {
+            Ok(r) => println!("{}", text(r)),
+            Err(f) => println!("FAILED at {f}"),
         }
     }
     Ok(if result.is_ok() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    })
+}
+
+/// `verify --bundle`: offline, with the pinned key and the core crate alone.
+fn verify_bundle(path: &Path, key: Option<&str>, json: bool) -> Result<ExitCode> {
+    let key = pinned_key(key, "--bundle")?;
+    let result = threadlog::bundle::verify(&read_file(path)?, &key);
+    offline_result(&result, json, |r| {
+        format!(
+            "OK: {} entries of {} proved at tree size {}, root {}\n  thread of {}: {} edges \
+             and {} correction(s), derived again from the proved entries; checkpoint signed \
+             by {}{}",
+            r.entries,
+            r.origin,
+            r.tree_size,
+            r.root_hash,
+            r.subject,
+            r.edges,
+            r.corrections,
+            r.verifier_key,
+            if r.key_handovers > 0 {
+                format!(" ({} key handovers followed)", r.key_handovers)
+            } else {
+                String::new()
+            }
+        )
+    })
+}
+
+/// `verify --receipt`: one append's receipt, offline, with the key that signed it; with
+/// `--leaf`, also that it is the receipt of exactly those leaf bytes.
+fn verify_receipt(args: &VerifyArgs, path: &Path) -> Result<ExitCode> {
+    let key = pinned_key(args.key.as_deref(), "--receipt")?;
+    let receipt: Receipt = serde_json::from_slice(&read_file(path)?)
+        .with_context(|| format!("{} is not a threadlog receipt", path.display()))?;
+    let leaf = args.leaf.as_deref().map(read_file).transpose()?;
+    let result = receipt.verify(&key, leaf.as_deref());
+    offline_result(&result, args.json, |r| {
+        format!(
+            "OK: entry {} of {} is in the tree of size {} (root {}) the key signed",
+            r.index, r.origin, r.tree_size, r.root_hash
+        )
     })
 }
 
@@ -170,7 +209,10 @@ async fn open_source(args: &VerifyArgs) -> Result<Audited> {
             };
             Ok((Box::new(StoreSource::new(store)), key, state))
         }
-        _ => bail!("give --url URL (with --key), --database URL, or --bundle FILE (with --key)"),
+        _ => bail!(
+            "give --url URL (with --key), --database URL, or --bundle FILE or --receipt FILE \
+             (with --key)"
+        ),
     }
 }
 
@@ -190,6 +232,9 @@ fn read_state(path: Option<&PathBuf>) -> Result<Option<Previous>> {
 pub async fn run(args: VerifyArgs) -> Result<ExitCode> {
     if let Some(path) = &args.bundle {
         return verify_bundle(path, args.key.as_deref(), args.json);
+    }
+    if let Some(path) = &args.receipt {
+        return verify_receipt(&args, path);
     }
     let (source, key, state_path) = open_source(&args).await?;
     let previous = read_state(state_path.as_ref())?;

@@ -18,18 +18,14 @@
 //! `<algorithm>:<hex>` for every digest of every statement subject (`sha256:…`, `sha1:…`,
 //! …), subject names that are package URLs, and `sha256:<document digest>`.
 
-use super::blob::Blob;
-use super::envelope::{Kind, PreparedEntry};
+use super::Blob;
 use super::EntryError;
+use super::{Kind, PreparedEntry};
 use crate::supplychain::attest::Verified;
 use serde_json::{json, Value};
 
 /// The media type the stored envelope is served with.
 pub const DSSE_MEDIA_TYPE: &str = "application/vnd.dsse.envelope.v1+json";
-
-pub(crate) fn dedup_key(document_sha256: &str) -> String {
-    format!("attestation:{document_sha256}")
-}
 
 /// Prepares the entry for an attestation document `blob` that verified as `v`.
 pub fn prepare_attestation(
@@ -88,7 +84,7 @@ pub fn prepare_attestation(
         submitter,
         subjects,
         body,
-        dedup_key(&doc_hex),
+        super::dedup::attestation_key(&doc_hex),
     )?;
     // The same bytes are the same attestation, even when verified again under a changed
     // policy: a resubmission returns the first receipt rather than a conflict.
@@ -127,13 +123,6 @@ fn sigstore_outcome(o: &crate::supplychain::attest::sigstore::Outcome) -> Value 
         out["certificate_sha256"] = json!(hex::encode(c));
     }
     out
-}
-
-/// The idempotency key and content digest of a stored `attestation` body.
-pub(crate) fn dedup_of(body: Option<&Value>) -> Result<(String, [u8; 32]), EntryError> {
-    let doc = super::blob::document_ref(body)?
-        .ok_or_else(|| EntryError::BadLeaf("an attestation without document".into()))?;
-    Ok((dedup_key(&hex::encode(doc.sha256)), doc.sha256))
 }
 
 #[cfg(test)]
@@ -198,8 +187,9 @@ mod tests {
         assert_eq!(e.body["unknown_keyids"][0], "stranger");
         assert_eq!(e.body["verification"]["checks"][0], "envelope");
         assert_eq!(e.content_sha256, *blob.sha256());
-        let (key, content) = dedup_of(Some(&e.body)).unwrap();
-        assert_eq!(key, e.dedup_key);
-        assert_eq!(content, e.content_sha256);
+        let d =
+            crate::entry::derive(e.leaf(chrono::DateTime::UNIX_EPOCH).unwrap().as_bytes()).unwrap();
+        assert_eq!(d.dedup_key.as_deref(), Some(e.dedup_key.as_str()));
+        assert_eq!(d.content_sha256, e.content_sha256);
     }
 }

@@ -13,10 +13,9 @@
 //! the requirement's organisation-defined parameter ids to their values;
 //! `justification` is required for `not_applicable`.
 
-use super::envelope::{Kind, PreparedEntry};
-use super::event::MAX_BATCH;
-use super::validate::{check_digest, Obj};
+use super::validate::{batch, check_digest, Obj};
 use super::EntryError;
+use super::{Kind, PreparedEntry};
 use crate::controls::{catalog, Framework};
 use serde_json::Value;
 
@@ -44,36 +43,18 @@ const STATUSES: [&str; 5] = [
     "not_assessed",
 ];
 
-pub(crate) fn dedup_key(result_id: &str) -> String {
-    format!("control:{result_id}")
-}
-
-/// Parses one result or an array of up to [`MAX_BATCH`].
+/// Parses one result or an array of up to [`super::MAX_BATCH`].
 pub fn parse_results(
     body: &[u8],
     submitter: &str,
 ) -> Result<Vec<(PreparedEntry, Vec<Evidence>)>, EntryError> {
-    let v: Value =
-        serde_json::from_slice(body).map_err(|e| EntryError::Malformed(e.to_string()))?;
-    match v {
-        Value::Array(items) => {
-            if items.is_empty() {
-                return Err(EntryError::Invalid {
-                    path: String::new(),
-                    reason: "an empty array; send at least one result".into(),
-                });
-            }
-            if items.len() > MAX_BATCH {
-                return Err(EntryError::BatchTooLarge(items.len()));
-            }
-            items
-                .into_iter()
-                .enumerate()
-                .map(|(i, item)| parse_result(item, submitter, &format!("[{i}]")))
-                .collect()
-        }
-        single => Ok(vec![parse_result(single, submitter, "")?]),
-    }
+    let empty = EntryError::Invalid {
+        path: String::new(),
+        reason: "an empty array; send at least one result".into(),
+    };
+    batch(body, empty, |item, path| {
+        parse_result(item, submitter, path)
+    })
 }
 
 fn date(o: &Obj, key: &str) -> Result<(), EntryError> {
@@ -260,7 +241,7 @@ fn parse_result(
         submitter,
         subjects,
         v.clone(),
-        dedup_key(result_id),
+        super::dedup::control_key(result_id),
     )?;
     Ok((entry, evidence))
 }

@@ -11,9 +11,9 @@
 //! ```
 //! Subjects: the artifact and `sha256:<document digest>`, so either finds the entry.
 
-use super::blob::Blob;
-use super::envelope::{Kind, PreparedEntry};
+use super::Blob;
 use super::EntryError;
+use super::{Kind, PreparedEntry};
 use crate::supplychain::attest::intoto;
 use crate::supplychain::cyclonedx::SbomFacts;
 use serde_json::{json, Map, Value};
@@ -32,7 +32,7 @@ pub fn parse_subject(s: &str) -> Result<String, EntryError> {
         return Err(err(format!("longer than {MAX_SUBJECT} bytes")));
     }
     if let Some(hex) = s.strip_prefix("sha256:") {
-        return match super::blob::parse_hex_digest(hex) {
+        return match super::parse_hex_digest(hex) {
             Some(_) => Ok(s.to_string()),
             None => Err(err(format!(
                 "{s:?} is not a digest of the form sha256:<64 lowercase hex digits>"
@@ -69,10 +69,6 @@ pub fn parse_subject(s: &str) -> Result<String, EntryError> {
     )))
 }
 
-pub(crate) fn dedup_key(subject: &str, document_sha256: &str) -> String {
-    format!("sbom:{subject}:{document_sha256}")
-}
-
 /// Prepares the entry for a validated document `blob` about `subject` (already checked
 /// with [`parse_subject`]).
 pub fn prepare_sbom(
@@ -98,20 +94,9 @@ pub fn prepare_sbom(
         submitter,
         subjects,
         Value::Object(body),
-        dedup_key(subject, &doc_hex),
+        super::dedup::sbom_key(subject, &doc_hex),
     )
     .map(|e| e.with_blob(blob))
-}
-
-/// The idempotency key of a stored `sbom` body.
-pub(crate) fn dedup_key_of(body: Option<&Value>) -> Result<String, EntryError> {
-    let subject = body
-        .and_then(|b| b.get("subject"))
-        .and_then(Value::as_str)
-        .ok_or_else(|| EntryError::BadLeaf("an sbom without subject".into()))?;
-    let doc = super::blob::document_ref(body)?
-        .ok_or_else(|| EntryError::BadLeaf("an sbom without document".into()))?;
-    Ok(dedup_key(subject, &hex::encode(doc.sha256)))
 }
 
 #[cfg(test)]
@@ -168,7 +153,9 @@ mod tests {
         assert_eq!(e.body["components"], 7);
         assert_eq!(e.body["document"]["size"], 2);
         assert_eq!(e.blob.as_ref(), Some(&blob));
-        assert_eq!(dedup_key_of(Some(&e.body)).unwrap(), e.dedup_key);
+        let d =
+            crate::entry::derive(e.leaf(chrono::DateTime::UNIX_EPOCH).unwrap().as_bytes()).unwrap();
+        assert_eq!(d.dedup_key.as_deref(), Some(e.dedup_key.as_str()));
         // The same document for another artifact is another entry.
         let other = prepare_sbom("pkg:cargo/y@1", &facts, blob, "ci").unwrap();
         assert_ne!(other.dedup_key, e.dedup_key);

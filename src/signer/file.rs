@@ -2,9 +2,9 @@
 //! A key file that group or others can read is refused: a copied key forges the log.
 
 use super::{KeyLocation, Signer, SignerError};
-use crate::note::{NoteError, NoteSigner, VerifierKey};
+use crate::note::{Ed25519Signer, NoteError, NoteSigner, VerifierKey};
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
-use ed25519_dalek::{Signer as _, SigningKey};
+use ed25519_dalek::SigningKey;
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -12,8 +12,7 @@ use std::sync::Mutex;
 use std::time::SystemTime;
 
 pub struct FileSigner {
-    key: SigningKey,
-    verifier: VerifierKey,
+    key: Ed25519Signer,
     path: PathBuf,
     last_signature: Mutex<Option<SystemTime>>,
 }
@@ -69,11 +68,8 @@ impl FileSigner {
     }
 
     fn from_key(key: SigningKey, name: &str, path: &Path) -> Result<Self, SignerError> {
-        let verifier = VerifierKey::from_ed25519(name, &key.verifying_key().to_bytes())
-            .map_err(|e| key_err(path, e))?;
         Ok(FileSigner {
-            key,
-            verifier,
+            key: Ed25519Signer::new(name, key).map_err(|e| key_err(path, e))?,
             path: path.to_path_buf(),
             last_signature: Mutex::new(None),
         })
@@ -82,15 +78,15 @@ impl FileSigner {
 
 impl NoteSigner for FileSigner {
     fn name(&self) -> &str {
-        self.verifier.name()
+        self.key.name()
     }
 
     fn key_id(&self) -> u32 {
-        self.verifier.key_id()
+        self.key.key_id()
     }
 
     fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, NoteError> {
-        let sig = self.key.sign(msg).to_bytes().to_vec();
+        let sig = self.key.sign(msg)?;
         *self
             .last_signature
             .lock()
@@ -105,7 +101,7 @@ impl Signer for FileSigner {
     }
 
     fn verifier_key(&self) -> &VerifierKey {
-        &self.verifier
+        self.key.verifier_key()
     }
 
     fn location(&self) -> KeyLocation {
@@ -118,7 +114,7 @@ impl Signer for FileSigner {
     /// or damaged under a running server only on restart, but keeps `/readyz` and
     /// `/v1/keys` uniform across signers.
     fn probe(&self) -> Result<(), SignerError> {
-        super::probe_note(self, &self.verifier)
+        super::probe_note(self, self.key.verifier_key())
     }
 
     fn last_signature_at(&self) -> Option<SystemTime> {

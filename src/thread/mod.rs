@@ -9,15 +9,14 @@
 pub mod backfill;
 mod bundle;
 pub mod dot;
-pub mod graph;
 mod recall;
 mod trace;
 
 pub use backfill::backfill;
 pub use bundle::{build_bundle, BundleOptions};
-pub use graph::{CheckpointRef, MAX_DEPTH};
 pub use recall::{recall_impact, Recall, RecallOptions, Suspect};
-pub use trace::{trace, Direction, Trace, TraceOptions};
+pub use threadlog_core::graph::{self, CheckpointRef, MAX_DEPTH};
+pub use trace::{parse_direction, trace, Direction, Trace, TraceOptions};
 
 use crate::entry::NodeType;
 use crate::store::{Backlog, Store, StoreError, StoredCheckpoint};

@@ -18,12 +18,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 pub use super::graph::{Direction, Trace};
 
-impl Direction {
-    pub fn parse(s: &str) -> Result<Self, ThreadError> {
-        Direction::from_name(s).ok_or_else(|| {
-            ThreadError::BadRequest(format!("direction: {s:?}; use backward, forward or both"))
-        })
-    }
+/// A direction as a request names it.
+pub fn parse_direction(s: &str) -> Result<Direction, ThreadError> {
+    Direction::from_name(s).ok_or_else(|| {
+        ThreadError::BadRequest(format!("direction: {s:?}; use backward, forward or both"))
+    })
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -222,34 +222,23 @@ impl TestServer {
     /// key and origin, and its inclusion proof (for the checkpoint's tree size) proves its
     /// leaf hash. Returns the entry's index.
     pub fn check_receipt(&self, r: &serde_json::Value) -> u64 {
-        let (cp, _) = threadlog::note::open_checkpoint(
-            r["checkpoint"].as_str().unwrap(),
-            std::slice::from_ref(&self.verifier_key),
-            &self.origin,
-        )
-        .expect("receipt checkpoint verifies");
-        let proof: Vec<Hash> = hashes(&r["inclusion_proof"]);
-        let index = r["index"].as_u64().unwrap();
-        assert_eq!(
-            r["inclusion_proof"]["tree_size"].as_u64(),
-            Some(cp.tree_size)
-        );
-        let leaf_hash = Hash::from_base64(r["leaf_hash"].as_str().unwrap()).unwrap();
-        threadlog::merkle::verify_inclusion(
-            &proof,
-            index,
-            cp.tree_size,
-            &leaf_hash,
-            &Hash(cp.root_hash),
-        )
-        .expect("inclusion verifies");
-        index
+        let receipt: threadlog::receipt::Receipt =
+            serde_json::from_value(r.clone()).expect("a receipt in its wire form");
+        let report = receipt
+            .verify(&self.verifier_key, None)
+            .expect("the receipt verifies with the log key alone");
+        assert_eq!(report.origin, self.origin);
+        report.index
     }
 
+    /// The latest signed tree size, read as an auditor through the one HTTP client.
     pub async fn tree_size(&self) -> u64 {
-        self.get_json("/v1/log").await.1["tree_size"]
-            .as_u64()
+        threadlog_client::Client::new(&self.url, Some(&self.auditor))
             .unwrap()
+            .log_info()
+            .await
+            .unwrap()
+            .tree_size
     }
 
     /// The auditor's full check of the store behind the server.

@@ -128,28 +128,20 @@ pub struct Walk {
     pub entries: HashMap<u64, (String, String)>,
 }
 
-/// Reads every entry; fails on an event logged twice.
-pub async fn walk(client: &reqwest::Client, url: &str, auditor: &str) -> Walk {
+/// Reads every entry through the one HTTP client; fails on an event logged twice.
+pub async fn walk(url: &str, auditor: &str) -> Walk {
+    let client = threadlog_client::Client::new(url, Some(auditor)).unwrap();
     let mut ids = HashSet::new();
     let mut entries = HashMap::new();
     let mut after: Option<u64> = None;
     loop {
-        let path = match after {
-            Some(a) => format!("{url}/v1/entries?limit=1000&after={a}"),
-            None => format!("{url}/v1/entries?limit=1000"),
-        };
-        let resp = client.get(&path).bearer_auth(auditor).send().await.unwrap();
-        assert!(resp.status().is_success(), "GET {path}: {}", resp.status());
-        let page: Value = resp.json().await.unwrap();
-        for e in page["entries"].as_array().unwrap() {
-            let id = e["entry"]["body"]["event_id"].as_str().unwrap().to_string();
+        let page = client.entries(after, 1000).await.unwrap();
+        for e in page.entries {
+            let id = e.entry["body"]["event_id"].as_str().unwrap().to_string();
             assert!(ids.insert(id.clone()), "duplicate event_id {id}");
-            entries.insert(
-                e["index"].as_u64().unwrap(),
-                (id, e["leaf_hash"].as_str().unwrap().to_string()),
-            );
+            entries.insert(e.index, (id, e.leaf_hash));
         }
-        match page["next"].as_u64() {
+        match page.next {
             Some(n) => after = Some(n),
             None => break,
         }

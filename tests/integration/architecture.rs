@@ -1,16 +1,14 @@
 //! The module map of `docs/architecture.md` is the code's shape: every dependency
-//! between modules is drawn there, and drawn in layers.
+//! between modules, in the core crate (`crates/threadlog-core`, rows `core::…`) and in
+//! the server crate, is drawn there, and drawn in layers.
 //!
-//! The trusted core stays pure: `merkle` and `note` may use std, sha2, base64,
-//! ed25519-dalek, thiserror and the tlog crates they wrap, and nothing that does I/O or
-//! reaches into the rest of the crate. The evidence-bundle verifier (`bundle`) is held
-//! to the same rules, with the core and the pure thread derivation (`thread::graph`,
-//! which itself may use only the edge rules of `entry::edges`) as the only parts of the
-//! crate it may use.
+//! The trusted core stays pure: no crate that does I/O among its dependencies, no I/O
+//! from std in its code (and `scripts/test.sh` builds it for `wasm32-unknown-unknown`).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+/// What no pure code may name: I/O from std, and the crates that do I/O.
 const FORBIDDEN: &[&str] = &[
     "tokio",
     "sqlx",
@@ -22,19 +20,34 @@ const FORBIDDEN: &[&str] = &[
     "std::env",
     "std::io::stdin",
     "File::",
-    "crate::api",
-    "crate::store",
-    "crate::sequencer",
-    "crate::signer",
-    "crate::entry",
-    "crate::audit",
-    "crate::server",
-    "crate::config",
-    "crate::ledger",
     "unsafe ",
 ];
 
-fn sources(dir: &Path) -> Vec<std::path::PathBuf> {
+/// Crates the core may depend on: hashing, encodings, signatures, JSON, time formats.
+const CORE_DEPENDENCIES: &[&str] = &[
+    "base64",
+    "bytes",
+    "chrono",
+    "ed25519-dalek",
+    "hex",
+    "serde",
+    "serde_json",
+    "serde_json_canonicalizer",
+    "sha2",
+    "signed_note",
+    "thiserror",
+    "tlog_tiles",
+];
+
+fn manifest_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn core_src() -> PathBuf {
+    manifest_dir().join("crates/threadlog-core/src")
+}
+
+fn sources(dir: &Path) -> Vec<PathBuf> {
     let mut out = vec![];
     for entry in std::fs::read_dir(dir).unwrap() {
         let p = entry.unwrap().path();
@@ -47,212 +60,203 @@ fn sources(dir: &Path) -> Vec<std::path::PathBuf> {
     out
 }
 
-#[test]
-fn trusted_core_has_no_io_and_no_upward_dependencies() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut checked = 0;
-    for module in ["merkle", "note"] {
-        for file in sources(&root.join(module)) {
-            let text = std::fs::read_to_string(&file).unwrap();
-            for (n, line) in text.lines().enumerate() {
-                let code = line.split("//").next().unwrap_or_default();
-                for f in FORBIDDEN {
-                    assert!(
-                        !code.contains(f),
-                        "{}:{}: `{f}` is not allowed in the trusted core",
-                        file.display(),
-                        n + 1
-                    );
-                }
-                // `note` must not even use `merkle`: each is usable on its own.
-                if module == "note" {
-                    assert!(
-                        !code.contains("crate::merkle"),
-                        "{}:{}: note depends on merkle",
-                        file.display(),
-                        n + 1
-                    );
-                }
+/// Lines of code (comments left out) of `files` that name something in `forbidden`.
+fn forbidden_uses(files: &[PathBuf], forbidden: &[&str]) -> Vec<String> {
+    let mut found = vec![];
+    for file in files {
+        let text = std::fs::read_to_string(file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or_default();
+            for f in forbidden.iter().filter(|f| code.contains(**f)) {
+                found.push(format!("{}:{}: `{f}`", file.display(), n + 1));
             }
-            checked += 1;
         }
     }
-    assert!(checked >= 6, "expected the core's files, found {checked}");
+    found
+}
+
+#[test]
+fn the_trusted_core_does_no_io() {
+    let files = sources(&core_src());
+    assert!(
+        files.len() >= 20,
+        "expected the core's files, found {}",
+        files.len()
+    );
+    let found = forbidden_uses(&files, &[FORBIDDEN, &["threadlog::"]].concat());
+    assert!(
+        found.is_empty(),
+        "not allowed in the core:\n{}",
+        found.join("\n")
+    );
+}
+
+/// The core's manifest names only the crates it may use, so no database, HSM, XML or
+/// HTTP library can arrive in it through a dependency either.
+#[test]
+fn the_trusted_core_depends_only_on_pure_crates() {
+    let manifest =
+        std::fs::read_to_string(manifest_dir().join("crates/threadlog-core/Cargo.toml")).unwrap();
+    let deps = manifest
+        .split("[dependencies]")
+        .nth(1)
+        .unwrap()
+        .split("\n[")
+        .next()
+        .unwrap();
+    let names: Vec<&str> = deps
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#') && l.contains('='))
+        .map(|l| l.split('=').next().unwrap().trim())
+        .collect();
+    assert!(
+        names.contains(&"tlog_tiles"),
+        "read the core's dependencies: {names:?}"
+    );
+    for name in names {
+        assert!(
+            CORE_DEPENDENCIES.contains(&name),
+            "the core may not depend on `{name}`"
+        );
+    }
 }
 
 /// Attestation verification is pure too: bytes and a policy in, a verdict out. Reading
 /// the policy file and logging the entry are the server's work.
 #[test]
 fn attestation_verification_has_no_io() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/supplychain/attest");
-    let files = sources(&root);
+    let files = sources(&manifest_dir().join("src/supplychain/attest"));
     assert!(files.len() >= 5, "expected the verifier's files");
-    for file in files {
-        let text = std::fs::read_to_string(&file).unwrap();
-        for (n, line) in text.lines().enumerate() {
-            let code = line.split("//").next().unwrap_or_default();
-            for f in FORBIDDEN.iter().filter(|f| **f != "unsafe ") {
-                assert!(
-                    !code.contains(f),
-                    "{}:{}: `{f}` is not allowed in attestation verification",
-                    file.display(),
-                    n + 1
-                );
-            }
-        }
-    }
+    let io: Vec<&str> = FORBIDDEN
+        .iter()
+        .copied()
+        .filter(|f| *f != "unsafe ")
+        .chain([
+            "crate::store",
+            "crate::sequencer",
+            "crate::api",
+            "crate::server",
+        ])
+        .collect();
+    let found = forbidden_uses(&files, &io);
+    assert!(
+        found.is_empty(),
+        "not allowed in attestation verification:\n{}",
+        found.join("\n")
+    );
 }
 
-/// Every `crate::` path a line of code uses must start with one of `allowed`.
-fn uses_only(file: &Path, n: usize, code: &str, allowed: &[&str], what: &str) {
-    let mut rest = code;
-    while let Some(at) = rest.find("crate::") {
-        let used = &rest[at..];
-        assert!(
-            allowed.iter().any(|ok| used.starts_with(ok)),
-            "{}:{}: {what} may use only {allowed:?}",
-            file.display(),
-            n + 1
-        );
-        rest = &used["crate::".len()..];
-    }
-}
-
-#[test]
-fn the_bundle_verifier_uses_only_the_core_and_the_thread_derivation() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/bundle");
-    let mut checked = 0;
-    for file in sources(&root) {
-        let text = std::fs::read_to_string(&file).unwrap();
-        for (n, line) in text.lines().enumerate() {
-            let code = line.split("//").next().unwrap_or_default();
-            for f in FORBIDDEN
-                .iter()
-                .filter(|f| **f != "crate::entry")
-                .chain(&["crate::dump", "crate::controls"])
-            {
-                assert!(
-                    !code.contains(f),
-                    "{}:{}: `{f}` is not allowed in the bundle verifier",
-                    file.display(),
-                    n + 1
-                );
-            }
-            uses_only(
-                &file,
-                n,
-                code,
-                &["crate::merkle", "crate::note", "crate::thread::graph"],
-                "the bundle verifier",
-            );
-        }
-        checked += 1;
-    }
-    assert!(checked >= 2, "expected the bundle's files, found {checked}");
-}
-
-/// The thread answer's derivation, shared by the server and the bundle verifier, is pure:
-/// leaves in, an answer out, with the edge rules as its only dependency in the crate.
-#[test]
-fn the_thread_derivation_is_pure() {
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/thread/graph.rs");
-    let text = std::fs::read_to_string(&file).unwrap();
-    for (n, line) in text.lines().enumerate() {
-        let code = line.split("//").next().unwrap_or_default();
-        for f in FORBIDDEN.iter().filter(|f| **f != "crate::entry") {
-            assert!(
-                !code.contains(f),
-                "{}:{}: `{f}` is not allowed in the thread derivation",
-                file.display(),
-                n + 1
-            );
-        }
-        assert!(
-            !code.contains("super::") || code.trim() == "use super::*;",
-            "{}:{}: the thread derivation may not use the rest of `thread`",
-            file.display(),
-            n + 1
-        );
-        uses_only(
-            &file,
-            n,
-            code,
-            // `time::format*` only: the one time format, never the clock.
-            &["crate::entry::edges", "crate::time::format"],
-            "the thread derivation",
-        );
-    }
-}
-
-/// The module of a source file, as `docs/architecture.md` names it: the top-level
-/// module, the binary's `cli`, and `thread::graph` (pure, shared with the bundle
-/// verifier) on its own.
+/// The module of a source file of the server crate, as `docs/architecture.md` names it:
+/// the top-level module, or the binary's `cli`.
 fn module_of(rel: &Path) -> String {
     let parts: Vec<&str> = rel.iter().map(|p| p.to_str().unwrap()).collect();
     if parts == ["main.rs"] || parts[0] == "cli" {
         return "cli".into();
     }
-    if parts == ["thread", "graph.rs"] {
-        return "thread::graph".into();
-    }
     parts[0].trim_end_matches(".rs").to_string()
 }
 
-/// The module a path after `crate::` (or `threadlog::` in the binary) names.
-fn target_of(path: &str) -> String {
-    if path.starts_with("thread::graph") {
-        return "thread::graph".into();
-    }
-    path.split("::").next().unwrap_or_default().to_string()
+/// Where a path leads: into the core (one row a module), the client (one row), or the
+/// server crate (one row a top-level module).
+#[derive(Clone, Copy)]
+enum Crate {
+    Core,
+    Client,
+    Server,
 }
 
-/// Every module one source text uses, by its `crate::`/`threadlog::` paths (grouped
-/// imports included), comments left out.
-fn used_modules(text: &str, prefix: &str) -> BTreeSet<String> {
+/// The module a path names, after a prefix that says which crate it starts from.
+/// The server crate re-exports some of the core under its own names (`merkle`,
+/// `thread::graph`): those paths name the core's module.
+fn target_of(path: &str, krate: Crate) -> String {
+    let first = path.split("::").next().unwrap_or_default();
+    let server_src = manifest_dir().join("src");
+    let server_has =
+        server_src.join(first).is_dir() || server_src.join(format!("{first}.rs")).is_file();
+    match krate {
+        Crate::Client => "client".into(),
+        Crate::Core => format!("core::{first}"),
+        Crate::Server if path.starts_with("thread::graph") => "core::graph".into(),
+        Crate::Server if !server_has => format!("core::{first}"),
+        Crate::Server => first.to_string(),
+    }
+}
+
+/// Every module one source text uses, by the paths after each prefix (grouped imports
+/// included), comments left out. A prefix comes with the crate it starts from.
+fn used_modules(text: &str, prefixes: &[(&str, Crate)]) -> BTreeSet<String> {
     let mut used = BTreeSet::new();
     for line in text.lines() {
         let code = line.split("//").next().unwrap_or_default();
-        let mut rest = code;
-        while let Some(at) = rest.find(prefix) {
-            rest = &rest[at + prefix.len()..];
-            if let Some(group) = rest.strip_prefix('{') {
-                let end = group.find('}').unwrap_or(group.len());
-                for item in group[..end].split(',') {
-                    used.insert(target_of(item.trim()));
+        for &(prefix, krate) in prefixes {
+            let mut rest = code;
+            while let Some(at) = rest.find(prefix) {
+                rest = &rest[at + prefix.len()..];
+                if let Some(group) = rest.strip_prefix('{') {
+                    let end = group.find('}').unwrap_or(group.len());
+                    for item in group[..end].split(',') {
+                        used.insert(target_of(item.trim(), krate));
+                    }
+                } else {
+                    let end = rest
+                        .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+                        .unwrap_or(rest.len());
+                    used.insert(target_of(&rest[..end], krate));
                 }
-            } else {
-                let end = rest
-                    .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
-                    .unwrap_or(rest.len());
-                used.insert(target_of(&rest[..end]));
             }
         }
     }
     used
 }
 
-/// The dependencies the code has: module → modules it uses.
+/// The paths of the other crates, as any crate names them.
+const CRATES: [(&str, Crate); 2] = [
+    ("threadlog_core::", Crate::Core),
+    ("threadlog_client::", Crate::Client),
+];
+
+/// The dependencies the code has, in all three crates: module → modules it uses.
 fn code_map() -> BTreeMap<String, BTreeSet<String>> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut map: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for file in sources(&root) {
-        let rel = file.strip_prefix(&root).unwrap();
+    let mut add = |me: String, text: &str, own: (&str, Crate)| {
+        let used = used_modules(text, &[&[own][..], &CRATES[..]].concat());
+        map.entry(me.clone()).or_default().extend(
+            used.into_iter()
+                .filter(|m| *m != me && !m.is_empty() && !m.ends_with(':')),
+        );
+    };
+    let core = core_src();
+    for file in sources(&core) {
+        let rel = file.strip_prefix(&core).unwrap();
+        if rel == Path::new("lib.rs") {
+            continue;
+        }
+        let first = rel.iter().next().unwrap().to_str().unwrap();
+        let me = format!("core::{}", first.trim_end_matches(".rs"));
+        add(
+            me,
+            &std::fs::read_to_string(&file).unwrap(),
+            ("crate::", Crate::Core),
+        );
+    }
+    for file in sources(&manifest_dir().join("crates/threadlog-client/src")) {
+        let text = std::fs::read_to_string(&file).unwrap();
+        add("client".into(), &text, ("crate::", Crate::Client));
+    }
+    let server = manifest_dir().join("src");
+    for file in sources(&server) {
+        let rel = file.strip_prefix(&server).unwrap();
         if rel == Path::new("lib.rs") {
             continue;
         }
         let me = module_of(rel);
-        let prefix = if me == "cli" {
+        let own = if me == "cli" {
             "threadlog::"
         } else {
             "crate::"
         };
         let text = std::fs::read_to_string(&file).unwrap();
-        let used = map.entry(me.clone()).or_default();
-        used.extend(
-            used_modules(&text, prefix)
-                .into_iter()
-                .filter(|m| *m != me && !m.is_empty()),
-        );
+        add(me, &text, (own, Crate::Server));
     }
     map
 }

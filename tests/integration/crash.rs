@@ -127,7 +127,7 @@ async fn sigkill_during_ingest_loses_no_acknowledged_entry() {
 
     // Walk the whole log once: no event twice, and every acknowledged receipt's entry is
     // at its index with the same leaf hash.
-    let walk = proc::walk(&client, &url, &auditor).await;
+    let walk = proc::walk(&url, &auditor).await;
     walk.holds(&acked);
     // Receipts stay provable against the latest checkpoint (a sample here; the full
     // verification below rebuilds the whole tree).

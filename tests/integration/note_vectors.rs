@@ -2,47 +2,23 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use ed25519_dalek::{Signer as _, SigningKey};
+use ed25519_dalek::SigningKey;
 use sha2::{Digest, Sha256};
 use threadlog::note::{
-    open_checkpoint, open_note, sign_checkpoint, sign_note, Checkpoint, NoteError, NoteSigner,
-    VerifierKey,
+    open_checkpoint, open_note, sign_checkpoint, sign_note, Checkpoint, Ed25519Signer, NoteError,
+    NoteSigner, VerifierKey,
 };
 
-struct TestSigner {
-    name: String,
-    key: SigningKey,
-}
-
-impl TestSigner {
-    fn new(name: &str, seed: u8) -> Self {
-        TestSigner {
-            name: name.into(),
-            key: SigningKey::from_bytes(&[seed; 32]),
-        }
-    }
-    fn verifier(&self) -> VerifierKey {
-        VerifierKey::from_ed25519(&self.name, &self.key.verifying_key().to_bytes()).unwrap()
-    }
-}
-
-impl NoteSigner for TestSigner {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn key_id(&self) -> u32 {
-        self.verifier().key_id()
-    }
-    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, NoteError> {
-        Ok(self.key.sign(msg).to_bytes().to_vec())
-    }
+/// A key made from a fixed seed, so the vectors are the same on every run.
+fn signer(name: &str, seed: u8) -> Ed25519Signer {
+    Ed25519Signer::new(name, SigningKey::from_bytes(&[seed; 32])).unwrap()
 }
 
 #[test]
 fn verifier_key_follows_the_spec_formula() {
-    let s = TestSigner::new("plant.example/log", 7);
-    let v = s.verifier();
-    let pk = s.key.verifying_key().to_bytes();
+    let s = signer("plant.example/log", 7);
+    let v = s.verifier_key().clone();
+    let pk = SigningKey::from_bytes(&[7; 32]).verifying_key().to_bytes();
     let mut h = Sha256::new();
     h.update(b"plant.example/log\n\x01");
     h.update(pk);
@@ -68,7 +44,7 @@ fn verifier_key_follows_the_spec_formula() {
 
 #[test]
 fn checkpoint_round_trip_is_byte_exact() {
-    let s = TestSigner::new("plant.example/log", 1);
+    let s = signer("plant.example/log", 1);
     let cp = Checkpoint {
         origin: "plant.example/log".into(),
         tree_size: 42,
@@ -91,45 +67,46 @@ fn checkpoint_round_trip_is_byte_exact() {
         .unwrap();
     assert_eq!(sig.len(), 4 + 64);
     assert_eq!(u32::from_be_bytes(sig[..4].try_into().unwrap()), s.key_id());
-    let (back, by) = open_checkpoint(&note, &[s.verifier()], "plant.example/log").unwrap();
+    let (back, by) =
+        open_checkpoint(&note, &[s.verifier_key().clone()], "plant.example/log").unwrap();
     assert_eq!(back, cp);
-    assert_eq!(by, vec![s.verifier().key_ref()]);
+    assert_eq!(by, vec![s.verifier_key().clone().key_ref()]);
 }
 
 #[test]
 fn unknown_signers_ignored_known_required_bad_rejected() {
-    let log = TestSigner::new("log", 1);
-    let witness = TestSigner::new("witness", 2);
+    let log = signer("log", 1);
+    let witness = signer("witness", 2);
     let note = sign_note("hello\n", &[&witness, &log]).unwrap();
-    let opened = open_note(&note, &[log.verifier()]).unwrap();
+    let opened = open_note(&note, &[log.verifier_key().clone()]).unwrap();
     assert_eq!(opened.unknown_signatures, 1);
     assert_eq!(opened.verified_by.len(), 1);
     assert_eq!(
-        open_note(&note, &[TestSigner::new("other", 3).verifier()]),
+        open_note(&note, &[signer("other", 3).verifier_key().clone()]),
         Err(NoteError::NoKnownSignature)
     );
 
     // Change the text: the known key's signature no longer verifies.
     let tampered = note.replacen("hello", "hellp", 1);
     assert!(matches!(
-        open_note(&tampered, &[log.verifier()]),
+        open_note(&tampered, &[log.verifier_key().clone()]),
         Err(NoteError::BadSignature(_))
     ));
 
     // An impostor key with the log's name but another key ID is only "unknown".
-    let impostor = TestSigner::new("log", 9);
+    let impostor = signer("log", 9);
     let forged = sign_note("hello\n", &[&impostor]).unwrap();
     assert_eq!(
-        open_note(&forged, &[log.verifier()]),
+        open_note(&forged, &[log.verifier_key().clone()]),
         Err(NoteError::NoKnownSignature)
     );
 }
 
 #[test]
 fn malformed_notes_are_rejected() {
-    let log = TestSigner::new("log", 1);
+    let log = signer("log", 1);
     let good = sign_note("a\nb\n", &[&log]).unwrap();
-    let keys = [log.verifier()];
+    let keys = [log.verifier_key().clone()];
     for bad in [
         good.replace("\n\n", "\n"),   // no blank line before signatures
         good.replace("— ", "-- "),    // signature line without EM DASH
@@ -171,7 +148,7 @@ fn checkpoint_body_rejections() {
 
 #[test]
 fn a_checkpoint_for_another_origin_is_refused() {
-    let s = TestSigner::new("log-a", 1);
+    let s = signer("log-a", 1);
     let cp = Checkpoint {
         origin: "log-a".into(),
         tree_size: 1,
@@ -179,7 +156,7 @@ fn a_checkpoint_for_another_origin_is_refused() {
         extensions: vec![],
     };
     let note = sign_checkpoint(&cp, &[&s]).unwrap();
-    match open_checkpoint(&note, &[s.verifier()], "log-b") {
+    match open_checkpoint(&note, &[s.verifier_key().clone()], "log-b") {
         Err(NoteError::Malformed(m)) => assert_eq!(
             m,
             "checkpoint origin \"log-a\" is not the log's origin \"log-b\""

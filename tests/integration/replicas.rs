@@ -231,7 +231,7 @@ async fn replicas_survive_a_killed_replica_and_a_database_restart() {
     );
     let mut sizes = vec![];
     for s in &servers {
-        let walk = proc::walk(&client, &s.url, &auditor).await;
+        let walk = proc::walk(&s.url, &auditor).await;
         walk.holds(&by_index);
         sizes.push(walk.entries.len());
         let log: Value = client

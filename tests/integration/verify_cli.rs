@@ -3,6 +3,8 @@
 
 use crate::common;
 
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
 use common::{event, TestServer};
 use serde_json::Value;
 use std::process::Command;
@@ -261,5 +263,69 @@ async fn a_state_file_of_another_origin_is_refused() {
     );
     let kept: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
     assert_eq!(kept, saved, "the state must not be overwritten");
+    s.stop().await;
+}
+
+/// `verify --receipt`: a receipt checks out offline with the log key alone (and with the
+/// entry's leaf bytes); an altered receipt, a foreign key or other leaf bytes fail by name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receipt_is_checked_offline_with_the_key_alone() {
+    let s = TestServer::start().await;
+    append(&s, "before", 5).await;
+    let (status, receipt) = s.post_events(&event("the-one")).await;
+    assert_eq!(status, 201, "{receipt}");
+    append(&s, "after", 5).await;
+    let (_, entry) = s
+        .get_json(&format!("/v1/entries/{}", receipt["index"]))
+        .await;
+    let dir = s.dir.path();
+    let leaf = dir.join("leaf.bin");
+    std::fs::write(&leaf, B64.decode(entry["leaf"].as_str().unwrap()).unwrap()).unwrap();
+    let key = s.verifier_key.to_string();
+    let check = |name: &str, r: &Value, key: &str, with_leaf: bool| {
+        let path = dir.join(format!("{name}.json"));
+        std::fs::write(&path, r.to_string()).unwrap();
+        let path = path.display().to_string();
+        let leaf = leaf.display().to_string();
+        let mut args = vec!["verify", "--receipt", &path, "--key", key];
+        if with_leaf {
+            args.extend(["--leaf", &leaf]);
+        }
+        common::proc::cli(&args, &[])
+    };
+
+    let (code, v, out) = check("good", &receipt, &key, true);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(v["report"]["index"], receipt["index"], "{v}");
+    assert_eq!(
+        v["report"]["tree_size"],
+        receipt["inclusion_proof"]["tree_size"]
+    );
+
+    let mut moved = receipt.clone();
+    moved["index"] = (receipt["index"].as_u64().unwrap() + 1).into();
+    let (code, v, out) = check("moved", &moved, &key, false);
+    assert_eq!(
+        (code, &v["failure"]["at"]),
+        (1, &"inclusion_proof".into()),
+        "{out}"
+    );
+
+    let (code, v, out) = check(
+        "foreign",
+        &receipt,
+        &foreign_key(&s.origin).to_string(),
+        false,
+    );
+    assert_eq!(
+        (code, &v["failure"]["at"]),
+        (1, &"checkpoint".into()),
+        "{out}"
+    );
+
+    let mut other = receipt.clone();
+    other["leaf_hash"] = Hash([3; 32]).to_base64().into();
+    let (code, v, out) = check("other-leaf", &other, &key, true);
+    assert_eq!((code, &v["failure"]["at"]), (1, &"leaf".into()), "{out}");
     s.stop().await;
 }

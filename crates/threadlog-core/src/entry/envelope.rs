@@ -115,7 +115,7 @@ pub(crate) fn canonical(v: &Value) -> Result<Vec<u8>, EntryError> {
 
 impl PreparedEntry {
     /// Builds a prepared entry, checking now that its leaf will fit.
-    pub(crate) fn new(
+    pub fn new(
         kind: Kind,
         submitter: &str,
         mut subjects: Vec<String>,
@@ -156,7 +156,7 @@ impl PreparedEntry {
     }
 
     /// Attaches the document the body's `document` member binds.
-    pub(crate) fn with_blob(mut self, blob: super::Blob) -> Self {
+    pub fn with_blob(mut self, blob: super::Blob) -> Self {
         self.blob = Some(blob);
         self
     }
@@ -235,12 +235,12 @@ pub fn derive(leaf: &[u8]) -> Result<Derived, EntryError> {
                 .and_then(|b| b.get("result_id"))
                 .and_then(Value::as_str)
                 .ok_or_else(|| EntryError::BadLeaf("a control result without result_id".into()))?;
-            Some(super::control::dedup_key(id))
+            Some(super::dedup::control_key(id))
         }
-        Kind::Sbom => Some(super::sbom::dedup_key_of(envelope.body.as_ref())?),
+        Kind::Sbom => Some(super::dedup::sbom_key_of(envelope.body.as_ref())?),
         Kind::Attestation => {
             // Keyed and compared by the document, as the sequencer wrote it.
-            let (key, document) = super::attestation::dedup_of(envelope.body.as_ref())?;
+            let (key, document) = super::dedup::attestation_key_of(envelope.body.as_ref())?;
             content_sha256 = document;
             Some(key)
         }

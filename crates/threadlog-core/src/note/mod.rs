@@ -2,7 +2,7 @@
 //!
 //! Part of the auditor's trusted core: pure encoding, parsing and signature checks, no I/O,
 //! nothing else from this crate. Signing goes through the [`NoteSigner`] trait, so a key
-//! file and an HSM sign the same way. The wire formats come from Cloudflare's
+//! file, an HSM and an in-memory key ([`Ed25519Signer`]) sign the same way. The wire formats come from Cloudflare's
 //! `signed_note` and `tlog_tiles` crates, wrapped here so either can be replaced.
 //!
 //! Specs: <https://c2sp.org/signed-note>, <https://c2sp.org/tlog-checkpoint>.
@@ -11,4 +11,6 @@ mod checkpoint;
 mod signed;
 
 pub use checkpoint::{open_checkpoint, peek_checkpoint, sign_checkpoint, Checkpoint};
-pub use signed::{open_note, sign_note, KeyRef, NoteError, NoteSigner, OpenedNote, VerifierKey};
+pub use signed::{
+    open_note, sign_note, Ed25519Signer, KeyRef, NoteError, NoteSigner, OpenedNote, VerifierKey,
+};

@@ -29,6 +29,40 @@ pub trait NoteSigner: Send + Sync {
     fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, NoteError>;
 }
 
+/// An Ed25519 key held in memory that signs notes as `name`. Reading or making the key is
+/// the caller's business (a key file, a test's seed): the core never touches the disk or
+/// a random source.
+pub struct Ed25519Signer {
+    key: ed25519_dalek::SigningKey,
+    verifier: VerifierKey,
+}
+
+impl Ed25519Signer {
+    pub fn new(name: &str, key: ed25519_dalek::SigningKey) -> Result<Self, NoteError> {
+        let verifier = VerifierKey::from_ed25519(name, &key.verifying_key().to_bytes())?;
+        Ok(Ed25519Signer { key, verifier })
+    }
+
+    pub fn verifier_key(&self) -> &VerifierKey {
+        &self.verifier
+    }
+}
+
+impl NoteSigner for Ed25519Signer {
+    fn name(&self) -> &str {
+        self.verifier.name()
+    }
+
+    fn key_id(&self) -> u32 {
+        self.verifier.key_id()
+    }
+
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, NoteError> {
+        use ed25519_dalek::Signer as _;
+        Ok(self.key.sign(msg).to_bytes().to_vec())
+    }
+}
+
 /// An Ed25519 verifier key in note format. Parsing checks the name, the algorithm byte,
 /// the key length and that the key ID matches the key.
 #[derive(Clone, PartialEq, Eq)]

@@ -8,7 +8,7 @@
 
 use super::edges::{event_thread, MAX_EDGES};
 use super::envelope::{Kind, PreparedEntry};
-use super::validate::{check_digest, type_name, Obj};
+use super::validate::{batch, check_digest, type_name, Obj};
 use super::EntryError;
 use serde_json::Value;
 
@@ -39,27 +39,11 @@ const MATERIAL_IDS: &[&str] = &["lot", "sublot", "serial"];
 /// Parses a request body: one event object or an array of 1 to 1000. One bad element
 /// rejects the whole body, and the error names it.
 pub fn parse_events(body: &[u8], submitter: &str) -> Result<Vec<PreparedEntry>, EntryError> {
-    let v: Value =
-        serde_json::from_slice(body).map_err(|e| EntryError::Malformed(e.to_string()))?;
-    match v {
-        Value::Array(items) => {
-            if items.is_empty() {
-                return Err(EntryError::Invalid {
-                    path: "$".into(),
-                    reason: "the array of events is empty".into(),
-                });
-            }
-            if items.len() > MAX_BATCH {
-                return Err(EntryError::BatchTooLarge(items.len()));
-            }
-            items
-                .into_iter()
-                .enumerate()
-                .map(|(i, item)| prepare(item, submitter, &format!("[{i}]")))
-                .collect()
-        }
-        single => Ok(vec![prepare(single, submitter, "")?]),
-    }
+    let empty = EntryError::Invalid {
+        path: "$".into(),
+        reason: "the array of events is empty".into(),
+    };
+    batch(body, empty, |item, path| prepare(item, submitter, path))
 }
 
 /// The idempotency key of an event: its producer-chosen `event_id`.
@@ -312,7 +296,7 @@ mod tests {
     #[test]
     fn index_rows_derive_from_the_leaf_alone() {
         let e = parse_event(print_job(), "mes").unwrap();
-        let leaf = e.leaf(chrono::Utc::now()).unwrap();
+        let leaf = e.leaf(chrono::DateTime::UNIX_EPOCH).unwrap();
         let d = crate::entry::derive(leaf.as_bytes()).unwrap();
         assert_eq!(d.envelope.subjects, e.subjects);
         assert_eq!(d.dedup_key.as_deref(), Some(e.dedup_key.as_str()));
@@ -323,7 +307,7 @@ mod tests {
         other["event_id"] = "evt-2".into();
         let o = parse_event(other, "mes")
             .unwrap()
-            .leaf(chrono::Utc::now())
+            .leaf(chrono::DateTime::UNIX_EPOCH)
             .unwrap();
         assert_ne!(
             crate::entry::derive(o.as_bytes()).unwrap().content_sha256,

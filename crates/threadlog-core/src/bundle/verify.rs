@@ -1,5 +1,5 @@
 //! Checking a bundle offline: with the key the auditor pinned, through the `merkle` and
-//! `note` code and the pure thread derivation only. Each failure names what failed (an
+//! `note` code, the key-history rules of `keychain` and the pure thread derivation only. Each failure names what failed (an
 //! entry by index, the checkpoint, a key handover, an edge, node or correction of the
 //! thread answer, or its truncation) and why.
 //!
@@ -11,9 +11,10 @@
 //! that, ask the log the same question at the same tree size.
 
 use super::{Bundle, BundleEntry, FORMAT};
+use crate::graph::{self, CheckpointRef, Direction, Query, Trace, MAX_DEPTH};
+use crate::keychain::{ChainError, KeyChain};
 use crate::merkle::{self, Hash, LeafIndex};
-use crate::note::{self, VerifierKey};
-use crate::thread::graph::{self, CheckpointRef, Direction, Query, Trace, MAX_DEPTH};
+use crate::note::VerifierKey;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use serde::Serialize;
@@ -89,6 +90,70 @@ fn hashes(at: &str, list: &[String]) -> Result<Vec<Hash>, BundleFailure> {
         .collect()
 }
 
+/// A handover's checkpoint, proved later to be a prefix of the bundle's tree.
+type Prefix<'a> = (String, u64, Hash, &'a [String]);
+
+/// What a key-history rule said, without the position the caller names itself.
+fn chain_reason(e: ChainError) -> String {
+    match e {
+        ChainError::Entry { reason, .. } | ChainError::Checkpoint { reason, .. } => reason,
+    }
+}
+
+/// Follows the bundle's key handovers from the pinned key with the core's key-history
+/// rules ([`KeyChain`]): each key entry must hand over from the key in force, its
+/// checkpoint must carry both keys' signatures, and the entry must be in that
+/// checkpoint's tree. Handovers before the pinned key took over are skipped.
+fn follow_handovers<'a>(
+    b: &'a Bundle,
+    pinned: &VerifierKey,
+) -> Result<(KeyChain, Vec<Prefix<'a>>), BundleFailure> {
+    let mut chain = KeyChain::new(pinned.clone());
+    let mut prefixes = Vec::new();
+    for (n, h) in b.key_history.iter().enumerate() {
+        let at = format!("key handover {n} (entry {})", h.entry.index);
+        if h.previous_key != chain.current().as_str() {
+            if prefixes.is_empty() {
+                continue; // before the pinned key took over
+            }
+            return Err(fail(
+                at,
+                format!(
+                    "it hands over from {}, but the key in force is {}",
+                    h.previous_key,
+                    chain.current()
+                ),
+            ));
+        }
+        // A leaf index is below the largest tree a log can hold, so the size after it is too.
+        let index = LeafIndex::try_from(h.entry.index).map_err(|e| fail(&at, e.to_string()))?;
+        let leaf = B64
+            .decode(&h.entry.leaf)
+            .map_err(|e| fail(&at, format!("the leaf is not base64: {e}")))?;
+        let bad = |e: ChainError| fail(&at, chain_reason(e));
+        if !chain.observe(index.get(), &leaf).map_err(bad)? {
+            return Err(fail(&at, "the entry is not a key entry"));
+        }
+        if chain.current().as_str() != h.verifier_key {
+            return Err(fail(
+                &at,
+                format!(
+                    "the entry hands over to {}, the bundle says {}",
+                    chain.current(),
+                    h.verifier_key
+                ),
+            ));
+        }
+        let cp = chain
+            .check_checkpoint(index.get() + 1, &h.checkpoint)
+            .map_err(bad)?;
+        let root = Hash(cp.root_hash);
+        check_entry(&h.entry, cp.tree_size, &root).map_err(|r| fail(&at, r))?;
+        prefixes.push((at, cp.tree_size, root, h.consistency_proof.as_slice()));
+    }
+    Ok((chain, prefixes))
+}
+
 /// Verifies a bundle's bytes against the pinned verifier key.
 pub fn verify(bytes: &[u8], pinned: &VerifierKey) -> Result<BundleReport, BundleFailure> {
     let b: Bundle = serde_json::from_slice(bytes)
@@ -110,80 +175,12 @@ pub fn verify(bytes: &[u8], pinned: &VerifierKey) -> Result<BundleReport, Bundle
         ));
     }
 
-    // Keys: from the pinned one through each handover it (or its successor) made.
-    let mut current = pinned.clone();
-    let mut started = false;
-    let mut prefixes = Vec::new();
-    for (n, h) in b.key_history.iter().enumerate() {
-        let at = format!("key handover {n} (entry {})", h.entry.index);
-        if h.previous_key != current.as_str() {
-            if started {
-                return Err(fail(
-                    at,
-                    format!(
-                        "it hands over from {}, but the key in force is {current}",
-                        h.previous_key
-                    ),
-                ));
-            }
-            continue; // before the pinned key took over
-        }
-        started = true;
-        let new: VerifierKey = h
-            .verifier_key
-            .parse()
-            .map_err(|e| fail(&at, format!("the new key: {e}")))?;
-        let (cp, _) =
-            note::open_checkpoint(&h.checkpoint, std::slice::from_ref(&current), &b.origin)
-                .map_err(|e| {
-                    fail(
-                        &at,
-                        format!("its checkpoint is not signed by {current}: {e}"),
-                    )
-                })?;
-        note::open_checkpoint(&h.checkpoint, std::slice::from_ref(&new), &b.origin)
-            .map_err(|e| fail(&at, format!("its checkpoint is not signed by {new}: {e}")))?;
-        // The checkpoint just past the key entry: a leaf index is below the largest tree
-        // a log can hold, so the size after it is too.
-        let index = LeafIndex::try_from(h.entry.index).map_err(|e| fail(&at, e.to_string()))?;
-        if cp.tree_size != index.get() + 1 {
-            return Err(fail(
-                &at,
-                format!(
-                    "its checkpoint is at tree size {}, not just past the key entry",
-                    cp.tree_size
-                ),
-            ));
-        }
-        let root = Hash(cp.root_hash);
-        let leaf = check_entry(&h.entry, cp.tree_size, &root).map_err(|r| fail(&at, r))?;
-        let v: Value = serde_json::from_slice(&leaf)
-            .map_err(|e| fail(&at, format!("the key entry is not JSON: {e}")))?;
-        if v["kind"] != "key"
-            || v["body"]["previous_key"] != h.previous_key.as_str()
-            || v["body"]["verifier_key"] != h.verifier_key.as_str()
-        {
-            return Err(fail(
-                &at,
-                "the entry is not a key entry handing over between these two keys",
-            ));
-        }
-        prefixes.push((at, cp.tree_size, root, &h.consistency_proof));
-        current = new;
-    }
-
-    // The checkpoint every entry is proved against.
-    let (cp, _) = note::open_checkpoint(&b.checkpoint, std::slice::from_ref(&current), &b.origin)
-        .map_err(|e| fail("checkpoint", format!("not signed by {current}: {e}")))?;
-    if cp.tree_size != b.tree_size {
-        return Err(fail(
-            "checkpoint",
-            format!(
-                "it signs tree size {}, the bundle says {}",
-                cp.tree_size, b.tree_size
-            ),
-        ));
-    }
+    let (mut chain, prefixes) = follow_handovers(&b, pinned)?;
+    // The checkpoint every entry is proved against, signed by the key in force.
+    let cp = chain
+        .check_checkpoint(b.tree_size, &b.checkpoint)
+        .map_err(|e| fail("checkpoint", chain_reason(e)))?;
+    let current = chain.current().clone();
     if b.verifier_key != current.as_str() {
         return Err(fail(
             "verifier_key",

@@ -228,32 +228,23 @@ impl KeyChain {
 mod tests {
     use super::*;
     use crate::entry::KeyChange;
-    use crate::note::NoteSigner;
-    use crate::signer::{FileSigner, Signer};
+    use crate::note::{Ed25519Signer, NoteSigner};
     use chrono::{DateTime, Utc};
 
-    struct Keys {
-        _dir: tempfile::TempDir,
-        signers: Vec<FileSigner>,
-    }
-
-    fn keys(n: usize) -> Keys {
-        let dir = tempfile::tempdir().unwrap();
-        let signers = (0..n)
-            .map(|i| {
-                FileSigner::open_or_create(&dir.path().join(format!("{i}.key")), "o")
-                    .unwrap()
-                    .0
+    fn keys(n: u8) -> Vec<Ed25519Signer> {
+        (1..=n)
+            .map(|seed| {
+                let key = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]);
+                Ed25519Signer::new("o", key).unwrap()
             })
-            .collect();
-        Keys { _dir: dir, signers }
+            .collect()
     }
 
-    fn vk(s: &FileSigner) -> VerifierKey {
+    fn vk(s: &Ed25519Signer) -> VerifierKey {
         s.verifier_key().clone()
     }
 
-    fn key_leaf(event: KeyEvent, old: &FileSigner, new: &FileSigner) -> Vec<u8> {
+    fn key_leaf(event: KeyEvent, old: &Ed25519Signer, new: &Ed25519Signer) -> Vec<u8> {
         KeyChange {
             event,
             previous_key: vk(old).to_string(),
@@ -266,7 +257,7 @@ mod tests {
         .into_bytes()
     }
 
-    fn cp(size: u64, by: &[&FileSigner]) -> String {
+    fn cp(size: u64, by: &[&Ed25519Signer]) -> String {
         let signers: Vec<&dyn NoteSigner> = by.iter().map(|s| *s as &dyn NoteSigner).collect();
         note::sign_checkpoint(
             &Checkpoint {
@@ -285,7 +276,7 @@ mod tests {
     #[test]
     fn a_chain_of_rotations_is_followed_from_the_first_key() {
         let k = keys(3);
-        let (a, b, c) = (&k.signers[0], &k.signers[1], &k.signers[2]);
+        let (a, b, c) = (&k[0], &k[1], &k[2]);
         let mut chain = KeyChain::new(vk(a));
         chain.check_checkpoint(0, &cp(0, &[a])).unwrap();
         assert!(!chain.observe(0, EVENT).unwrap());
@@ -316,7 +307,7 @@ mod tests {
     #[test]
     fn a_rotation_must_be_signed_by_both_keys_before_reading_on() {
         let k = keys(2);
-        let (a, b) = (&k.signers[0], &k.signers[1]);
+        let (a, b) = (&k[0], &k[1]);
         for by in [vec![b], vec![a]] {
             let mut chain = KeyChain::new(vk(a));
             chain
@@ -341,7 +332,7 @@ mod tests {
     #[test]
     fn key_entries_and_checkpoints_outside_the_chain_fail() {
         let k = keys(3);
-        let (a, b, x) = (&k.signers[0], &k.signers[1], &k.signers[2]);
+        let (a, b, x) = (&k[0], &k[1], &k[2]);
         // previous_key is not the current key.
         let mut chain = KeyChain::new(vk(a));
         let err = chain

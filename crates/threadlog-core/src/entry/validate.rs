@@ -1,11 +1,35 @@
 //! Field-by-field checks over JSON objects that name the exact path of what is wrong.
 
-use super::EntryError;
+use super::{EntryError, MAX_BATCH};
 use serde_json::{Map, Value};
+
+/// A request body of one object or an array of 1 to [`MAX_BATCH`]: each item goes to
+/// `each` with its path (`""` alone, `[i]` in an array), and one bad item rejects the
+/// whole body. `empty` is the error for an empty array, worded for the kind.
+pub fn batch<T>(
+    body: &[u8],
+    empty: EntryError,
+    mut each: impl FnMut(Value, &str) -> Result<T, EntryError>,
+) -> Result<Vec<T>, EntryError> {
+    let v: Value =
+        serde_json::from_slice(body).map_err(|e| EntryError::Malformed(e.to_string()))?;
+    match v {
+        Value::Array(items) if items.is_empty() => Err(empty),
+        Value::Array(items) if items.len() > MAX_BATCH => {
+            Err(EntryError::BatchTooLarge(items.len()))
+        }
+        Value::Array(items) => items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| each(item, &format!("[{i}]")))
+            .collect(),
+        single => Ok(vec![each(single, "")?]),
+    }
+}
 
 const MAX_TEXT: usize = 256;
 
-pub(crate) fn type_name(v: &Value) -> &'static str {
+pub fn type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "boolean",
@@ -17,7 +41,7 @@ pub(crate) fn type_name(v: &Value) -> &'static str {
 }
 
 /// A JSON object being validated, with the path that leads to it.
-pub(crate) struct Obj<'a> {
+pub struct Obj<'a> {
     map: &'a Map<String, Value>,
     path: String,
 }
@@ -164,7 +188,7 @@ impl<'a> Obj<'a> {
 }
 
 /// `sha256:` followed by 64 lowercase hex digits.
-pub(crate) fn check_digest(o: &Obj, key: &str, value: &str) -> Result<(), EntryError> {
+pub fn check_digest(o: &Obj, key: &str, value: &str) -> Result<(), EntryError> {
     let ok = value.strip_prefix("sha256:").is_some_and(|h| {
         h.len() == 64
             && h.bytes()
