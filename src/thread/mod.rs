@@ -9,6 +9,7 @@
 pub mod backfill;
 mod bundle;
 pub mod dot;
+mod downstream;
 pub mod graph;
 mod recall;
 mod trace;
