@@ -11,6 +11,7 @@
 
 mod documents;
 mod keychain;
+mod rebuild;
 mod remote;
 mod source;
 mod verify;
