@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 use support::*;
 use threadlog::compliance::gather;
 use threadlog::compliance::render::{render, Format};
-use threadlog::controls::{catalog, Framework};
+use threadlog::compliance::Report;
+use threadlog::controls::{catalog, Catalog, Framework};
 use threadlog::entry::parse_results;
 use threadlog::sequencer::{Sequencer, SequencerConfig};
 use threadlog::signer::{FileSigner, Signer};
@@ -52,36 +53,7 @@ async fn main() {
     )
     .await;
     append_through(std::slice::from_ref(&seq), prepared(events, "ev")).await;
-
-    // Results arrive as assessors send them: 100 per request, each its own checkpoint,
-    // so the trend has results/100 points. Statuses cycle so every bucket is used.
-    let cat = catalog(Framework::Rev2);
-    let statuses = ["met", "met", "met", "not_met", "not_applicable"];
-    for chunk in (0..results).collect::<Vec<_>>().chunks(100) {
-        let body: Vec<serde_json::Value> = chunk
-            .iter()
-            .map(|&i| {
-                let req = &cat.requirements[(i as usize) % cat.requirements.len()];
-                let status = statuses[(i as usize / cat.requirements.len()) % statuses.len()];
-                let mut r = json!({
-                    "result_id": format!("r-{i}"), "framework": "nist-800-171r2",
-                    "requirement": req.id, "status": status, "assessor": "bench",
-                    "assessed_on": "2026-11-20", "effective_on": "2026-11-20",
-                    "evidence": (0..links).map(|k| json!({"entry": (i * links + k) % events})).collect::<Vec<_>>(),
-                });
-                match status {
-                    "not_met" => r["plan_of_action"] = json!({"milestone": "2027-06-30", "description": "remediate"}),
-                    "not_applicable" => r["justification"] = json!("not in the enclave"),
-                    _ => {}
-                }
-                r
-            })
-            .collect();
-        let parsed = parse_results(serde_json::to_vec(&body).unwrap().as_slice(), "bench").unwrap();
-        seq.submit(parsed.into_iter().map(|(e, _)| e).collect())
-            .await
-            .unwrap();
-    }
+    submit_results(&seq, results, links, events).await;
     let size = store.latest_checkpoint().await.unwrap().unwrap().tree_size;
     println!(
         "compliance report: {results} results citing {} evidence entries ({links} each), log of {size} entries",
@@ -89,53 +61,7 @@ async fn main() {
     );
 
     let runs = if smoke() { 1 } else { 5 };
-    let mut read = Vec::new();
-    let mut gathered = Vec::new();
-    let mut rendered: Vec<(Format, Vec<Duration>)> =
-        [Format::Json, Format::Markdown, Format::Html, Format::Oscal]
-            .into_iter()
-            .map(|f| (f, Vec::new()))
-            .collect();
-    let mut report = None;
-    for _ in 0..runs {
-        // Baseline: the result entries read page by page, nothing computed.
-        let start = Instant::now();
-        let mut after = None;
-        let mut n = 0;
-        loop {
-            let page = store
-                .entries(&EntryQuery {
-                    kind: Some("control".into()),
-                    after,
-                    limit: 1000,
-                    ..EntryQuery::default()
-                })
-                .await
-                .unwrap();
-            n += page.len();
-            match page.last() {
-                Some(l) if page.len() == 1000 => after = Some(l.index),
-                _ => break,
-            }
-        }
-        read.push(start.elapsed());
-        assert_eq!(n as u64, results);
-
-        let tiles = TileCache::new(1024);
-        let start = Instant::now();
-        let r = gather::report(store.as_ref(), &tiles, Framework::Rev2, None)
-            .await
-            .unwrap();
-        gathered.push(start.elapsed());
-        for (format, times) in &mut rendered {
-            let start = Instant::now();
-            let text = render(&r, *format);
-            times.push(start.elapsed());
-            assert!(!text.is_empty());
-        }
-        report = Some(r);
-    }
-    let r = report.unwrap();
+    let (t, r) = measure(store.as_ref(), results, runs).await;
     println!(
         "  report: {} results considered, {} trend points, {} proofs",
         r.results_considered,
@@ -146,11 +72,11 @@ async fn main() {
     println!("  |---|---|");
     println!(
         "  | baseline: read the {results} result entries | {:.1} |",
-        median(read)
+        median(t.read)
     );
-    let g = median(gathered);
+    let g = median(t.gathered);
     println!("  | report computed from the log (results, trend, proofs) | {g:.1} |");
-    for (format, times) in rendered {
+    for (format, times) in t.rendered {
         let ms = median(times);
         let bytes = render(&r, format).len();
         println!(
@@ -159,4 +85,106 @@ async fn main() {
             g + ms
         );
     }
+}
+
+/// Results arrive as assessors send them: 100 per request, each its own checkpoint,
+/// so the trend has results/100 points. Statuses cycle so every bucket is used.
+async fn submit_results(seq: &Sequencer, results: u64, links: u64, events: u64) {
+    let cat = catalog(Framework::Rev2);
+    for chunk in (0..results).collect::<Vec<_>>().chunks(100) {
+        let body: Vec<serde_json::Value> = chunk
+            .iter()
+            .map(|&i| result(cat, i, links, events))
+            .collect();
+        let parsed = parse_results(serde_json::to_vec(&body).unwrap().as_slice(), "bench").unwrap();
+        seq.submit(parsed.into_iter().map(|(e, _)| e).collect())
+            .await
+            .unwrap();
+    }
+}
+
+/// Assessment result `i`, citing `links` of the first `events` entries.
+fn result(cat: &Catalog, i: u64, links: u64, events: u64) -> serde_json::Value {
+    let statuses = ["met", "met", "met", "not_met", "not_applicable"];
+    let req = &cat.requirements[(i as usize) % cat.requirements.len()];
+    let status = statuses[(i as usize / cat.requirements.len()) % statuses.len()];
+    let mut r = json!({
+        "result_id": format!("r-{i}"), "framework": "nist-800-171r2",
+        "requirement": req.id, "status": status, "assessor": "bench",
+        "assessed_on": "2026-11-20", "effective_on": "2026-11-20",
+        "evidence": (0..links).map(|k| json!({"entry": (i * links + k) % events})).collect::<Vec<_>>(),
+    });
+    match status {
+        "not_met" => {
+            r["plan_of_action"] = json!({"milestone": "2027-06-30", "description": "remediate"})
+        }
+        "not_applicable" => r["justification"] = json!("not in the enclave"),
+        _ => {}
+    }
+    r
+}
+
+/// The times of each run's steps.
+struct Timings {
+    read: Vec<Duration>,
+    gathered: Vec<Duration>,
+    rendered: Vec<(Format, Vec<Duration>)>,
+}
+
+/// Times `runs` runs of the baseline read, the report and its rendering in every
+/// format; returns the times and the last report.
+async fn measure(store: &dyn Store, results: u64, runs: u32) -> (Timings, Report) {
+    let mut t = Timings {
+        read: Vec::new(),
+        gathered: Vec::new(),
+        rendered: [Format::Json, Format::Markdown, Format::Html, Format::Oscal]
+            .into_iter()
+            .map(|f| (f, Vec::new()))
+            .collect(),
+    };
+    let mut report = None;
+    for _ in 0..runs {
+        let start = Instant::now();
+        let n = read_results(store).await;
+        t.read.push(start.elapsed());
+        assert_eq!(n as u64, results);
+
+        let tiles = TileCache::new(1024);
+        let start = Instant::now();
+        let r = gather::report(store, &tiles, Framework::Rev2, None)
+            .await
+            .unwrap();
+        t.gathered.push(start.elapsed());
+        for (format, times) in &mut t.rendered {
+            let start = Instant::now();
+            let text = render(&r, *format);
+            times.push(start.elapsed());
+            assert!(!text.is_empty());
+        }
+        report = Some(r);
+    }
+    (t, report.unwrap())
+}
+
+/// Baseline: the result entries read page by page, nothing computed; returns how many.
+async fn read_results(store: &dyn Store) -> usize {
+    let mut after = None;
+    let mut n = 0;
+    loop {
+        let page = store
+            .entries(&EntryQuery {
+                kind: Some("control".into()),
+                after,
+                limit: 1000,
+                ..EntryQuery::default()
+            })
+            .await
+            .unwrap();
+        n += page.len();
+        match page.last() {
+            Some(l) if page.len() == 1000 => after = Some(l.index),
+            _ => break,
+        }
+    }
+    n
 }

@@ -7,19 +7,19 @@
 //! `BENCH_APPEND` (entries, default 200000), `BENCH_PROOF_SIZES` (default "1000000,10000000"),
 //! `BENCH_SIGNATURES` (default 20000).
 
+#[path = "ledger/baselines.rs"]
+mod baselines;
 #[path = "../tests/common/mod.rs"]
 mod common;
 mod support;
 
+use baselines::{append_plain, append_plain_rows};
 use common::{event, softhsm};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Instant;
 use support::*;
-use threadlog::entry::PreparedEntry;
 use threadlog::note::NoteSigner;
 use threadlog::sequencer::{Sequencer, SequencerConfig};
 use threadlog::signer::pkcs11::{init_key, Pkcs11Spec};
@@ -68,125 +68,6 @@ async fn new_log_with(signer: Option<Arc<dyn Signer>>) -> Log {
         signer,
         seq,
     }
-}
-
-/// The same leaf bytes inserted with plain multi-row INSERTs, same durability, in
-/// transactions of the size the sequencer commits.
-async fn append_plain(leaves: &[Vec<u8>], batch: usize) -> f64 {
-    let dir = tempfile::tempdir().unwrap();
-    let pool = plain_sqlite(&format!(
-        "sqlite://{}",
-        dir.path().join("plain.db").display()
-    ))
-    .await;
-    sqlx::query("CREATE TABLE leaves (idx INTEGER PRIMARY KEY, leaf BLOB NOT NULL)")
-        .execute(&pool)
-        .await
-        .unwrap();
-    let start = Instant::now();
-    let mut idx = 0i64;
-    for chunk in leaves.chunks(batch) {
-        let mut tx = pool.begin().await.unwrap();
-        for part in chunk.chunks(500) {
-            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO leaves (idx, leaf) ");
-            q.push_values(part, |mut b, leaf| {
-                b.push_bind(idx).push_bind(leaf.as_slice());
-                idx += 1;
-            });
-            q.build().execute(&mut *tx).await.unwrap();
-        }
-        tx.commit().await.unwrap();
-    }
-    leaves.len() as f64 / start.elapsed().as_secs_f64()
-}
-
-/// The rows the ledger writes for the same entries (leaves, subject rows, idempotency
-/// keys) with plain multi-row INSERTs into the ledger's own schema and indexes, same
-/// durability: what the storage alone costs, without locking, tree, signatures,
-/// duplicate checks or receipts.
-async fn append_plain_rows(entries: &[PreparedEntry], leaves: &[Vec<u8>], batch: usize) -> f64 {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("rows.db").display());
-    drop(SqliteStore::open(&url).await.unwrap()); // the same migrations
-    let opts = SqliteConnectOptions::from_str(&url)
-        .unwrap()
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Full);
-    let pool = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(opts)
-        .await
-        .unwrap();
-    let time = "2026-12-01T00:00:00.000000Z";
-    let mut interner = Interner::default();
-    let start = Instant::now();
-    for (n, chunk) in entries.chunks(batch).enumerate() {
-        let first = (n * batch) as i64;
-        let mut tx = pool.begin().await.unwrap();
-        let rows: Vec<(i64, &PreparedEntry, &[u8])> = chunk
-            .iter()
-            .enumerate()
-            .map(|(i, e)| (first + i as i64, e, leaves[n * batch + i].as_slice()))
-            .collect();
-        for part in rows.chunks(500) {
-            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-                "INSERT INTO entries (idx, kind, integrated_at, leaf) ",
-            );
-            q.push_values(part, |mut b, (i, e, leaf)| {
-                b.push_bind(*i)
-                    .push_bind(e.kind.as_str())
-                    .push_bind(time)
-                    .push_bind(*leaf);
-            });
-            q.build().execute(&mut *tx).await.unwrap();
-            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-                "INSERT INTO dedup (key, idx, content_sha256) ",
-            );
-            q.push_values(part, |mut b, (i, e, _)| {
-                b.push_bind(e.dedup_key.as_str())
-                    .push_bind(*i)
-                    .push_bind(e.content_sha256.as_slice());
-            });
-            q.build().execute(&mut *tx).await.unwrap();
-        }
-        let mut subjects: Vec<(&str, i64)> = rows
-            .iter()
-            .flat_map(|(i, e, _)| e.subjects.iter().map(move |s| (s.as_str(), *i)))
-            .collect();
-        subjects.sort_unstable();
-        for part in subjects.chunks(500) {
-            let mut q =
-                sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO subjects (subject, idx) ");
-            q.push_values(part, |mut b, (s, i)| {
-                b.push_bind(*s).push_bind(*i);
-            });
-            q.build().execute(&mut *tx).await.unwrap();
-        }
-        let (nodes, edges) = interner.rows(first, chunk);
-        for part in nodes.chunks(500) {
-            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO nodes (id, name) ");
-            q.push_values(part, |mut b, (id, name)| {
-                b.push_bind(*id).push_bind(name.as_str());
-            });
-            q.build().execute(&mut *tx).await.unwrap();
-        }
-        for part in edges.chunks(500) {
-            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-                "INSERT INTO edges (src, idx, dst, kind, at, label) ",
-            );
-            q.push_values(part, |mut b, e| {
-                b.push_bind(e.0)
-                    .push_bind(e.1)
-                    .push_bind(e.2)
-                    .push_bind(e.3)
-                    .push_bind(e.4)
-                    .push_bind(e.5);
-            });
-            q.build().execute(&mut *tx).await.unwrap();
-        }
-        tx.commit().await.unwrap();
-    }
-    entries.len() as f64 / start.elapsed().as_secs_f64()
 }
 
 async fn bench_append() {
@@ -286,7 +167,49 @@ async fn bench_verify(log: &Log, size: u64) {
 
 async fn bench_http() {
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = common::config(dir.path().to_path_buf());
+    let (url, token) = start_server(dir.path()).await;
+    let client = reqwest::Client::new();
+
+    println!("## HTTP ingest over 127.0.0.1 (64 concurrent clients, keep-alive)");
+    println!("| workload | requests | events/s | requests/s | p50 ms | p99 ms |");
+    println!("|---|---|---|---|---|---|");
+    for (label, tag, per_request, requests) in [
+        (
+            "batches of 100",
+            "b",
+            100usize,
+            env_u64("BENCH_HTTP_BATCHES", 3000) as usize,
+        ),
+        (
+            "single events",
+            "s",
+            1,
+            env_u64("BENCH_HTTP_SINGLE", 40_000) as usize,
+        ),
+    ] {
+        let bodies = request_bodies(tag, per_request, requests);
+        let start = Instant::now();
+        let mut lat = post_all(&client, &url, &token, bodies).await;
+        let secs = start.elapsed().as_secs_f64();
+        lat.sort();
+        let rps = requests as f64 / secs;
+        println!(
+            "| {label} | {requests} | {:.0} | {rps:.0} | {:.1} | {:.1} |",
+            rps * per_request as f64,
+            pct(&lat, 0.5),
+            pct(&lat, 0.99)
+        );
+        println!(
+            "{}",
+            json!({"bench": "http", "workload": label, "events_per_s": rps * per_request as f64, "requests_per_s": rps, "p50_ms": pct(&lat, 0.5), "p99_ms": pct(&lat, 0.99)})
+        );
+    }
+}
+
+/// A server on a new log in `dir`, listening on a free local port: its events URL and a
+/// producer token.
+async fn start_server(dir: &std::path::Path) -> (String, String) {
+    let mut cfg = common::config(dir.to_path_buf());
     cfg.origin = Some("bench.example/log".into());
     cfg.max_body_bytes = 4 << 20;
     cfg.queue_depth = 4096;
@@ -311,84 +234,70 @@ async fn bench_http() {
         started.state,
         std::future::pending(),
     ));
-    let client = reqwest::Client::new();
+    (url, token)
+}
 
-    println!("## HTTP ingest over 127.0.0.1 (64 concurrent clients, keep-alive)");
-    println!("| workload | requests | events/s | requests/s | p50 ms | p99 ms |");
-    println!("|---|---|---|---|---|---|");
-    for (label, tag, per_request, requests) in [
-        (
-            "batches of 100",
-            "b",
-            100usize,
-            env_u64("BENCH_HTTP_BATCHES", 3000) as usize,
-        ),
-        (
-            "single events",
-            "s",
-            1,
-            env_u64("BENCH_HTTP_SINGLE", 40_000) as usize,
-        ),
-    ] {
-        let bodies: Vec<String> = (0..requests)
-            .map(|r| {
-                if per_request == 1 {
-                    event(&format!("{tag}-{r}")).to_string()
-                } else {
-                    Value::Array(
-                        (0..per_request)
-                            .map(|i| event(&format!("{tag}-{r}-{i}")))
-                            .collect(),
-                    )
-                    .to_string()
-                }
-            })
-            .collect();
-        let queue = Arc::new(std::sync::Mutex::new(bodies));
-        let start = Instant::now();
-        let mut tasks = vec![];
-        for _ in 0..64 {
-            let (client, url, token, queue) =
-                (client.clone(), url.clone(), token.clone(), queue.clone());
-            tasks.push(tokio::spawn(async move {
-                let mut lat = vec![];
-                loop {
-                    let next = queue.lock().unwrap().pop();
-                    let Some(body) = next else { break };
-                    let t = Instant::now();
-                    let resp = client
-                        .post(&url)
-                        .bearer_auth(&token)
-                        .header("content-type", "application/json")
-                        .body(body)
-                        .send()
-                        .await
-                        .unwrap();
-                    assert_eq!(resp.status(), 201);
-                    resp.bytes().await.unwrap();
-                    lat.push(t.elapsed());
-                }
-                lat
-            }));
-        }
-        let mut lat = vec![];
-        for t in tasks {
-            lat.extend(t.await.unwrap());
-        }
-        let secs = start.elapsed().as_secs_f64();
-        lat.sort();
-        let rps = requests as f64 / secs;
-        println!(
-            "| {label} | {requests} | {:.0} | {rps:.0} | {:.1} | {:.1} |",
-            rps * per_request as f64,
-            pct(&lat, 0.5),
-            pct(&lat, 0.99)
+/// `requests` request bodies of `per_request` events each (a lone event, not an array,
+/// when one).
+fn request_bodies(tag: &str, per_request: usize, requests: usize) -> Vec<String> {
+    (0..requests)
+        .map(|r| {
+            if per_request == 1 {
+                event(&format!("{tag}-{r}")).to_string()
+            } else {
+                Value::Array(
+                    (0..per_request)
+                        .map(|i| event(&format!("{tag}-{r}-{i}")))
+                        .collect(),
+                )
+                .to_string()
+            }
+        })
+        .collect()
+}
+
+/// Posts every body from 64 concurrent clients; the latency of each request.
+async fn post_all(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    bodies: Vec<String>,
+) -> Vec<std::time::Duration> {
+    let queue = Arc::new(std::sync::Mutex::new(bodies));
+    let mut tasks = vec![];
+    for _ in 0..64 {
+        let (client, url, token, queue) = (
+            client.clone(),
+            url.to_string(),
+            token.to_string(),
+            queue.clone(),
         );
-        println!(
-            "{}",
-            json!({"bench": "http", "workload": label, "events_per_s": rps * per_request as f64, "requests_per_s": rps, "p50_ms": pct(&lat, 0.5), "p99_ms": pct(&lat, 0.99)})
-        );
+        tasks.push(tokio::spawn(async move {
+            let mut lat = vec![];
+            loop {
+                let next = queue.lock().unwrap().pop();
+                let Some(body) = next else { break };
+                let t = Instant::now();
+                let resp = client
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(resp.status(), 201);
+                resp.bytes().await.unwrap();
+                lat.push(t.elapsed());
+            }
+            lat
+        }));
     }
+    let mut lat = vec![];
+    for t in tasks {
+        lat.extend(t.await.unwrap());
+    }
+    lat
 }
 
 /// Builds a tree of `n` synthetic leaves in memory and stores its tiles in a real store,

@@ -97,87 +97,105 @@ async fn plain_inserts(url: &str, leaves: &[Vec<u8>], batch: usize) -> f64 {
 async fn plain_rows(url: &str, entries: &[PreparedEntry], leaves: &[Vec<u8>], batch: usize) -> f64 {
     drop(PostgresStore::open(url).await.unwrap()); // the same migrations
     let pool = sqlx::PgPool::connect(url).await.unwrap();
-    let time = "2026-12-01T00:00:00.000000Z";
     let mut interner = Interner::default();
     let start = Instant::now();
     for (n, chunk) in entries.chunks(batch).enumerate() {
         let first = (n * batch) as i64;
         let idx: Vec<i64> = (first..first + chunk.len() as i64).collect();
-        let kind: Vec<&str> = chunk.iter().map(|e| e.kind.as_str()).collect();
-        let times = vec![time; chunk.len()];
         let rows: Vec<&[u8]> = leaves[n * batch..n * batch + chunk.len()]
             .iter()
             .map(Vec::as_slice)
             .collect();
-        let mut subjects: Vec<(&str, i64)> = chunk
-            .iter()
-            .zip(&idx)
-            .flat_map(|(e, i)| e.subjects.iter().map(move |s| (s.as_str(), *i)))
-            .collect();
-        subjects.sort_unstable();
-        let (subject, subject_idx): (Vec<&str>, Vec<i64>) = subjects.into_iter().unzip();
-        let keys: Vec<&str> = chunk.iter().map(|e| e.dedup_key.as_str()).collect();
-        let digests: Vec<&[u8]> = chunk.iter().map(|e| e.content_sha256.as_slice()).collect();
         let mut tx = pool.begin().await.unwrap();
-        sqlx::query(
-            "INSERT INTO entries (idx, kind, integrated_at, leaf) \
-             SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::bytea[])",
-        )
-        .bind(&idx)
-        .bind(&kind)
-        .bind(&times)
-        .bind(&rows)
+        insert_entries(&mut tx, chunk, &idx, &rows).await;
+        let (nodes, edges) = interner.rows(first, chunk);
+        insert_thread(&mut tx, nodes, &edges).await;
+        tx.commit().await.unwrap();
+    }
+    entries.len() as f64 / start.elapsed().as_secs_f64()
+}
+
+/// The entry rows (numbered `idx`, with leaves `rows`), their subject rows and their
+/// idempotency keys, one INSERT … UNNEST per table.
+async fn insert_entries(
+    tx: &mut sqlx::PgConnection,
+    chunk: &[PreparedEntry],
+    idx: &[i64],
+    rows: &[&[u8]],
+) {
+    let time = "2026-12-01T00:00:00.000000Z";
+    let kind: Vec<&str> = chunk.iter().map(|e| e.kind.as_str()).collect();
+    let times = vec![time; chunk.len()];
+    let mut subjects: Vec<(&str, i64)> = chunk
+        .iter()
+        .zip(idx)
+        .flat_map(|(e, i)| e.subjects.iter().map(move |s| (s.as_str(), *i)))
+        .collect();
+    subjects.sort_unstable();
+    let (subject, subject_idx): (Vec<&str>, Vec<i64>) = subjects.into_iter().unzip();
+    let keys: Vec<&str> = chunk.iter().map(|e| e.dedup_key.as_str()).collect();
+    let digests: Vec<&[u8]> = chunk.iter().map(|e| e.content_sha256.as_slice()).collect();
+    sqlx::query(
+        "INSERT INTO entries (idx, kind, integrated_at, leaf) \
+         SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::bytea[])",
+    )
+    .bind(idx)
+    .bind(&kind)
+    .bind(&times)
+    .bind(rows)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    sqlx::query("INSERT INTO subjects SELECT * FROM UNNEST($1::text[], $2::bigint[])")
+        .bind(&subject)
+        .bind(&subject_idx)
         .execute(&mut *tx)
         .await
         .unwrap();
-        sqlx::query("INSERT INTO subjects SELECT * FROM UNNEST($1::text[], $2::bigint[])")
-            .bind(&subject)
-            .bind(&subject_idx)
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-        sqlx::query(
-            "INSERT INTO dedup SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::bytea[])",
-        )
+    sqlx::query("INSERT INTO dedup SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::bytea[])")
         .bind(&keys)
-        .bind(&idx)
+        .bind(idx)
         .bind(&digests)
         .execute(&mut *tx)
         .await
         .unwrap();
-        let (nodes, edges) = interner.rows(first, chunk);
-        let (node_id, node_name): (Vec<i64>, Vec<String>) = nodes.into_iter().unzip();
-        sqlx::query(
-            "INSERT INTO nodes (id, name) OVERRIDING SYSTEM VALUE \
-             SELECT * FROM UNNEST($1::bigint[], $2::text[])",
-        )
-        .bind(&node_id)
-        .bind(&node_name)
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-        let src: Vec<i64> = edges.iter().map(|e| e.0).collect();
-        let eidx: Vec<i64> = edges.iter().map(|e| e.1).collect();
-        let dst: Vec<i64> = edges.iter().map(|e| e.2).collect();
-        let kind: Vec<&str> = edges.iter().map(|e| e.3).collect();
-        let at: Vec<i64> = edges.iter().map(|e| e.4).collect();
-        let label: Vec<Option<&str>> = edges.iter().map(|e| e.5).collect();
-        sqlx::query(
-            "INSERT INTO edges (src, idx, dst, kind, at, label) SELECT * FROM UNNEST(\
-             $1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::text[])",
-        )
-        .bind(&src)
-        .bind(&eidx)
-        .bind(&dst)
-        .bind(&kind)
-        .bind(&at)
-        .bind(&label)
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-        tx.commit().await.unwrap();
-    }
-    entries.len() as f64 / start.elapsed().as_secs_f64()
+}
+
+/// The thread's new nodes and edges, one INSERT … UNNEST per table.
+async fn insert_thread(
+    tx: &mut sqlx::PgConnection,
+    nodes: Vec<(i64, String)>,
+    edges: &[EdgeRow<'_>],
+) {
+    let (node_id, node_name): (Vec<i64>, Vec<String>) = nodes.into_iter().unzip();
+    sqlx::query(
+        "INSERT INTO nodes (id, name) OVERRIDING SYSTEM VALUE \
+         SELECT * FROM UNNEST($1::bigint[], $2::text[])",
+    )
+    .bind(&node_id)
+    .bind(&node_name)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    let src: Vec<i64> = edges.iter().map(|e| e.0).collect();
+    let eidx: Vec<i64> = edges.iter().map(|e| e.1).collect();
+    let dst: Vec<i64> = edges.iter().map(|e| e.2).collect();
+    let kind: Vec<&str> = edges.iter().map(|e| e.3).collect();
+    let at: Vec<i64> = edges.iter().map(|e| e.4).collect();
+    let label: Vec<Option<&str>> = edges.iter().map(|e| e.5).collect();
+    sqlx::query(
+        "INSERT INTO edges (src, idx, dst, kind, at, label) SELECT * FROM UNNEST(\
+         $1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::text[])",
+    )
+    .bind(&src)
+    .bind(&eidx)
+    .bind(&dst)
+    .bind(&kind)
+    .bind(&at)
+    .bind(&label)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
 }
 
 async fn size_and_batches(store: &dyn Store) -> (u64, u64) {

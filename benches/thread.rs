@@ -137,58 +137,73 @@ async fn queries(label: &str, store: &dyn Store, plant: &Plant, n: u64, key: &Ve
     let t = &plant.truth;
     let assemblies = t.assembly_parts.len();
     let lots = plant.spec.filament_lots;
+    let backward = "backward trace of an assembled serial, depth 10";
+    let at_assembly = sample(n, assemblies);
+    trace_row(
+        label,
+        store,
+        backward,
+        Direction::Backward,
+        assembly,
+        &at_assembly,
+    )
+    .await;
+    let forward = "forward trace of a filament lot, depth 10";
+    trace_row(
+        label,
+        store,
+        forward,
+        Direction::Forward,
+        lot,
+        &sample(n, lots),
+    )
+    .await;
+    let recalls = (n / 10).clamp(1, 50);
+    recall_row(label, store, &sample(recalls, lots)).await;
+    bundle_rows(label, store, key, &sample(recalls, assemblies)).await;
+}
 
+/// Times a depth-10 trace in `direction` from each node `name` gives for `starts`, and
+/// prints the row `what`.
+async fn trace_row(
+    label: &str,
+    store: &dyn Store,
+    what: &str,
+    direction: Direction,
+    name: fn(usize) -> String,
+    starts: &[usize],
+) {
+    let n = starts.len();
     let (mut lat, mut nodes, mut edges) = (Vec::new(), 0, 0);
-    for a in sample(n, assemblies) {
+    for &s in starts {
         let opts = TraceOptions {
-            direction: Direction::Backward,
+            direction,
             depth: 10,
             ..TraceOptions::default()
         };
         let start = Instant::now();
-        let tr = thread::trace(store, &assembly(a), &opts).await.unwrap();
-        lat.push(start.elapsed());
-        assert!(!tr.truncated);
-        nodes += tr.nodes.len();
-        edges += tr.edges.len();
-    }
-    let back = latency(lat);
-    println!(
-        "| {label} | backward trace of an assembled serial, depth 10 | {n} | {:.2} | {:.2} | {:.2} | {} nodes, {} edges |",
-        back.p50,
-        back.p99,
-        back.max,
-        nodes / n as usize,
-        edges / n as usize
-    );
-
-    let (mut lat, mut nodes, mut edges) = (Vec::new(), 0, 0);
-    for l in sample(n, lots) {
-        let opts = TraceOptions {
-            direction: Direction::Forward,
-            depth: 10,
-            ..TraceOptions::default()
-        };
-        let start = Instant::now();
-        let tr = thread::trace(store, &lot(l), &opts).await.unwrap();
+        let tr = thread::trace(store, &name(s), &opts).await.unwrap();
         lat.push(start.elapsed());
         assert!(!tr.truncated, "{:?}", tr.truncation);
         nodes += tr.nodes.len();
         edges += tr.edges.len();
     }
-    let fwd = latency(lat);
+    let l = latency(lat);
     println!(
-        "| {label} | forward trace of a filament lot, depth 10 | {n} | {:.2} | {:.2} | {:.2} | {} nodes, {} edges |",
-        fwd.p50,
-        fwd.p99,
-        fwd.max,
-        nodes / n as usize,
-        edges / n as usize
+        "| {label} | {what} | {n} | {:.2} | {:.2} | {:.2} | {} nodes, {} edges |",
+        l.p50,
+        l.p99,
+        l.max,
+        nodes / n,
+        edges / n
     );
+}
 
-    let recalls = (n / 10).clamp(1, 50);
+/// Times the recall impact of each filament lot in `lots`.
+async fn recall_row(label: &str, store: &dyn Store, lots: &[usize]) {
+    let recalls = lots.len();
     let (mut lat, mut finished, mut reached) = (Vec::new(), 0, 0);
-    for l in sample(recalls, lots) {
+    for &l in lots {
         let suspect = Suspect {
             node: lot(l),
             from: None,
@@ -209,13 +224,18 @@ async fn queries(label: &str, store: &dyn Store, plant: &Plant, n: u64, key: &Ve
         rec.p50,
         rec.p99,
         rec.max,
-        finished / recalls as usize,
-        reached / recalls as usize
+        finished / recalls,
+        reached / recalls
     );
+}
 
+/// Times the bundle export of each assembled serial in `assemblies`, and the offline
+/// verification of each bundle.
+async fn bundle_rows(label: &str, store: &dyn Store, key: &VerifierKey, assemblies: &[usize]) {
+    let recalls = assemblies.len();
     let tiles = TileCache::new(4096);
     let (mut lat, mut vlat, mut entries, mut bytes) = (Vec::new(), Vec::new(), 0, 0);
-    for a in sample(recalls, assemblies) {
+    for &a in assemblies {
         let start = Instant::now();
         let b = thread::build_bundle(
             store,
@@ -240,8 +260,8 @@ async fn queries(label: &str, store: &dyn Store, plant: &Plant, n: u64, key: &Ve
         exp.p50,
         exp.p99,
         exp.max,
-        entries / recalls as usize,
-        bytes / recalls as usize / 1024
+        entries / recalls,
+        bytes / recalls / 1024
     );
     println!(
         "| {label} | offline verification of that bundle | {recalls} | {:.1} | {:.1} | {:.1} | |",

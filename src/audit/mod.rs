@@ -10,6 +10,7 @@
 //! root disagrees). It must not write to the log.
 
 mod documents;
+mod rebuild;
 mod remote;
 mod source;
 mod verify;

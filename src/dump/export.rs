@@ -144,6 +144,45 @@ pub async fn export(
     let latest = store.latest_checkpoint().await?.ok_or(DumpError::NoLog)?;
     let size = latest.tree_size;
 
+    let (entries, blobs) = write_entries(store, out, size, progress).await?;
+    let checkpoints = write_checkpoints(store, out, size).await?;
+    let keys = keys_up_to(store, size).await?;
+    let manifest = Manifest {
+        format: FORMAT.into(),
+        origin: meta.origin.clone(),
+        // The key in force at `size` (a rotation committed after `latest` is not in it).
+        verifier_key: keys
+            .last()
+            .map_or(meta.verifier_key.clone(), |k| k.verifier_key.clone()),
+        keys,
+        tree_size: size,
+        root_hash: latest.root_hash.to_base64(),
+        checkpoint: latest.note,
+        entries: entries.finish()?,
+        checkpoints: checkpoints.finish()?,
+        blobs: blobs.finish()?,
+        exported_at: crate::time::now(),
+    };
+    write_manifest(out, &manifest)?;
+    Ok(ExportReport {
+        out: out.display().to_string(),
+        origin: manifest.origin,
+        tree_size: size,
+        root_hash: manifest.root_hash,
+        entries: manifest.entries.lines,
+        checkpoints: manifest.checkpoints.lines,
+        blobs: manifest.blobs.as_ref().map_or(0, |b| b.count),
+    })
+}
+
+/// Writes every entry below `size` and the documents they bind; the files are left
+/// open for the manifest to finish.
+async fn write_entries(
+    store: &dyn Store,
+    out: &Path,
+    size: u64,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<(JsonLines, BlobWriter), DumpError> {
     let mut entries = JsonLines::create(out, ENTRIES)?;
     let mut blobs = BlobWriter {
         dir: out.join(BLOBS),
@@ -186,7 +225,16 @@ pub async fn export(
         }
         progress(next, size);
     }
+    Ok((entries, blobs))
+}
 
+/// Writes every stored checkpoint up to `size`; the file is left open for the manifest
+/// to finish.
+async fn write_checkpoints(
+    store: &dyn Store,
+    out: &Path,
+    size: u64,
+) -> Result<JsonLines, DumpError> {
     let mut checkpoints = JsonLines::create(out, CHECKPOINTS)?;
     let mut after = None;
     'pages: loop {
@@ -207,10 +255,13 @@ pub async fn export(
             break;
         }
     }
+    Ok(checkpoints)
+}
 
-    // Each key and the tree size it signs from, as the key entries up to `size` record
-    // them; import accepts this list only if the entries prove it.
-    let keys: Vec<KeyRecord> = crate::ledger::logged_keys(store)
+/// Each key and the tree size it signs from, as the key entries up to `size` record
+/// them; import accepts this list only if the entries prove it.
+async fn keys_up_to(store: &dyn Store, size: u64) -> Result<Vec<KeyRecord>, DumpError> {
+    Ok(crate::ledger::logged_keys(store)
         .await?
         .into_iter()
         .filter(|k| k.from_tree_size <= size)
@@ -218,40 +269,18 @@ pub async fn export(
             verifier_key: k.verifier_key,
             from_tree_size: k.from_tree_size,
         })
-        .collect();
-    let manifest = Manifest {
-        format: FORMAT.into(),
-        origin: meta.origin.clone(),
-        // The key in force at `size` (a rotation committed after `latest` is not in it).
-        verifier_key: keys
-            .last()
-            .map_or(meta.verifier_key.clone(), |k| k.verifier_key.clone()),
-        keys,
-        tree_size: size,
-        root_hash: latest.root_hash.to_base64(),
-        checkpoint: latest.note,
-        entries: entries.finish()?,
-        checkpoints: checkpoints.finish()?,
-        blobs: blobs.finish()?,
-        exported_at: crate::time::now(),
-    };
-    // The manifest goes last and whole: a dump without one is unfinished.
+        .collect())
+}
+
+/// The manifest goes last and whole: a dump without one is unfinished.
+fn write_manifest(out: &Path, manifest: &Manifest) -> Result<(), DumpError> {
     let tmp = out.join(format!("{MANIFEST}.tmp"));
-    let bytes = serde_json::to_vec_pretty(&manifest).map_err(|e| io_err(&tmp, e))?;
+    let bytes = serde_json::to_vec_pretty(manifest).map_err(|e| io_err(&tmp, e))?;
     let mut f = File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
     f.write_all(&bytes).map_err(|e| io_err(&tmp, e))?;
     f.sync_all().map_err(|e| io_err(&tmp, e))?;
     std::fs::rename(&tmp, out.join(MANIFEST)).map_err(|e| io_err(out, e))?;
     File::open(out)
         .and_then(|d| d.sync_all())
-        .map_err(|e| io_err(out, e))?;
-    Ok(ExportReport {
-        out: out.display().to_string(),
-        origin: manifest.origin,
-        tree_size: size,
-        root_hash: manifest.root_hash,
-        entries: manifest.entries.lines,
-        checkpoints: manifest.checkpoints.lines,
-        blobs: manifest.blobs.as_ref().map_or(0, |b| b.count),
-    })
+        .map_err(|e| io_err(out, e))
 }

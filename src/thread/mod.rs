@@ -9,6 +9,7 @@
 pub mod backfill;
 mod bundle;
 pub mod dot;
+mod downstream;
 mod recall;
 mod trace;
 
