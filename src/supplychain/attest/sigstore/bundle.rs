@@ -209,6 +209,7 @@ impl MaterialJson {
 }
 
 impl MessageJson {
+    /// A signature over an artifact's SHA-256, the one digest threadlog names artifacts by.
     fn content(self) -> Result<Content, AttestationError> {
         let d = self
             .message_digest
@@ -230,6 +231,7 @@ impl MessageJson {
 }
 
 impl EnvelopeJson {
+    /// A DSSE envelope, which a bundle carries with exactly one signature.
     fn content(self) -> Result<Content, AttestationError> {
         if self.signatures.len() != 1 {
             return Err(fail(

@@ -135,8 +135,8 @@ pub fn verify(
     if let Some(der) = &signer.certificate {
         evidence::check_signing_time(root, der, &log.times)?;
     }
-    let (predicate_schema, rules) =
-        check_policy(policy, statement.as_ref(), &subjects, &signer, &mut checks)?;
+    let predicate_schema = check_statement(policy, statement.as_ref(), &mut checks)?;
+    let rules = check_rules(policy, statement.as_ref(), &subjects, &signer, &mut checks)?;
     let e = &b.entry;
     Ok(Verified {
         format: "sigstore-bundle",
@@ -221,16 +221,13 @@ fn signed_content(
     }
 }
 
-/// What the policy says about what was signed: the statement's predicate, if there is a
-/// statement, then the subject rules, given who signed. Returns the predicate's schema
-/// and the names of the rules that applied.
-fn check_policy(
+/// What the policy says about the statement's predicate, if there is a statement;
+/// returns the schema it satisfied.
+fn check_statement(
     policy: &TrustPolicy,
     statement: Option<&Statement>,
-    subjects: &[Subject],
-    signer: &Signer,
     checks: &mut Vec<Check>,
-) -> Result<(Option<(String, [u8; 32])>, Vec<String>), AttestationError> {
+) -> Result<Option<(String, [u8; 32])>, AttestationError> {
     checks.push(Check::Subject);
     let mut predicate_schema = None;
     if let Some(st) = statement {
@@ -241,6 +238,18 @@ fn check_policy(
             checks.push(Check::Predicate);
         }
     }
+    Ok(predicate_schema)
+}
+
+/// The policy's subject rules, given who signed: its signers by id, its certificate
+/// identities by name; returns the names of the rules that applied.
+fn check_rules(
+    policy: &TrustPolicy,
+    statement: Option<&Statement>,
+    subjects: &[Subject],
+    signer: &Signer,
+    checks: &mut Vec<Check>,
+) -> Result<Vec<String>, AttestationError> {
     let mut signer_ids: Vec<String> = signer
         .signatures
         .iter()
@@ -254,7 +263,7 @@ fn check_policy(
         &signer_ids,
     )?;
     checks.push(Check::Rule);
-    Ok((predicate_schema, rules))
+    Ok(rules)
 }
 
 /// Who signed: a certificate the sigstore crate verified, or a policy signer's key.
@@ -269,6 +278,7 @@ struct Signer {
     certificate: Option<Vec<u8>>,
 }
 
+/// Checks who signed, by the bundle's verification material: certificate or public key.
 fn check_signer(
     doc: &[u8],
     b: &Bundle,
