@@ -5,6 +5,7 @@
 //! saved report from an untrusted source (`recheck`). Scoring rules live in
 //! `controls::score`; this module must not add any of its own.
 
+mod figures;
 pub mod gather;
 pub mod recheck;
 pub mod render;
@@ -13,10 +14,11 @@ mod result;
 pub use result::{EvidenceRef, LoggedResult, PlanOfAction, ResultError};
 
 use crate::controls::score::{Assessment, Rolled, Status};
-use crate::controls::{catalog, sprs, Framework};
+use crate::controls::{sprs, Framework};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
+use std::iter::Peekable;
 
 /// The report format identifier, carried in every JSON report.
 pub const FORMAT: &str = "threadlog-compliance-report/1";
@@ -249,21 +251,8 @@ pub fn build(
 ) -> Report {
     let n = checkpoint.tree_size;
     let mut assessment = Assessment::new(framework);
-    let mut trend = Vec::with_capacity(trend_sizes.len());
     let mut next = results.iter().peekable();
-    for &size in trend_sizes {
-        while let Some(r) = next.next_if(|r| r.index < size) {
-            assessment.record(r.index, &r.target, r.status);
-        }
-        let t = totals(&assessment.roll_up());
-        trend.push(TrendPoint {
-            tree_size: size,
-            score: assessment.sprs().and_then(|s| s.score),
-            met: t.met,
-            implemented: t.implemented,
-            percent_implemented: t.percent_implemented,
-        });
-    }
+    let trend = trend(&mut assessment, &mut next, trend_sizes);
     for r in next.filter(|r| r.index < n) {
         assessment.record(r.index, &r.target, r.status);
     }
@@ -279,129 +268,11 @@ pub fn build(
     let mut requirements = Vec::with_capacity(rolled.len());
     let mut poam = Vec::new();
     for r in &rolled {
-        let deciding: Vec<&LoggedResult> = r
-            .deciding
-            .iter()
-            .filter_map(|i| by_index.get(i).copied())
-            .collect();
-        let value = (framework == Framework::Rev2)
-            .then(|| sprs::weight(&r.requirement.id))
-            .flatten()
-            .and_then(|w| match w.points {
-                sprs::Points::Value(v) => Some(v),
-                sprs::Points::NotScored => None,
-            });
-        let points_lost = lost.get(r.requirement.id.as_str()).copied();
-        let mut evidence: BTreeMap<u64, Option<String>> = BTreeMap::new();
-        for d in &deciding {
-            for e in &d.evidence {
-                match e {
-                    EvidenceRef::Entry(i) => {
-                        evidence.entry(*i).or_insert(None);
-                    }
-                    EvidenceRef::Digest(dg) => {
-                        if let Some(i) = digests.get(dg) {
-                            evidence.insert(*i, Some(dg.clone()));
-                        }
-                    }
-                }
-            }
-        }
-        let latest_with =
-            |f: &dyn Fn(&LoggedResult) -> bool| deciding.iter().rev().find(|d| f(d)).copied();
-        let status = status_str(r.status).to_string();
-        if matches!(r.status, Status::NotMet | Status::PartiallyMet(_)) {
-            let plan = latest_with(&|d| d.plan_of_action.is_some());
-            poam.push(PoamItem {
-                requirement: r.requirement.id.clone(),
-                title: r.requirement.title.clone(),
-                status: status.clone(),
-                points_lost,
-                milestone: plan
-                    .and_then(|p| p.plan_of_action.as_ref())
-                    .map(|p| p.milestone.clone()),
-                description: plan
-                    .and_then(|p| p.plan_of_action.as_ref())
-                    .map(|p| p.description.clone()),
-                result: plan.map(|p| p.index),
-            });
-        }
-        requirements.push(RequirementLine {
-            id: r.requirement.id.clone(),
-            family: r.requirement.family.clone(),
-            title: r.requirement.title.clone(),
-            status,
-            partial: match r.status {
-                Status::PartiallyMet(p) => p.map(str::to_string),
-                _ => None,
-            },
-            value,
-            points_lost,
-            objectives_met: r.objectives_met,
-            objectives_total: r.objectives_total,
-            latest_result: r.deciding.last().copied(),
-            results: deciding
-                .iter()
-                .map(|d| ResultLine {
-                    index: d.index,
-                    result_id: d.result_id.clone(),
-                    target: d.target.clone(),
-                    status: status_str(d.status).to_string(),
-                    assessor: d.assessor.clone(),
-                    assessed_on: d.assessed_on.clone(),
-                    effective_on: d.effective_on.clone(),
-                    inclusion_proof: Vec::new(),
-                })
-                .collect(),
-            justification: latest_with(&|d| d.justification.is_some())
-                .and_then(|d| d.justification.clone()),
-            odp: latest_with(&|d| d.odp.is_some()).and_then(|d| d.odp.clone()),
-            evidence: evidence
-                .into_iter()
-                .map(|(entry, digest)| EvidenceLine {
-                    entry,
-                    digest,
-                    inclusion_proof: Vec::new(),
-                })
-                .collect(),
-        });
+        let (line, item) = figures::requirement_line(framework, r, &by_index, &lost, digests);
+        poam.extend(item);
+        requirements.push(line);
     }
-
-    let families = catalog(framework)
-        .families
-        .iter()
-        .map(|f| {
-            let mut c = Counts::default();
-            let mut points: Option<(u32, u32)> = None;
-            for line in requirements.iter().filter(|l| l.family == f.id) {
-                let r = rolled.iter().find(|r| r.requirement.id == line.id);
-                if let Some(r) = r {
-                    c.add(r.status);
-                }
-                if let Some(v) = line.value {
-                    let p = points.get_or_insert((0, 0));
-                    p.0 += u32::from(line.points_lost.unwrap_or(0));
-                    p.1 += u32::from(v);
-                }
-            }
-            FamilyFigures {
-                id: f.id.clone(),
-                title: f.title.clone(),
-                requirements: c.met
-                    + c.partially_met
-                    + c.not_met
-                    + c.not_applicable
-                    + c.not_assessed,
-                met: c.met,
-                partially_met: c.partially_met,
-                not_met: c.not_met,
-                not_applicable: c.not_applicable,
-                not_assessed: c.not_assessed,
-                points_lost: points.map(|p| p.0),
-                points_possible: points.map(|p| p.1),
-            }
-        })
-        .collect();
+    let families = figures::families(framework, &requirements, &rolled);
 
     Report {
         format: FORMAT.to_string(),
@@ -421,28 +292,32 @@ pub fn build(
         requirements,
         poam,
         trend,
-        results: results
-            .iter()
-            .filter(|r| r.index < n)
-            .map(|r| ConsideredResult {
-                index: r.index,
-                result_id: r.result_id.clone(),
-                requirement: r.requirement.clone(),
-                target: r.target.clone(),
-                status: status_str(r.status).to_string(),
-                assessor: r.assessor.clone(),
-                assessed_on: r.assessed_on.clone(),
-                evidence: r
-                    .evidence
-                    .iter()
-                    .filter_map(|e| match e {
-                        EvidenceRef::Entry(i) => Some(*i),
-                        EvidenceRef::Digest(d) => digests.get(d).copied(),
-                    })
-                    .collect(),
-            })
-            .collect(),
+        results: figures::considered(results, n, digests),
     }
+}
+
+/// Records the results below each trend size in turn and takes the figures there;
+/// leaves `next` at the first result not yet recorded.
+fn trend(
+    assessment: &mut Assessment,
+    next: &mut Peekable<std::slice::Iter<'_, LoggedResult>>,
+    trend_sizes: &[u64],
+) -> Vec<TrendPoint> {
+    let mut trend = Vec::with_capacity(trend_sizes.len());
+    for &size in trend_sizes {
+        while let Some(r) = next.next_if(|r| r.index < size) {
+            assessment.record(r.index, &r.target, r.status);
+        }
+        let t = totals(&assessment.roll_up());
+        trend.push(TrendPoint {
+            tree_size: size,
+            score: assessment.sprs().and_then(|s| s.score),
+            met: t.met,
+            implemented: t.implemented,
+            percent_implemented: t.percent_implemented,
+        });
+    }
+    trend
 }
 
 impl Report {

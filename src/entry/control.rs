@@ -16,7 +16,7 @@
 use super::validate::{batch, check_digest, Obj};
 use super::EntryError;
 use super::{Kind, PreparedEntry};
-use crate::controls::{catalog, Framework};
+use crate::controls::{catalog, Framework, Requirement};
 use serde_json::Value;
 
 /// What a result points at as evidence; the caller checks that it is in the log.
@@ -88,6 +88,46 @@ fn parse_result(
     let result_id = o.req_str("result_id", 128)?;
     let fw_name = o.req_str("framework", 32)?;
     let framework: Framework = fw_name.parse().map_err(|e| o.err("framework", e))?;
+    let (which, requirement) = assessed(&o, framework, fw_name)?;
+    let status = o.req_str("status", 32)?;
+    if !STATUSES.contains(&status) {
+        return Err(o.err(
+            "status",
+            format!("{status:?} is not one of {}", STATUSES.join(", ")),
+        ));
+    }
+    check_partial(&o, framework, requirement, which, status)?;
+    let justification = o.opt_text("justification")?;
+    if status == "not_applicable" && justification.is_none() {
+        return Err(o.err(
+            "justification",
+            "required for not_applicable: say why the requirement does not apply",
+        ));
+    }
+    o.req_text("assessor")?;
+    date(&o, "assessed_on")?;
+    date(&o, "effective_on")?;
+    check_plan(&o, status)?;
+    check_odp(&o, &v, framework, requirement)?;
+    let mut subjects = vec![format!("control:{}:{}", framework.as_str(), requirement.id)];
+    let evidence = evidence(&o, &mut subjects)?;
+    let entry = PreparedEntry::new(
+        Kind::Control,
+        submitter,
+        subjects,
+        v.clone(),
+        super::dedup::control_key(result_id),
+    )?;
+    Ok((entry, evidence))
+}
+
+/// What the result assesses: `requirement` or `objective` (which of the two it names),
+/// and the requirement of the framework's catalog it belongs to.
+fn assessed<'o>(
+    o: &Obj<'o>,
+    framework: Framework,
+    fw_name: &str,
+) -> Result<(&'o str, &'static Requirement), EntryError> {
     let cat = catalog(framework);
     let (which, id) = o.one_of(&["requirement", "objective"])?;
     let requirement = if which == "requirement" {
@@ -105,112 +145,117 @@ fn parse_result(
             )
         })?
     };
-    let status = o.req_str("status", 32)?;
-    if !STATUSES.contains(&status) {
-        return Err(o.err(
-            "status",
-            format!("{status:?} is not one of {}", STATUSES.join(", ")),
-        ));
-    }
+    Ok((which, requirement))
+}
+
+/// `partial` names the method-defined partial implementation of the requirement, only
+/// with `partially_met`, which applies to a requirement and not to an objective.
+fn check_partial(
+    o: &Obj,
+    framework: Framework,
+    requirement: &Requirement,
+    which: &str,
+    status: &str,
+) -> Result<(), EntryError> {
     let partial = o.opt_str("partial", 64)?;
     let defined = PARTIALS
         .iter()
         .find(|(r, _)| framework == Framework::Rev2 && *r == requirement.id)
         .map(|(_, kind)| *kind);
     match (status, partial) {
-        ("partially_met", _) if which == "objective" => {
-            return Err(o.err(
-                "status",
-                "an assessment objective is met or not met; partially_met applies to a requirement",
-            ))
-        }
-        ("partially_met", Some(p)) if Some(p) != defined => {
-            return Err(o.err(
-                "partial",
-                match defined {
-                    Some(d) => format!(
-                        "{p:?}: the method defines only {d:?} for {}",
-                        requirement.id
-                    ),
-                    None => format!(
-                        "{p:?}: the method defines no partial implementation of {}; omit it",
-                        requirement.id
-                    ),
-                },
-            ))
-        }
-        ("partially_met", None) if defined.is_some() => {
-            return Err(o.err(
-                "partial",
-                format!(
-                    "required for partially_met {}: {:?}",
-                    requirement.id,
-                    defined.unwrap_or_default()
+        ("partially_met", _) if which == "objective" => Err(o.err(
+            "status",
+            "an assessment objective is met or not met; partially_met applies to a requirement",
+        )),
+        ("partially_met", Some(p)) if Some(p) != defined => Err(o.err(
+            "partial",
+            match defined {
+                Some(d) => format!(
+                    "{p:?}: the method defines only {d:?} for {}",
+                    requirement.id
                 ),
-            ))
-        }
+                None => format!(
+                    "{p:?}: the method defines no partial implementation of {}; omit it",
+                    requirement.id
+                ),
+            },
+        )),
+        ("partially_met", None) if defined.is_some() => Err(o.err(
+            "partial",
+            format!(
+                "required for partially_met {}: {:?}",
+                requirement.id,
+                defined.unwrap_or_default()
+            ),
+        )),
         (s, Some(_)) if s != "partially_met" => {
-            return Err(o.err("partial", "only with status partially_met"))
+            Err(o.err("partial", "only with status partially_met"))
         }
-        _ => {}
+        _ => Ok(()),
     }
-    let justification = o.opt_text("justification")?;
-    if status == "not_applicable" && justification.is_none() {
-        return Err(o.err(
-            "justification",
-            "required for not_applicable: say why the requirement does not apply",
-        ));
-    }
-    o.req_text("assessor")?;
-    date(&o, "assessed_on")?;
-    date(&o, "effective_on")?;
-    let plan = o.opt_obj("plan_of_action")?;
-    match (status, &plan) {
-        ("not_met" | "partially_met", None) => {
-            return Err(o.err(
-                "plan_of_action",
-                format!("required when {status}: a milestone date and a description"),
-            ))
-        }
+}
+
+/// A result that is not met or partially met needs a plan of action; no other may
+/// carry one.
+fn check_plan(o: &Obj, status: &str) -> Result<(), EntryError> {
+    match (status, o.opt_obj("plan_of_action")?) {
+        ("not_met" | "partially_met", None) => Err(o.err(
+            "plan_of_action",
+            format!("required when {status}: a milestone date and a description"),
+        )),
         ("not_met" | "partially_met", Some(p)) => {
             p.deny_unknown(&["milestone", "description"])?;
-            date(p, "milestone")?;
+            date(&p, "milestone")?;
             p.req_text("description")?;
+            Ok(())
         }
-        (_, Some(_)) => {
-            return Err(o.err(
-                "plan_of_action",
-                "only for results that are not met or partially met",
-            ))
-        }
-        _ => {}
+        (_, Some(_)) => Err(o.err(
+            "plan_of_action",
+            "only for results that are not met or partially met",
+        )),
+        _ => Ok(()),
     }
-    if let Some(odp) = o.opt_obj("odp")? {
-        if framework != Framework::Rev3 {
-            return Err(o.err(
-                "odp",
-                "organisation-defined parameters exist only in nist-800-171r3",
+}
+
+/// `odp` (Rev. 3 only) gives non-empty values to parameters of the requirement.
+fn check_odp(
+    o: &Obj,
+    v: &Value,
+    framework: Framework,
+    requirement: &Requirement,
+) -> Result<(), EntryError> {
+    let Some(odp) = o.opt_obj("odp")? else {
+        return Ok(());
+    };
+    if framework != Framework::Rev3 {
+        return Err(o.err(
+            "odp",
+            "organisation-defined parameters exist only in nist-800-171r3",
+        ));
+    }
+    let map = v["odp"].as_object().into_iter().flatten();
+    for (k, val) in map {
+        if !requirement.parameters.iter().any(|p| p == k) {
+            return Err(odp.err(
+                k,
+                format!(
+                    "not a parameter of {}; its parameters are {}",
+                    requirement.id,
+                    requirement.parameters.join(", ")
+                ),
             ));
         }
-        let map = v["odp"].as_object().into_iter().flatten();
-        for (k, val) in map {
-            if !requirement.parameters.iter().any(|p| p == k) {
-                return Err(odp.err(
-                    k,
-                    format!(
-                        "not a parameter of {}; its parameters are {}",
-                        requirement.id,
-                        requirement.parameters.join(", ")
-                    ),
-                ));
-            }
-            if val.as_str().is_none_or(|s| s.trim().is_empty()) {
-                return Err(odp.err(k, "must be a non-empty string"));
-            }
+        if val.as_str().is_none_or(|s| s.trim().is_empty()) {
+            return Err(odp.err(k, "must be a non-empty string"));
         }
     }
+    Ok(())
+}
+
+/// The cited evidence, each an entry index or a digest; a digest is also added to the
+/// entry's `subjects`, so the result is found by the artifact it cites.
+fn evidence(o: &Obj, subjects: &mut Vec<String>) -> Result<Vec<Evidence>, EntryError> {
     let mut evidence = Vec::new();
-    let mut subjects = vec![format!("control:{}:{}", framework.as_str(), requirement.id)];
     for (p, item) in o.opt_array("evidence")? {
         let e = Obj::new(item, &p)?;
         e.deny_unknown(&["entry", "digest"])?;
@@ -236,12 +281,5 @@ fn parse_result(
             _ => return Err(e.err("entry", "exactly one of entry, digest is required")),
         }
     }
-    let entry = PreparedEntry::new(
-        Kind::Control,
-        submitter,
-        subjects,
-        v.clone(),
-        super::dedup::control_key(result_id),
-    )?;
-    Ok((entry, evidence))
+    Ok(evidence)
 }

@@ -18,8 +18,10 @@
 //! logged in to a token, a second login is not checked (CKR_USER_ALREADY_LOGGED_IN), so
 //! a wrong PIN is only noticed by the first signer to open a token.
 
+mod attrs;
 mod error;
 mod init;
+mod pin;
 mod spec;
 mod token;
 

@@ -1,4 +1,5 @@
-//! The `THREADLOG_SIGNER=pkcs11:…` spec and where the PIN comes from.
+//! The `THREADLOG_SIGNER=pkcs11:…` spec. Reading the PIN, from the environment or from
+//! where a URI says, is the `pin` module's; its items are re-exported here.
 //!
 //! Owns parsing only: which module, which token (label or slot), which key (label, and
 //! CKA_ID if given) and, for RFC 7512 URIs, where the PIN is. It never loads a module or
@@ -11,15 +12,13 @@
 //! A PIN given in the URI is kept as a secret and never printed back: the spec's
 //! `Display` leaves it out (a spec ends up in logs and process listings).
 
-use secrecy::{ExposeSecret, SecretString};
+use super::attrs::{percent_decode, text, Attrs};
+pub use super::pin::{pin_from_env, PinError, PinSource, PIN_ENV, PIN_FILE_ENV};
+use secrecy::SecretString;
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-/// Environment variable holding the token's user PIN.
-pub const PIN_ENV: &str = "THREADLOG_PKCS11_PIN";
-/// Environment variable naming a file whose first line is the user PIN.
-pub const PIN_FILE_ENV: &str = "THREADLOG_PKCS11_PIN_FILE";
 /// The slot to use when the spec names neither a token label nor a slot, as the
 /// deployment guide sets it.
 pub const SLOT_ENV: &str = "HSM_SLOT";
@@ -66,46 +65,6 @@ impl fmt::Display for TokenRef {
     }
 }
 
-/// Where the PIN comes from when an RFC 7512 URI names it.
-#[derive(Clone)]
-pub enum PinSource {
-    /// `pin-value=`: the PIN itself.
-    Value(SecretString),
-    /// `pin-source=file:PATH`: a file whose first line is the PIN.
-    File(PathBuf),
-}
-
-impl fmt::Debug for PinSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            PinSource::Value(_) => f.write_str("Value(<redacted>)"),
-            PinSource::File(p) => f.debug_tuple("File").field(p).finish(),
-        }
-    }
-}
-
-impl PartialEq for PinSource {
-    fn eq(&self, other: &Self) -> bool {
-        match (self, other) {
-            (PinSource::Value(a), PinSource::Value(b)) => a.expose_secret() == b.expose_secret(),
-            (PinSource::File(a), PinSource::File(b)) => a == b,
-            _ => false,
-        }
-    }
-}
-
-impl Eq for PinSource {}
-
-impl PinSource {
-    /// The PIN, reading (and checking) the file if it is one.
-    pub fn read(&self) -> Result<SecretString, PinError> {
-        match self {
-            PinSource::Value(v) => Ok(v.clone()),
-            PinSource::File(p) => read_pin_file(p),
-        }
-    }
-}
-
 /// A parsed `pkcs11:` signer spec.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pkcs11Spec {
@@ -117,35 +76,6 @@ pub struct Pkcs11Spec {
     pub key_id: Option<Vec<u8>>,
     /// The PIN named by the URI; `None`: from the environment ([`pin_from_env`]).
     pub pin: Option<PinSource>,
-}
-
-/// Strict RFC 3986 percent-decoding: every `%` starts an escape of two hex digits.
-fn percent_decode(field: &str, value: &str) -> Result<Vec<u8>, SpecError> {
-    let bad = || SpecError::Encoding(format!("{field}={value}"));
-    let bytes = value.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = value.get(i + 1..i + 3).ok_or_else(bad)?;
-            if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(bad());
-            }
-            out.push(u8::from_str_radix(hex, 16).map_err(|_| bad())?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    Ok(out)
-}
-
-fn percent_decode_text(field: &str, value: &str) -> Result<String, SpecError> {
-    String::from_utf8(percent_decode(field, value)?).map_err(|_| SpecError::Field {
-        field: field.to_string(),
-        problem: "is not UTF-8 once decoded".into(),
-    })
 }
 
 /// Escapes what RFC 7512 does not allow unescaped in a value.
@@ -162,6 +92,56 @@ fn percent_encode(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// The token, by label or slot; without either, the slot comes from `hsm_slot`.
+fn token_ref(
+    label: Option<String>,
+    slot: Option<String>,
+    hsm_slot: Option<&str>,
+) -> Result<TokenRef, SpecError> {
+    match (label, slot, hsm_slot) {
+        (Some(_), Some(_), _) => Err(SpecError::TokenAndSlot),
+        (Some(l), None, _) => Ok(TokenRef::Label(l)),
+        (None, Some(s), _) => Ok(TokenRef::Slot(s.parse().map_err(|_| SpecError::Field {
+            field: "slot".into(),
+            problem: format!("{s:?} is not a slot number"),
+        })?)),
+        (None, None, Some(s)) => Ok(TokenRef::Slot(
+            s.trim()
+                .parse()
+                .map_err(|_| SpecError::BadSlotEnv(s.to_string()))?,
+        )),
+        (None, None, None) => Err(SpecError::Missing("token=LABEL (or slot=N, or HSM_SLOT)")),
+    }
+}
+
+/// The PIN the URI names, by value or file; `None` when it names none.
+fn pin_source(
+    value: Option<String>,
+    source: Option<String>,
+) -> Result<Option<PinSource>, SpecError> {
+    match (value, source) {
+        (Some(_), Some(_)) => Err(SpecError::Field {
+            field: "pin-value".into(),
+            problem: "and pin-source are both given; give one".into(),
+        }),
+        (Some(v), None) => Ok(Some(PinSource::Value(SecretString::from(v)))),
+        (None, Some(source)) => {
+            // RFC 7512 makes pin-source a URI; file: is the one that names a PIN file.
+            let path = source
+                .strip_prefix("file://")
+                .or_else(|| source.strip_prefix("file:"))
+                .or_else(|| source.starts_with('/').then_some(source.as_str()))
+                .filter(|p| p.starts_with('/'))
+                .ok_or_else(|| SpecError::Field {
+                    field: "pin-source".into(),
+                    problem: format!("{source:?} is not file:/ABSOLUTE/PATH"),
+                })?;
+            Ok(Some(PinSource::File(PathBuf::from(path))))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
 impl Pkcs11Spec {
     /// Parses a spec (either form); without `token=` or `slot=`, the slot comes from
     /// `hsm_slot` (the value of `HSM_SLOT`, passed in so parsing stays independent of
@@ -170,54 +150,8 @@ impl Pkcs11Spec {
         let rest = spec
             .strip_prefix("pkcs11:")
             .ok_or_else(|| SpecError::NotPkcs11(spec.to_string()))?;
-        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
-        let attrs = path
-            .split(';')
-            .map(|p| (p, false))
-            .chain(query.split('&').map(|p| (p, true)))
-            .filter(|(p, _)| !p.is_empty());
-        let (mut module, mut label, mut slot, mut key) = (None, None, None, None);
-        let (mut id, mut pin_value, mut pin_source, mut kind) = (None, None, None, None);
-        for (part, in_query) in attrs {
-            let (name, value) = part.split_once('=').ok_or_else(|| SpecError::Field {
-                field: part.to_string(),
-                problem: "must be name=value".into(),
-            })?;
-            if value.is_empty() {
-                return Err(SpecError::Field {
-                    field: name.to_string(),
-                    problem: "is empty".into(),
-                });
-            }
-            // Synonyms share a target: `key` and `object` both name the key's label.
-            let target = match (name, in_query) {
-                ("module", false) | ("module-path", true) => &mut module,
-                ("token", false) => &mut label,
-                ("slot", false) | ("slot-id", false) => &mut slot,
-                ("key", false) | ("object", false) => &mut key,
-                ("id", false) => &mut id,
-                ("type", false) => &mut kind,
-                ("pin-value", true) => &mut pin_value,
-                ("pin-source", true) => &mut pin_source,
-                (other, _) => {
-                    return Err(SpecError::Field {
-                        field: other.to_string(),
-                        problem: "is not known; use module=, token= or slot=, and key= \
-                                  (or an RFC 7512 URI with token=, slot-id=, object=, id=, \
-                                  type=private and module-path=, pin-source= or pin-value=)"
-                            .into(),
-                    })
-                }
-            };
-            if target.replace((name, value)).is_some() {
-                return Err(SpecError::Field {
-                    field: name.to_string(),
-                    problem: "is given twice".into(),
-                });
-            }
-        }
-        let text = |v: Option<(&str, &str)>| v.map(|(n, v)| percent_decode_text(n, v)).transpose();
-        if let Some(kind) = text(kind)? {
+        let a = Attrs::read(rest)?;
+        if let Some(kind) = text(a.kind)? {
             if kind != "private" {
                 return Err(SpecError::Field {
                     field: "type".into(),
@@ -225,50 +159,13 @@ impl Pkcs11Spec {
                 });
             }
         }
-        let token = match (text(label)?, text(slot)?, hsm_slot) {
-            (Some(_), Some(_), _) => return Err(SpecError::TokenAndSlot),
-            (Some(l), None, _) => TokenRef::Label(l),
-            (None, Some(s), _) => TokenRef::Slot(s.parse().map_err(|_| SpecError::Field {
-                field: "slot".into(),
-                problem: format!("{s:?} is not a slot number"),
-            })?),
-            (None, None, Some(s)) => TokenRef::Slot(
-                s.trim()
-                    .parse()
-                    .map_err(|_| SpecError::BadSlotEnv(s.to_string()))?,
-            ),
-            (None, None, None) => {
-                return Err(SpecError::Missing("token=LABEL (or slot=N, or HSM_SLOT)"))
-            }
-        };
-        let pin = match (text(pin_value)?, text(pin_source)?) {
-            (Some(_), Some(_)) => {
-                return Err(SpecError::Field {
-                    field: "pin-value".into(),
-                    problem: "and pin-source are both given; give one".into(),
-                })
-            }
-            (Some(v), None) => Some(PinSource::Value(SecretString::from(v))),
-            (None, Some(source)) => {
-                // RFC 7512 makes pin-source a URI; file: is the one that names a PIN file.
-                let path = source
-                    .strip_prefix("file://")
-                    .or_else(|| source.strip_prefix("file:"))
-                    .or_else(|| source.starts_with('/').then_some(source.as_str()))
-                    .filter(|p| p.starts_with('/'))
-                    .ok_or_else(|| SpecError::Field {
-                        field: "pin-source".into(),
-                        problem: format!("{source:?} is not file:/ABSOLUTE/PATH"),
-                    })?;
-                Some(PinSource::File(PathBuf::from(path)))
-            }
-            (None, None) => None,
-        };
+        let token = token_ref(text(a.label)?, text(a.slot)?, hsm_slot)?;
+        let pin = pin_source(text(a.pin_value)?, text(a.pin_source)?)?;
         Ok(Pkcs11Spec {
-            module: PathBuf::from(text(module)?.ok_or(SpecError::Missing("module=PATH"))?),
+            module: PathBuf::from(text(a.module)?.ok_or(SpecError::Missing("module=PATH"))?),
             token,
-            key_label: text(key)?.ok_or(SpecError::Missing("key=KEYLABEL"))?,
-            key_id: id.map(|(n, v)| percent_decode(n, v)).transpose()?,
+            key_label: text(a.key)?.ok_or(SpecError::Missing("key=KEYLABEL"))?,
+            key_id: a.id.map(|(n, v)| percent_decode(n, v)).transpose()?,
             pin,
         })
     }
@@ -332,66 +229,10 @@ impl fmt::Display for Pkcs11Spec {
     }
 }
 
-/// Where a PIN could not be read from.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum PinError {
-    #[error(
-        "PIN file {path} is readable by group or others (mode {mode:o}); run `chmod 600 {path}`"
-    )]
-    Exposed { path: String, mode: u32 },
-    #[error(
-        "no PKCS#11 PIN: set {PIN_ENV} or {PIN_FILE_ENV} (the PIN is never a command-line flag)"
-    )]
-    Missing,
-    #[error("PIN file {path}: {reason}")]
-    File { path: String, reason: String },
-}
-
-/// The user PIN: `THREADLOG_PKCS11_PIN`, else the first line of the file named by
-/// `THREADLOG_PKCS11_PIN_FILE`.
-pub fn pin_from_env() -> Result<SecretString, PinError> {
-    pin_from(
-        std::env::var(PIN_ENV).ok(),
-        std::env::var_os(PIN_FILE_ENV).map(PathBuf::from),
-    )
-}
-
-fn pin_from(pin: Option<String>, file: Option<PathBuf>) -> Result<SecretString, PinError> {
-    if let Some(pin) = pin.filter(|p| !p.is_empty()) {
-        return Ok(SecretString::from(pin));
-    }
-    read_pin_file(&file.ok_or(PinError::Missing)?)
-}
-
-/// The first line of a PIN file that only its owner may read.
-fn read_pin_file(path: &std::path::Path) -> Result<SecretString, PinError> {
-    use std::os::unix::fs::PermissionsExt;
-    let err = |reason: String| PinError::File {
-        path: path.display().to_string(),
-        reason,
-    };
-    let mode = std::fs::metadata(path)
-        .map_err(|e| err(e.to_string()))?
-        .permissions()
-        .mode();
-    if mode & 0o077 != 0 {
-        return Err(PinError::Exposed {
-            path: path.display().to_string(),
-            mode: mode & 0o777,
-        });
-    }
-    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-    let pin = text.lines().next().unwrap_or("").trim_end_matches('\r');
-    if pin.is_empty() {
-        return Err(err("is empty; its first line must be the PIN".into()));
-    }
-    Ok(SecretString::from(pin.to_string()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
+    use secrecy::ExposeSecret;
 
     const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 
@@ -434,56 +275,6 @@ mod tests {
         }
         let err = Pkcs11Spec::parse("pkcs11:module=/m;key=k", Some("one")).unwrap_err();
         assert_eq!(err, SpecError::BadSlotEnv("one".into()));
-    }
-
-    #[test]
-    fn pin_from_env_or_file() {
-        assert_eq!(
-            pin_from(Some("1234".into()), None).unwrap().expose_secret(),
-            "1234"
-        );
-        assert_eq!(pin_from(None, None).unwrap_err(), PinError::Missing);
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("pin");
-        std::fs::write(&path, "5678\n").unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        assert_eq!(
-            pin_from(None, Some(path.clone())).unwrap().expose_secret(),
-            "5678"
-        );
-        std::fs::write(&path, "\n").unwrap();
-        assert!(pin_from(None, Some(path.clone()))
-            .unwrap_err()
-            .to_string()
-            .contains("is empty"));
-    }
-
-    #[test]
-    fn a_pin_file_others_can_read_is_refused_with_the_fix() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("pin");
-        std::fs::write(&path, "5678\n").unwrap();
-        for mode in [0o640, 0o604, 0o644] {
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
-            let err = pin_from(None, Some(path.clone())).unwrap_err();
-            assert_eq!(
-                err,
-                PinError::Exposed {
-                    path: path.display().to_string(),
-                    mode
-                }
-            );
-            assert_eq!(
-                err.to_string(),
-                format!(
-                    "PIN file {p} is readable by group or others (mode {mode:o}); run `chmod 600 {p}`",
-                    p = path.display()
-                )
-            );
-            // The same file named by an RFC 7512 URI is refused the same way.
-            let source = PinSource::File(path.clone());
-            assert!(matches!(source.read(), Err(PinError::Exposed { .. })));
-        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! out.
 
 use super::keys::Algorithm;
-use super::policy::TrustPolicy;
+use super::policy::{AllowedSigner, TrustPolicy};
 use super::{fail, AttestationError, Check};
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
@@ -98,6 +98,39 @@ pub fn verify_envelope(
     doc: &[u8],
     policy: &TrustPolicy,
 ) -> Result<VerifiedEnvelope, AttestationError> {
+    let (payload_type, payload_b64, raw_sigs) = decode(doc)?;
+    let payload = b64(&payload_b64).ok_or_else(|| fail(Check::Base64, "payload is not base64"))?;
+    let message = pae(&payload_type, &payload);
+    let mut signatures = Vec::with_capacity(raw_sigs.len());
+    for (i, s) in raw_sigs.into_iter().enumerate() {
+        signatures.push(check_signature(i, s, &message, policy)?);
+    }
+    if !signatures
+        .iter()
+        .any(|s| matches!(s.outcome, SignatureOutcome::Verified { .. }))
+    {
+        let keyids: Vec<&str> = signatures.iter().map(|s| s.keyid.as_str()).collect();
+        return Err(fail(
+            Check::Signer,
+            format!("no signature is from a signer the trust policy allows (keyids {keyids:?})"),
+        ));
+    }
+    if payload_type != INTOTO_PAYLOAD_TYPE {
+        return Err(fail(
+            Check::PayloadType,
+            format!("payloadType {payload_type:?}; expected {INTOTO_PAYLOAD_TYPE}"),
+        ));
+    }
+    Ok(VerifiedEnvelope {
+        payload_type,
+        payload,
+        signatures,
+    })
+}
+
+/// The envelope's payload type, base64 payload and signatures, each required, and the
+/// signature count bounded before any is decoded.
+fn decode(doc: &[u8]) -> Result<(String, String, Vec<RawSignature>), AttestationError> {
     let raw: RawEnvelope = serde_json::from_slice(doc).map_err(|e| {
         fail(
             Check::Envelope,
@@ -123,74 +156,55 @@ pub fn verify_envelope(
             ),
         ));
     }
-    let payload = b64(&payload_b64).ok_or_else(|| fail(Check::Base64, "payload is not base64"))?;
-    let message = pae(&payload_type, &payload);
-    let mut signatures = Vec::with_capacity(raw_sigs.len());
-    for (i, s) in raw_sigs.into_iter().enumerate() {
-        let keyid = s.keyid.unwrap_or_default();
-        let sig = s
-            .sig
-            .as_deref()
-            .ok_or_else(|| fail(Check::Envelope, format!("signatures[{i}].sig is missing")))?;
-        let sig = b64(sig)
-            .ok_or_else(|| fail(Check::Base64, format!("signatures[{i}].sig is not base64")))?;
-        let outcome = if keyid.is_empty() {
-            policy
-                .signers
-                .iter()
-                .find_map(|k| {
-                    k.key
-                        .verify(&message, &sig)
-                        .map(|algorithm| SignatureOutcome::Verified {
-                            signer_id: k.id.clone(),
-                            signer_name: k.name.clone(),
-                            algorithm,
-                        })
-                })
-                .unwrap_or(SignatureOutcome::Unknown)
-        } else if let Some(k) = policy.signers.iter().find(|k| k.id == keyid) {
-            let algorithm = k.key.verify(&message, &sig).ok_or_else(|| {
-                fail(
-                    Check::Signature,
-                    format!(
-                        "signatures[{i}] (keyid {keyid:?}, {}) does not verify over the \
-                         DSSE PAE of payloadType and payload: the payload or the \
-                         signature was altered, or another key signed",
-                        k.key.family()
-                    ),
-                )
-            })?;
-            SignatureOutcome::Verified {
-                signer_id: k.id.clone(),
-                signer_name: k.name.clone(),
-                algorithm,
-            }
-        } else {
-            SignatureOutcome::Unknown
-        };
-        signatures.push(SignatureReport { keyid, outcome });
+    Ok((payload_type, payload_b64, raw_sigs))
+}
+
+/// Checks signature `i` over the PAE `message`: one whose keyid names a policy signer must
+/// verify with that key; one without keyid counts if any policy key verifies it.
+fn check_signature(
+    i: usize,
+    s: RawSignature,
+    message: &[u8],
+    policy: &TrustPolicy,
+) -> Result<SignatureReport, AttestationError> {
+    let keyid = s.keyid.unwrap_or_default();
+    let sig = s
+        .sig
+        .as_deref()
+        .ok_or_else(|| fail(Check::Envelope, format!("signatures[{i}].sig is missing")))?;
+    let sig = b64(sig)
+        .ok_or_else(|| fail(Check::Base64, format!("signatures[{i}].sig is not base64")))?;
+    let outcome = if keyid.is_empty() {
+        policy
+            .signers
+            .iter()
+            .find_map(|k| k.key.verify(message, &sig).map(|a| verified_by(k, a)))
+            .unwrap_or(SignatureOutcome::Unknown)
+    } else if let Some(k) = policy.signers.iter().find(|k| k.id == keyid) {
+        let algorithm = k.key.verify(message, &sig).ok_or_else(|| {
+            fail(
+                Check::Signature,
+                format!(
+                    "signatures[{i}] (keyid {keyid:?}, {}) does not verify over the \
+                     DSSE PAE of payloadType and payload: the payload or the \
+                     signature was altered, or another key signed",
+                    k.key.family()
+                ),
+            )
+        })?;
+        verified_by(k, algorithm)
+    } else {
+        SignatureOutcome::Unknown
+    };
+    Ok(SignatureReport { keyid, outcome })
+}
+
+fn verified_by(k: &AllowedSigner, algorithm: Algorithm) -> SignatureOutcome {
+    SignatureOutcome::Verified {
+        signer_id: k.id.clone(),
+        signer_name: k.name.clone(),
+        algorithm,
     }
-    if !signatures
-        .iter()
-        .any(|s| matches!(s.outcome, SignatureOutcome::Verified { .. }))
-    {
-        let keyids: Vec<&str> = signatures.iter().map(|s| s.keyid.as_str()).collect();
-        return Err(fail(
-            Check::Signer,
-            format!("no signature is from a signer the trust policy allows (keyids {keyids:?})"),
-        ));
-    }
-    if payload_type != INTOTO_PAYLOAD_TYPE {
-        return Err(fail(
-            Check::PayloadType,
-            format!("payloadType {payload_type:?}; expected {INTOTO_PAYLOAD_TYPE}"),
-        ));
-    }
-    Ok(VerifiedEnvelope {
-        payload_type,
-        payload,
-        signatures,
-    })
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod dsse;
 pub mod intoto;
 pub mod keys;
 pub mod policy;
+mod policy_toml;
 pub mod predicate;
 pub mod sigstore;
 

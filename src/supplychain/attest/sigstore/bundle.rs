@@ -151,60 +151,10 @@ impl Bundle {
         let m = j
             .verification_material
             .ok_or_else(|| fail(Check::Envelope, "the bundle has no verificationMaterial"))?;
-        let material = match (m.certificate, m.x509_certificate_chain, m.public_key) {
-            (Some(c), None, None) => Material::Certificate(b64("certificate", &c.raw_bytes)?),
-            (None, Some(chain), None) => {
-                let leaf = chain.certificates.first().ok_or_else(|| {
-                    fail(Check::Envelope, "x509CertificateChain has no certificate")
-                })?;
-                Material::Certificate(b64("x509CertificateChain", &leaf.raw_bytes)?)
-            }
-            (None, None, Some(k)) => Material::PublicKey(k.hint.unwrap_or_default()),
-            _ => {
-                return Err(fail(
-                    Check::Envelope,
-                    "verificationMaterial needs exactly one of certificate, \
-                     x509CertificateChain and publicKey",
-                ))
-            }
-        };
+        let material = m.material()?;
         let content = match (j.message_signature, j.dsse_envelope) {
-            (Some(ms), None) => {
-                let d = ms.message_digest.ok_or_else(|| {
-                    fail(Check::Envelope, "messageSignature has no messageDigest")
-                })?;
-                if d.algorithm != "SHA2_256" {
-                    return Err(fail(
-                        Check::Envelope,
-                        format!(
-                            "messageDigest algorithm {:?} is not supported; expected SHA2_256",
-                            d.algorithm
-                        ),
-                    ));
-                }
-                Content::Message {
-                    sha256: hash32("messageDigest.digest", &d.digest)?,
-                    signature: b64("messageSignature.signature", &ms.signature)?,
-                }
-            }
-            (None, Some(env)) => {
-                if env.signatures.len() != 1 {
-                    return Err(fail(
-                        Check::Envelope,
-                        format!(
-                            "a bundle's DSSE envelope carries exactly one signature, not {}",
-                            env.signatures.len()
-                        ),
-                    ));
-                }
-                let s = &env.signatures[0];
-                Content::Dsse {
-                    payload_type: env.payload_type,
-                    payload: b64("dsseEnvelope.payload", &env.payload)?,
-                    keyid: s.keyid.clone().unwrap_or_default(),
-                    signature: b64("dsseEnvelope.signatures[0].sig", &s.sig)?,
-                }
-            }
+            (Some(ms), None) => ms.content()?,
+            (None, Some(env)) => env.content()?,
             _ => {
                 return Err(fail(
                     Check::Envelope,
@@ -212,56 +162,7 @@ impl Bundle {
                 ))
             }
         };
-        if m.tlog_entries.len() != 1 {
-            return Err(fail(
-                Check::Envelope,
-                format!(
-                    "the bundle needs exactly one transparency-log entry, not {}",
-                    m.tlog_entries.len()
-                ),
-            ));
-        }
-        let t = m.tlog_entries.into_iter().next().expect("one entry");
-        let kv = t
-            .kind_version
-            .ok_or_else(|| fail(Check::Envelope, "tlogEntries[0] has no kindVersion"))?;
-        let proof = match t.inclusion_proof {
-            None => None,
-            Some(p) => Some(Proof {
-                log_index: uint("inclusionProof.logIndex", &p.log_index)?,
-                tree_size: uint("inclusionProof.treeSize", &p.tree_size)?,
-                root_hash: hash32("inclusionProof.rootHash", &p.root_hash)?,
-                hashes: p
-                    .hashes
-                    .iter()
-                    .map(|h| hash32("inclusionProof.hashes[]", h))
-                    .collect::<Result<_, _>>()?,
-                checkpoint: p.checkpoint.map(|c| c.envelope),
-            }),
-        };
-        let entry = LogEntry {
-            log_index: uint("tlogEntries[0].logIndex", &t.log_index)?,
-            log_id: b64(
-                "tlogEntries[0].logId.keyId",
-                &t.log_id
-                    .ok_or_else(|| fail(Check::Envelope, "tlogEntries[0] has no logId"))?
-                    .key_id,
-            )?,
-            kind: kv.kind,
-            kind_version: kv.version,
-            integrated_time: int("tlogEntries[0].integratedTime", &t.integrated_time)?,
-            body: b64("tlogEntries[0].canonicalizedBody", &t.canonicalized_body)?,
-            set: t
-                .inclusion_promise
-                .map(|p| {
-                    b64(
-                        "inclusionPromise.signedEntryTimestamp",
-                        &p.signed_entry_timestamp,
-                    )
-                })
-                .transpose()?,
-            proof,
-        };
+        let entry = log_entry(m.tlog_entries)?;
         let timestamps = m
             .timestamp_verification_data
             .map(|t| t.rfc3161_timestamps)
@@ -275,6 +176,135 @@ impl Bundle {
             content,
             entry,
             timestamps,
+        })
+    }
+}
+
+impl MaterialJson {
+    /// The signer's certificate or key hint, of which the bundle must name exactly one.
+    fn material(&self) -> Result<Material, AttestationError> {
+        match (
+            &self.certificate,
+            &self.x509_certificate_chain,
+            &self.public_key,
+        ) {
+            (Some(c), None, None) => Ok(Material::Certificate(b64("certificate", &c.raw_bytes)?)),
+            (None, Some(chain), None) => {
+                let leaf = chain.certificates.first().ok_or_else(|| {
+                    fail(Check::Envelope, "x509CertificateChain has no certificate")
+                })?;
+                Ok(Material::Certificate(b64(
+                    "x509CertificateChain",
+                    &leaf.raw_bytes,
+                )?))
+            }
+            (None, None, Some(k)) => Ok(Material::PublicKey(k.hint.clone().unwrap_or_default())),
+            _ => Err(fail(
+                Check::Envelope,
+                "verificationMaterial needs exactly one of certificate, \
+                 x509CertificateChain and publicKey",
+            )),
+        }
+    }
+}
+
+impl MessageJson {
+    /// A signature over an artifact's SHA-256, the one digest threadlog names artifacts by.
+    fn content(self) -> Result<Content, AttestationError> {
+        let d = self
+            .message_digest
+            .ok_or_else(|| fail(Check::Envelope, "messageSignature has no messageDigest"))?;
+        if d.algorithm != "SHA2_256" {
+            return Err(fail(
+                Check::Envelope,
+                format!(
+                    "messageDigest algorithm {:?} is not supported; expected SHA2_256",
+                    d.algorithm
+                ),
+            ));
+        }
+        Ok(Content::Message {
+            sha256: hash32("messageDigest.digest", &d.digest)?,
+            signature: b64("messageSignature.signature", &self.signature)?,
+        })
+    }
+}
+
+impl EnvelopeJson {
+    /// A DSSE envelope, which a bundle carries with exactly one signature.
+    fn content(self) -> Result<Content, AttestationError> {
+        if self.signatures.len() != 1 {
+            return Err(fail(
+                Check::Envelope,
+                format!(
+                    "a bundle's DSSE envelope carries exactly one signature, not {}",
+                    self.signatures.len()
+                ),
+            ));
+        }
+        let s = &self.signatures[0];
+        Ok(Content::Dsse {
+            payload: b64("dsseEnvelope.payload", &self.payload)?,
+            keyid: s.keyid.clone().unwrap_or_default(),
+            signature: b64("dsseEnvelope.signatures[0].sig", &s.sig)?,
+            payload_type: self.payload_type,
+        })
+    }
+}
+
+/// The bundle's one transparency-log entry, decoded.
+fn log_entry(entries: Vec<EntryJson>) -> Result<LogEntry, AttestationError> {
+    if entries.len() != 1 {
+        return Err(fail(
+            Check::Envelope,
+            format!(
+                "the bundle needs exactly one transparency-log entry, not {}",
+                entries.len()
+            ),
+        ));
+    }
+    let t = entries.into_iter().next().expect("one entry");
+    let kv = t
+        .kind_version
+        .ok_or_else(|| fail(Check::Envelope, "tlogEntries[0] has no kindVersion"))?;
+    let proof = t.inclusion_proof.map(ProofJson::proof).transpose()?;
+    Ok(LogEntry {
+        log_index: uint("tlogEntries[0].logIndex", &t.log_index)?,
+        log_id: b64(
+            "tlogEntries[0].logId.keyId",
+            &t.log_id
+                .ok_or_else(|| fail(Check::Envelope, "tlogEntries[0] has no logId"))?
+                .key_id,
+        )?,
+        kind: kv.kind,
+        kind_version: kv.version,
+        integrated_time: int("tlogEntries[0].integratedTime", &t.integrated_time)?,
+        body: b64("tlogEntries[0].canonicalizedBody", &t.canonicalized_body)?,
+        set: t
+            .inclusion_promise
+            .map(|p| {
+                b64(
+                    "inclusionPromise.signedEntryTimestamp",
+                    &p.signed_entry_timestamp,
+                )
+            })
+            .transpose()?,
+        proof,
+    })
+}
+
+impl ProofJson {
+    fn proof(self) -> Result<Proof, AttestationError> {
+        Ok(Proof {
+            log_index: uint("inclusionProof.logIndex", &self.log_index)?,
+            tree_size: uint("inclusionProof.treeSize", &self.tree_size)?,
+            root_hash: hash32("inclusionProof.rootHash", &self.root_hash)?,
+            hashes: self
+                .hashes
+                .iter()
+                .map(|h| hash32("inclusionProof.hashes[]", h))
+                .collect::<Result<_, _>>()?,
+            checkpoint: self.checkpoint.map(|c| c.envelope),
         })
     }
 }
