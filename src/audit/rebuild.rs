@@ -2,9 +2,9 @@
 //! grows: stored checkpoints and their signatures, key rotations, batch ends, bound
 //! documents, stored tiles, and entries beyond the latest checkpoint.
 
-use super::{ChainError, KeyChain};
 use super::source::{Source, SourceError};
 use super::verify::{fail, Failure, Report};
+use super::{ChainError, KeyChain};
 use crate::merkle::{self, Hash, Rebuilder, TileId};
 use crate::note;
 use serde::Deserialize;
