@@ -10,6 +10,7 @@
 //! (`tests/integration/architecture.rs` keeps it that way). Building a bundle from a store is
 //! `thread::bundle`'s job. `docs/thread.md` documents the format for third-party verifiers.
 
+mod compare;
 mod verify;
 
 pub use verify::{verify, BundleFailure, BundleReport};

@@ -10,6 +10,7 @@
 //! correction and truncation. What it cannot prove is that no entry was left out: for
 //! that, ask the log the same question at the same tree size.
 
+use super::compare::compare;
 use super::{Bundle, BundleEntry, FORMAT};
 use crate::graph::{self, CheckpointRef, Direction, Query, Trace, MAX_DEPTH};
 use crate::keychain::{ChainError, KeyChain};
@@ -46,7 +47,7 @@ pub struct BundleReport {
     pub key_handovers: usize,
 }
 
-fn fail(at: impl Into<String>, reason: impl Into<String>) -> BundleFailure {
+pub(super) fn fail(at: impl Into<String>, reason: impl Into<String>) -> BundleFailure {
     BundleFailure {
         at: at.into(),
         reason: reason.into(),
@@ -156,6 +157,47 @@ fn follow_handovers<'a>(
 
 /// Verifies a bundle's bytes against the pinned verifier key.
 pub fn verify(bytes: &[u8], pinned: &VerifierKey) -> Result<BundleReport, BundleFailure> {
+    let b = read_bundle(bytes, pinned)?;
+    let (mut chain, prefixes) = follow_handovers(&b, pinned)?;
+    // The checkpoint every entry is proved against, signed by the key in force.
+    let cp = chain
+        .check_checkpoint(b.tree_size, &b.checkpoint)
+        .map_err(|e| fail("checkpoint", chain_reason(e)))?;
+    let current = chain.current().clone();
+    if b.verifier_key != current.as_str() {
+        return Err(fail(
+            "verifier_key",
+            format!("{} is named, but {current} signed", b.verifier_key),
+        ));
+    }
+    let root = Hash(cp.root_hash);
+    let followed = prefixes.len();
+    check_prefixes(prefixes, cp.tree_size, &root)?;
+    let leaves = prove_entries(&b.entries, cp.tree_size, &root)?;
+
+    // The thread answer: derived again from the proved leaves, and exactly the same.
+    let q = thread_query(&b, cp.tree_size, &root)?;
+    let derived = derive_thread(&b, &q, &leaves, &root)?;
+    let (edges, corrections) = (derived.edges.len(), derived.corrections.len());
+    let derived = serde_json::to_value(&derived)
+        .map_err(|e| fail("thread", format!("the derived answer: {e}")))?;
+    compare(&b.thread, &derived, &leaves)?;
+    Ok(BundleReport {
+        origin: b.origin,
+        subject: b.subject,
+        tree_size: cp.tree_size,
+        root_hash: root.to_base64(),
+        verifier_key: current.to_string(),
+        entries: leaves.len(),
+        edges,
+        corrections,
+        key_handovers: followed,
+    })
+}
+
+/// The bundle in `bytes`, once its format is this verifier's and it is from the log the
+/// pinned key is for.
+fn read_bundle(bytes: &[u8], pinned: &VerifierKey) -> Result<Bundle, BundleFailure> {
     let b: Bundle = serde_json::from_slice(bytes)
         .map_err(|e| fail("bundle", format!("not a threadlog bundle: {e}")))?;
     if b.format != FORMAT {
@@ -174,24 +216,14 @@ pub fn verify(bytes: &[u8], pinned: &VerifierKey) -> Result<BundleReport, Bundle
             ),
         ));
     }
+    Ok(b)
+}
 
-    let (mut chain, prefixes) = follow_handovers(&b, pinned)?;
-    // The checkpoint every entry is proved against, signed by the key in force.
-    let cp = chain
-        .check_checkpoint(b.tree_size, &b.checkpoint)
-        .map_err(|e| fail("checkpoint", chain_reason(e)))?;
-    let current = chain.current().clone();
-    if b.verifier_key != current.as_str() {
-        return Err(fail(
-            "verifier_key",
-            format!("{} is named, but {current} signed", b.verifier_key),
-        ));
-    }
-    let root = Hash(cp.root_hash);
-    let followed = prefixes.len();
-    for (at, size, prefix_root, proof) in prefixes {
+/// Each handover's checkpoint tree is a prefix of the bundle's tree of `size` and `root`.
+fn check_prefixes(prefixes: Vec<Prefix<'_>>, size: u64, root: &Hash) -> Result<(), BundleFailure> {
+    for (at, prefix_size, prefix_root, proof) in prefixes {
         let proof = hashes(&at, proof)?;
-        merkle::verify_consistency(&proof, size, &prefix_root, cp.tree_size, &root).map_err(
+        merkle::verify_consistency(&proof, prefix_size, &prefix_root, size, root).map_err(
             |_| {
                 fail(
                     &at,
@@ -200,26 +232,37 @@ pub fn verify(bytes: &[u8], pinned: &VerifierKey) -> Result<BundleReport, Bundle
             },
         )?;
     }
+    Ok(())
+}
 
-    // The entries.
-    let mut leaves: HashMap<u64, Value> = HashMap::with_capacity(b.entries.len());
-    for e in &b.entries {
+/// The bundle's entries, each proved in the tree of `size` and `root`, decoded by index.
+fn prove_entries(
+    entries: &[BundleEntry],
+    size: u64,
+    root: &Hash,
+) -> Result<HashMap<u64, Value>, BundleFailure> {
+    let mut leaves: HashMap<u64, Value> = HashMap::with_capacity(entries.len());
+    for e in entries {
         let at = format!("entry {}", e.index);
         if leaves.contains_key(&e.index) {
             return Err(fail(at, "listed twice"));
         }
-        let leaf = check_entry(e, cp.tree_size, &root).map_err(|r| fail(&at, r))?;
+        let leaf = check_entry(e, size, root).map_err(|r| fail(&at, r))?;
         let v: Value = serde_json::from_slice(&leaf)
             .map_err(|err| fail(&at, format!("the leaf is not JSON: {err}")))?;
         leaves.insert(e.index, v);
     }
+    Ok(leaves)
+}
 
-    // The thread answer: derived again from the proved leaves, and exactly the same.
+/// The question the bundle's thread answer says it answers, once it is about the
+/// bundle's subject at its checkpoint and its bounds are ones the server allows.
+fn thread_query<'a>(b: &'a Bundle, size: u64, root: &Hash) -> Result<Query<'a>, BundleFailure> {
     let t = &b.thread;
     if t["node"] != b.subject.as_str() {
         return Err(fail("thread", "it is not about the bundle's subject"));
     }
-    if t["checkpoint"]["tree_size"] != cp.tree_size
+    if t["checkpoint"]["tree_size"] != size
         || t["checkpoint"]["root_hash"] != root.to_base64().as_str()
     {
         return Err(fail("thread", "it was computed at another checkpoint"));
@@ -238,218 +281,35 @@ pub fn verify(bytes: &[u8], pinned: &VerifierKey) -> Result<BundleReport, Bundle
         .and_then(|n| usize::try_from(n).ok())
         .filter(|n| *n >= 1)
         .ok_or_else(|| fail("thread", "max_nodes is not a positive integer"))?;
-    let q = Query {
+    Ok(Query {
         node: &b.subject,
         direction,
         depth,
         max_nodes,
-        below: cp.tree_size,
-    };
+        below: size,
+    })
+}
+
+/// The answer to `q` derived from the proved leaves, at the bundle's checkpoint (tree
+/// size `q.below`, root `root`).
+fn derive_thread(
+    b: &Bundle,
+    q: &Query<'_>,
+    leaves: &HashMap<u64, Value>,
+    root: &Hash,
+) -> Result<Trace, BundleFailure> {
     let mut decoded: Vec<(u64, &Value)> = leaves.iter().map(|(i, v)| (*i, v)).collect();
     decoded.sort_by_key(|(i, _)| *i);
-    let graph = graph::derive(&decoded, &q).map_err(|e| {
+    let graph = graph::derive(&decoded, q).map_err(|e| {
         fail(
             "thread",
             format!("{e}: no entry in the bundle states an edge at it or names it"),
         )
     })?;
     let checkpoint = CheckpointRef {
-        tree_size: cp.tree_size,
+        tree_size: q.below,
         root_hash: root.to_base64(),
         note: b.checkpoint.clone(),
     };
-    let derived = Trace::new(&q, checkpoint, graph);
-    let (edges, corrections) = (derived.edges.len(), derived.corrections.len());
-    let derived = serde_json::to_value(&derived)
-        .map_err(|e| fail("thread", format!("the derived answer: {e}")))?;
-    compare(t, &derived, &leaves)?;
-    Ok(BundleReport {
-        origin: b.origin,
-        subject: b.subject,
-        tree_size: cp.tree_size,
-        root_hash: root.to_base64(),
-        verifier_key: current.to_string(),
-        entries: leaves.len(),
-        edges,
-        corrections,
-        key_handovers: followed,
-    })
-}
-
-fn list<'a>(v: &'a Value, key: &str) -> &'a [Value] {
-    v[key].as_array().map_or(&[], Vec::as_slice)
-}
-
-/// `edge N (from -> to, kind, entry E)`.
-fn edge_at(k: usize, e: &Value) -> String {
-    let text = |key: &str| match &e[key] {
-        Value::String(s) => s.clone(),
-        Value::Null => "?".into(),
-        other => other.to_string(),
-    };
-    format!(
-        "edge {k} ({} -> {}, {}, entry {})",
-        text("from"),
-        text("to"),
-        text("kind"),
-        text("entry")
-    )
-}
-
-/// The members of two objects that differ, as `name: claimed, derived is …`.
-fn differences(claimed: &Value, derived: &Value) -> String {
-    let empty = serde_json::Map::new();
-    let (a, b) = (
-        claimed.as_object().unwrap_or(&empty),
-        derived.as_object().unwrap_or(&empty),
-    );
-    let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
-    keys.sort();
-    keys.dedup();
-    let shown = |v: Option<&Value>| v.map_or("absent".to_string(), Value::to_string);
-    keys.into_iter()
-        .filter(|k| a.get(*k) != b.get(*k))
-        .map(|k| {
-            format!(
-                "{k} is {}, the entries give {}",
-                shown(a.get(k)),
-                shown(b.get(k))
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-/// Why a claimed edge is not the derived one at its place.
-fn edge_reason(claimed: &Value, derived: &[Value], leaves: &HashMap<u64, Value>) -> String {
-    if let Some(i) = claimed["entry"].as_u64() {
-        if !leaves.contains_key(&i) {
-            return "its entry is not in the bundle".into();
-        }
-    }
-    let same = |d: &Value, keys: &[(&str, &str)]| keys.iter().all(|(a, b)| d[*a] == claimed[*b]);
-    if let Some(d) = derived
-        .iter()
-        .find(|d| same(d, &[("from", "from"), ("to", "to"), ("kind", "kind")]))
-    {
-        return format!(
-            "the entries state it otherwise: {}",
-            differences(claimed, d)
-        );
-    }
-    if let Some(d) = derived
-        .iter()
-        .find(|d| same(d, &[("from", "from"), ("to", "to")]))
-    {
-        return format!(
-            "no entry states it as {}; the entries give kind {}",
-            claimed["kind"], d["kind"]
-        );
-    }
-    if derived
-        .iter()
-        .any(|d| same(d, &[("from", "to"), ("to", "from")]))
-    {
-        return "no entry states it in this direction; the entries state it the other way \
-                round"
-            .into();
-    }
-    "no entry in the bundle states this edge".into()
-}
-
-/// The claimed thread answer against the one derived from the entries: the first
-/// difference, named by edge, node or correction.
-fn compare(
-    claimed: &Value,
-    derived: &Value,
-    leaves: &HashMap<u64, Value>,
-) -> Result<(), BundleFailure> {
-    if claimed == derived {
-        return Ok(());
-    }
-    let (ce, de) = (list(claimed, "edges"), list(derived, "edges"));
-    for k in 0..ce.len().max(de.len()) {
-        match (ce.get(k), de.get(k)) {
-            (Some(c), Some(d)) if c == d => {}
-            (Some(c), _) => return Err(fail(edge_at(k, c), edge_reason(c, de, leaves))),
-            (None, Some(d)) => {
-                return Err(fail(
-                    edge_at(k, d),
-                    "the entries state this edge; the thread answer leaves it out",
-                ))
-            }
-            (None, None) => {}
-        }
-    }
-    let (cn, dn) = (list(claimed, "nodes"), list(derived, "nodes"));
-    let id = |n: &Value| n["id"].as_str().unwrap_or("?").to_string();
-    for c in cn {
-        match dn.iter().find(|d| d["id"] == c["id"]) {
-            None => {
-                return Err(fail(
-                    format!("node {}", id(c)),
-                    "no edge derived from the entries reaches it",
-                ))
-            }
-            Some(d) if d != c => return Err(fail(format!("node {}", id(c)), differences(c, d))),
-            Some(_) => {}
-        }
-    }
-    for d in dn {
-        if !cn.iter().any(|c| c["id"] == d["id"]) {
-            return Err(fail(
-                format!("node {}", id(d)),
-                "the entries reach it; the thread answer leaves it out",
-            ));
-        }
-    }
-    if cn != dn {
-        return Err(fail(
-            "thread",
-            "its nodes are not listed once each in the derived order",
-        ));
-    }
-    let (cc, dc) = (list(claimed, "corrections"), list(derived, "corrections"));
-    for k in 0..cc.len().max(dc.len()) {
-        let (c, d) = (cc.get(k), dc.get(k));
-        if c == d {
-            continue;
-        }
-        let shown = c.or(d).unwrap_or(&Value::Null);
-        let at = format!(
-            "correction (entry {} corrects {})",
-            shown["entry"], shown["corrects"]
-        );
-        return Err(fail(
-            at,
-            match (c, d) {
-                (Some(_), Some(d)) => format!(
-                    "no entry in the bundle states this correction; the entries give entry \
-                     {} correcting {}",
-                    d["entry"], d["corrects"]
-                ),
-                (Some(_), None) => "no entry in the bundle states this correction".into(),
-                _ => "the entries state this correction; the thread answer leaves it out".into(),
-            },
-        ));
-    }
-    for key in ["truncated", "truncation"] {
-        if claimed.get(key) != derived.get(key) {
-            return Err(fail(
-                "truncated",
-                format!(
-                    "{key} is {}, but the walk over the entries gives {}",
-                    claimed.get(key).map_or("absent".into(), Value::to_string),
-                    derived.get(key).map_or("absent".into(), Value::to_string)
-                ),
-            ));
-        }
-    }
-    Err(fail(
-        "thread",
-        format!(
-            "it is not the answer derived from the entries: {}",
-            differences(claimed, derived)
-        ),
-    ))
+    Ok(Trace::new(q, checkpoint, graph))
 }

@@ -12,6 +12,7 @@ pub mod dedup;
 pub mod edges;
 mod envelope;
 mod event;
+mod event_fields;
 pub mod key;
 pub mod validate;
 
