@@ -101,11 +101,6 @@ struct LeafParts {
     tail: Vec<u8>,
 }
 
-/// Integration times have a fixed width, so a leaf's size is known before it is stamped.
-pub fn format_integrated_at(t: &DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
-}
-
 pub(crate) fn canonical(v: &Value) -> Result<Vec<u8>, EntryError> {
     serde_json_canonicalizer::to_vec(v).map_err(|e| EntryError::Invalid {
         path: String::new(),
@@ -163,7 +158,8 @@ impl PreparedEntry {
 
     /// The exact leaf bytes for this entry integrated at `integrated_at`.
     pub fn leaf(&self, integrated_at: DateTime<Utc>) -> Result<CanonicalLeaf, EntryError> {
-        let time = format_integrated_at(&integrated_at);
+        // The one time format has a fixed width, so the size was known before the stamp.
+        let time = crate::time::format(&integrated_at);
         let mut bytes =
             Vec::with_capacity(self.parts.head.len() + time.len() + self.parts.tail.len());
         bytes.extend_from_slice(&self.parts.head);
@@ -318,7 +314,7 @@ mod tests {
             .with_timezone(&Utc);
         let env = Envelope {
             kind: e.kind,
-            integrated_at: format_integrated_at(&t),
+            integrated_at: crate::time::format(&t),
             submitter: e.submitter.clone(),
             subjects: e.subjects.clone(),
             body: Some(e.body.clone()),
@@ -344,10 +340,10 @@ mod tests {
             .unwrap()
             .with_timezone(&Utc);
         assert_eq!(
-            format_integrated_at(&t0).len(),
-            format_integrated_at(&t1).len()
+            crate::time::format(&t0).len(),
+            crate::time::format(&t1).len()
         );
-        assert_eq!(format_integrated_at(&t1), "2026-11-24T12:34:56.123456Z");
+        assert_eq!(crate::time::format(&t1), "2026-11-24T12:34:56.123456Z");
     }
 
     #[test]
