@@ -24,7 +24,7 @@ use support::*;
 use threadlog::bundle;
 use threadlog::entry::{parse_event, PreparedEntry};
 use threadlog::note::VerifierKey;
-use threadlog::sequencer::{Sequencer, SequencerConfig, SequencerError};
+use threadlog::sequencer::{Sequencer, SequencerConfig};
 use threadlog::signer::{FileSigner, Signer};
 use threadlog::store::{PostgresStore, SqliteStore, Store, TileCache};
 use threadlog::thread::{self, Direction, RecallOptions, Suspect, TraceOptions};
@@ -86,15 +86,7 @@ async fn ingest(
                     break;
                 }
                 let batch = prepare(&head[c * 100..((c + 1) * 100).min(head.len())]);
-                loop {
-                    match seq.submit(batch.clone()).await {
-                        Ok(_) => break,
-                        Err(SequencerError::Overloaded) => {
-                            tokio::time::sleep(Duration::from_millis(1)).await
-                        }
-                        Err(e) => panic!("{e}"),
-                    }
-                }
+                submit_until_taken(&seq, batch).await;
             }
         }));
     }
