@@ -25,6 +25,7 @@ use threadlog::sequencer::{Sequencer, SequencerConfig};
 use threadlog::signer::pkcs11::{init_key, Pkcs11Spec};
 use threadlog::signer::{FileSigner, Pkcs11Signer, Signer};
 use threadlog::store::{SqliteStore, Store, TileCache};
+use threadlog_client::Client;
 
 struct Log {
     _dir: tempfile::TempDir,
@@ -168,7 +169,7 @@ async fn bench_verify(log: &Log, size: u64) {
 async fn bench_http() {
     let dir = tempfile::tempdir().unwrap();
     let (url, token) = start_server(dir.path()).await;
-    let client = reqwest::Client::new();
+    let client = Client::new(&url, Some(&token)).unwrap();
 
     println!("## HTTP ingest over 127.0.0.1 (64 concurrent clients, keep-alive)");
     println!("| workload | requests | events/s | requests/s | p50 ms | p99 ms |");
@@ -189,7 +190,7 @@ async fn bench_http() {
     ] {
         let bodies = request_bodies(tag, per_request, requests);
         let start = Instant::now();
-        let mut lat = post_all(&client, &url, &token, bodies).await;
+        let mut lat = post_all(&client, bodies).await;
         let secs = start.elapsed().as_secs_f64();
         lat.sort();
         let rps = requests as f64 / secs;
@@ -206,7 +207,7 @@ async fn bench_http() {
     }
 }
 
-/// A server on a new log in `dir`, listening on a free local port: its events URL and a
+/// A server on a new log in `dir`, listening on a free local port: its base URL and a
 /// producer token.
 async fn start_server(dir: &std::path::Path) -> (String, String) {
     let mut cfg = common::config(dir.to_path_buf());
@@ -228,7 +229,7 @@ async fn start_server(dir: &std::path::Path) -> (String, String) {
         .await
         .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/v1/events", listener.local_addr().unwrap());
+    let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(threadlog::api::serve(
         listener,
         started.state,
@@ -257,37 +258,22 @@ fn request_bodies(tag: &str, per_request: usize, requests: usize) -> Vec<String>
 }
 
 /// Posts every body from 64 concurrent clients; the latency of each request.
-async fn post_all(
-    client: &reqwest::Client,
-    url: &str,
-    token: &str,
-    bodies: Vec<String>,
-) -> Vec<std::time::Duration> {
+async fn post_all(client: &Client, bodies: Vec<String>) -> Vec<std::time::Duration> {
     let queue = Arc::new(std::sync::Mutex::new(bodies));
     let mut tasks = vec![];
     for _ in 0..64 {
-        let (client, url, token, queue) = (
-            client.clone(),
-            url.to_string(),
-            token.to_string(),
-            queue.clone(),
-        );
+        let (client, queue) = (client.clone(), queue.clone());
         tasks.push(tokio::spawn(async move {
             let mut lat = vec![];
             loop {
                 let next = queue.lock().unwrap().pop();
                 let Some(body) = next else { break };
                 let t = Instant::now();
-                let resp = client
-                    .post(&url)
-                    .bearer_auth(&token)
-                    .header("content-type", "application/json")
-                    .body(body)
-                    .send()
+                let (status, _) = client
+                    .post("/v1/events", "application/json", body)
                     .await
                     .unwrap();
-                assert_eq!(resp.status(), 201);
-                resp.bytes().await.unwrap();
+                assert_eq!(status, 201);
                 lat.push(t.elapsed());
             }
             lat

@@ -178,19 +178,13 @@ async fn server() -> Server {
 }
 
 async fn ingest(s: &Server, docs: &[Vec<u8>], ct: &str, first_subject: usize) -> f64 {
-    let client = reqwest::Client::new();
+    let client = threadlog_client::Client::new(&s.url, Some(&s.token)).unwrap();
     let t = Instant::now();
     for (i, d) in docs.iter().enumerate() {
         let subject = format!("sha256:{:064x}", first_subject + i);
-        let r = client
-            .post(format!("{}/v1/sboms?subject={subject}", s.url))
-            .bearer_auth(&s.token)
-            .header("content-type", ct)
-            .body(d.clone())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 201, "{}", r.text().await.unwrap());
+        let path = format!("/v1/sboms?subject={subject}");
+        let (status, body) = client.post(&path, ct, d.clone()).await.unwrap();
+        assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
     }
     t.elapsed().as_secs_f64()
 }

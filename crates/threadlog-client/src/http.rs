@@ -13,7 +13,7 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 pub enum ClientError {
     /// The request did not complete; the transport error stays the source, so the cause
     /// (refused, timed out, certificate) reaches the operator.
-    #[error("GET {url}")]
+    #[error("{url}")]
     Transport {
         url: String,
         #[source]
@@ -139,6 +139,33 @@ impl Client {
             url: format!("{}{path}", self.base),
             reason: reason.to_string(),
         }
+    }
+
+    /// POSTs `body` to `path` (an append); the status and the answer's bytes, whatever
+    /// the status, so a caller can tell `201` (logged) from `200` (logged before).
+    pub async fn post(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> Result<(u16, Vec<u8>), ClientError> {
+        let url = format!("{}{path}", self.base);
+        let transport = |source| ClientError::Transport {
+            url: url.clone(),
+            source,
+        };
+        let mut req = self
+            .http
+            .post(&url)
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body);
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token);
+        }
+        let resp = req.send().await.map_err(transport)?;
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await.map_err(transport)?;
+        Ok((status, bytes.to_vec()))
     }
 
     pub async fn log_info(&self) -> Result<LogInfo, ClientError> {
