@@ -215,27 +215,7 @@ async fn start_server(dir: &std::path::Path) -> (String, String) {
     cfg.max_body_bytes = 4 << 20;
     cfg.queue_depth = 4096;
     cfg.tile_cache = 4096;
-    let started = threadlog::server::start(&cfg).await.unwrap();
-    let token = threadlog::api::auth::new_token();
-    started
-        .state
-        .store
-        .insert_token(
-            "bench",
-            "producer",
-            &threadlog::api::auth::token_hash(&token),
-            None,
-        )
-        .await
-        .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(threadlog::api::serve(
-        listener,
-        started.state,
-        std::future::pending(),
-    ));
-    (url, token)
+    serve(&cfg, "producer").await
 }
 
 /// `requests` request bodies of `per_request` events each (a lone event, not an array,

@@ -155,21 +155,7 @@ async fn server() -> Server {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = common::config(dir.path().to_path_buf());
     cfg.max_document_bytes = 64 << 20;
-    let started = threadlog::server::start(&cfg).await.unwrap();
-    let token = threadlog::api::auth::new_token();
-    started
-        .state
-        .store
-        .insert_token("ci", "ci", &threadlog::api::auth::token_hash(&token), None)
-        .await
-        .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(threadlog::api::serve(
-        listener,
-        started.state,
-        std::future::pending(),
-    ));
+    let (url, token) = serve(&cfg, "ci").await;
     Server {
         _dir: dir,
         url,

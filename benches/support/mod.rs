@@ -68,6 +68,27 @@ pub fn prepared(n: u64, prefix: &str) -> Vec<PreparedEntry> {
         .collect()
 }
 
+/// Starts a server with `cfg` on a free local port, with a token of `role`: its base
+/// URL and the token. It serves until the runtime ends.
+pub async fn serve(cfg: &threadlog::config::ServeConfig, role: &str) -> (String, String) {
+    let started = threadlog::server::start(cfg).await.unwrap();
+    let token = threadlog::api::auth::new_token();
+    let hash = threadlog::api::auth::token_hash(&token);
+    let store = &started.state.store;
+    store
+        .insert_token("bench", role, &hash, None)
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(threadlog::api::serve(
+        listener,
+        started.state,
+        std::future::pending(),
+    ));
+    (url, token)
+}
+
 /// Submits one batch, retrying while the sequencer's queue is full: the benchmarks
 /// measure the commit rate, not how often a full queue turns a request away.
 pub async fn submit_until_taken(seq: &Sequencer, batch: Vec<PreparedEntry>) {
