@@ -84,13 +84,7 @@ pub async fn rotate(
 
     let mut tx = store.begin_append().await?;
     let frontier = tx.frontier().await?;
-    let stored = frontier.verifier_key.clone().unwrap_or_default();
-    if stored != old_key.as_str() {
-        return Err(RotateError::NotCurrent {
-            stored,
-            configured: old_key.to_string(),
-        });
-    }
+    check_current(frontier.verifier_key.as_deref(), &old_key)?;
     check_not_logged(tx.as_mut(), &prepared.dedup_key, &new_key).await?;
 
     let now = not_before(frontier.created_at.as_deref());
@@ -151,6 +145,18 @@ async fn check_new_key(
         return Err(RotateError::AlreadyIntroduced {
             key: k.verifier_key,
             from_tree_size: k.from_tree_size,
+        });
+    }
+    Ok(())
+}
+
+/// Under the log lock: the stored current key must still be the old signer's.
+fn check_current(stored: Option<&str>, old_key: &VerifierKey) -> Result<(), RotateError> {
+    let stored = stored.unwrap_or_default();
+    if stored != old_key.as_str() {
+        return Err(RotateError::NotCurrent {
+            stored: stored.to_string(),
+            configured: old_key.to_string(),
         });
     }
     Ok(())

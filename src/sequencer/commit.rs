@@ -15,10 +15,12 @@ use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
+/// Per request: the slot of each entry, or the conflict that failed the request.
+pub(crate) type Outcomes = Vec<Result<Vec<Slot>, SequencerError>>;
+
 /// A committed batch, ready to be turned into receipts.
 pub(crate) struct Committed {
-    /// Per request: the slot of each entry, or the conflict that failed the request.
-    pub(crate) outcomes: Vec<Result<Vec<Slot>, SequencerError>>,
+    pub(crate) outcomes: Outcomes,
     /// New entries with their leaf hashes, in index order.
     pub(crate) new_entries: Vec<(StoredEntry, Hash)>,
     pub(crate) checkpoint: StoredCheckpoint,
@@ -113,10 +115,7 @@ impl Worker {
     }
 
     /// A batch of duplicates only, answered against the latest checkpoint.
-    async fn duplicates_only(
-        &self,
-        outcomes: Vec<Result<Vec<Slot>, SequencerError>>,
-    ) -> Result<Committed, SequencerError> {
+    async fn duplicates_only(&self, outcomes: Outcomes) -> Result<Committed, SequencerError> {
         let checkpoint = self
             .store
             .latest_checkpoint()
@@ -151,12 +150,7 @@ impl Worker {
     }
 
     /// Counts a committed batch and caches its tiles; what step 8 needs of it.
-    fn committed(
-        &self,
-        batch: AppendBatch,
-        hashes: Vec<Hash>,
-        outcomes: Vec<Result<Vec<Slot>, SequencerError>>,
-    ) -> Committed {
+    fn committed(&self, batch: AppendBatch, hashes: Vec<Hash>, outcomes: Outcomes) -> Committed {
         self.metrics
             .batches_committed
             .fetch_add(1, Ordering::Relaxed);
