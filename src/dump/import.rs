@@ -8,17 +8,14 @@
 //! where it broke. After the commit the store is verified once more, as an operator's
 //! `threadlog verify --database` would.
 
+use super::load::Load;
 use super::*;
 use crate::audit::{self, KeyChain, StoreSource};
 use crate::entry;
-use crate::merkle::{self, Hash, Rebuilder, EMPTY_ROOT};
+use crate::merkle::{Hash, Rebuilder, EMPTY_ROOT};
 use crate::note::{self, VerifierKey};
-use crate::store::{
-    AppendBatch, AppendTx, EntryThread, LogMeta, NewEntry, Store, StoreError, StoredCheckpoint,
-    StoredEntry,
-};
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine;
+use crate::store::{AppendTx, LogMeta, NewEntry, Store, StoreError};
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -37,7 +34,7 @@ pub struct ImportReport {
 }
 
 /// A dump file read line by line, hashed as it goes.
-struct Reader {
+pub(super) struct Reader {
     name: &'static str,
     path: PathBuf,
     r: BufReader<Hashed<File>>,
@@ -58,7 +55,7 @@ impl Reader {
         })
     }
 
-    fn next<T: serde::de::DeserializeOwned>(&mut self) -> Result<Option<T>, DumpError> {
+    pub(super) fn next<T: serde::de::DeserializeOwned>(&mut self) -> Result<Option<T>, DumpError> {
         self.buf.clear();
         let n = self
             .r
@@ -73,8 +70,13 @@ impl Reader {
             .map_err(|e| broken(self.at(), e.to_string()))
     }
 
-    fn at(&self) -> String {
+    pub(super) fn at(&self) -> String {
         format!("{} line {}", self.name, self.line)
+    }
+
+    /// Where entry `index` stands, for errors about it.
+    pub(super) fn entry_at(&self, index: u64) -> String {
+        format!("entry {index} ({})", self.at())
     }
 
     /// Reads to the end and checks line count and digest against the manifest.
@@ -142,8 +144,53 @@ pub async fn import(
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<ImportReport, DumpError> {
     let m = read_manifest(dir)?;
-    // The manifest names the first key; every later one must be proven by the key
-    // entries (see `audit::KeyChain`), and the listed history must be exactly theirs.
+    let key = check_manifest(&m)?;
+    if let Some(meta) = store.meta().await? {
+        return Err(DumpError::NotEmpty(meta.origin));
+    }
+
+    let entries = Reader::open(dir, ENTRIES)?;
+    let mut checkpoints = Reader::open(dir, CHECKPOINTS)?;
+    let mut tx = store.begin_append().await?;
+    init_meta(store.as_ref(), tx.as_mut(), &m.origin, &key).await?;
+    let mut load = Load {
+        dir,
+        entries,
+        chain: KeyChain::new(key.clone()),
+        tree: Rebuilder::new(),
+        root: EMPTY_ROOT,
+        blobs_seen: HashSet::new(),
+    };
+    let checkpoint_count = load
+        .checkpoints(tx.as_mut(), &mut checkpoints, &m, progress)
+        .await?;
+    load.entries.finish(&m.entries)?;
+    checkpoints.finish(&m.checkpoints)?;
+    check_blob_count(dir, &m, load.blobs_seen.len() as u64)?;
+    check_key_history(&mut load.chain, &m)?;
+    // The log's current key is the last one its key entries introduced.
+    if load.chain.current() != &key {
+        tx.rotate_key(key.as_str(), load.chain.current().as_str())
+            .await?;
+    }
+    tx.commit().await?;
+
+    let verified = verify_imported(store, &key).await?;
+    Ok(ImportReport {
+        origin: m.origin,
+        tree_size: m.tree_size,
+        root_hash: m.root_hash,
+        entries: m.tree_size,
+        checkpoints: checkpoint_count,
+        blobs: load.blobs_seen.len() as u64,
+        verified,
+    })
+}
+
+/// Checks the manifest against itself and returns its first key. The manifest names the
+/// first key; every later one must be proven by the key entries (see `audit::KeyChain`),
+/// and the listed history must be exactly theirs.
+fn check_manifest(m: &Manifest) -> Result<VerifierKey, DumpError> {
     let first_record = m
         .keys
         .first()
@@ -174,7 +221,6 @@ pub async fn import(
             "verifier_key is not the last key of the key history",
         ));
     }
-    let mut chain = KeyChain::new(key.clone());
     let latest = note::peek_checkpoint(&m.checkpoint)
         .map_err(|e| broken(format!("{MANIFEST} checkpoint"), e.to_string()))?;
     if latest.origin != m.origin
@@ -186,177 +232,32 @@ pub async fn import(
             "origin, tree_size or root_hash differ from the checkpoint",
         ));
     }
-    if let Some(meta) = store.meta().await? {
-        return Err(DumpError::NotEmpty(meta.origin));
-    }
+    Ok(key)
+}
 
-    let mut entries = Reader::open(dir, ENTRIES)?;
-    let mut checkpoints = Reader::open(dir, CHECKPOINTS)?;
-    let mut tx = store.begin_append().await?;
-    match tx
-        .init_meta(&LogMeta {
-            origin: m.origin.clone(),
-            verifier_key: key.to_string(),
-        })
-        .await
-    {
-        Err(StoreError::Conflict(_)) => {
-            return Err(DumpError::NotEmpty(
-                store.meta().await?.map(|m| m.origin).unwrap_or_default(),
-            ))
-        }
-        other => other?,
+/// Records the log's identity in the import's transaction; a log created meanwhile makes
+/// the store not empty.
+async fn init_meta(
+    store: &dyn Store,
+    tx: &mut dyn AppendTx,
+    origin: &str,
+    key: &VerifierKey,
+) -> Result<(), DumpError> {
+    let meta = LogMeta {
+        origin: origin.to_string(),
+        verifier_key: key.to_string(),
+    };
+    match tx.init_meta(&meta).await {
+        Err(StoreError::Conflict(_)) => Err(DumpError::NotEmpty(
+            store.meta().await?.map(|m| m.origin).unwrap_or_default(),
+        )),
+        other => Ok(other?),
     }
+}
 
-    let mut blobs_seen = std::collections::HashSet::new();
-    let mut tree = Rebuilder::new();
-    let mut root = EMPTY_ROOT;
-    let mut last: Option<u64> = None;
-    let mut checkpoint_count = 0u64;
-    while let Some(line) = checkpoints.next::<CheckpointLine>()? {
-        let at = checkpoints.at();
-        // Signatures are checked once the entries below it are read: they say which
-        // keys may sign it.
-        let cp = note::peek_checkpoint(&line.note).map_err(|e| {
-            broken(
-                format!("checkpoint {} ({at})", line.tree_size),
-                e.to_string(),
-            )
-        })?;
-        if cp.tree_size != line.tree_size || last.is_some_and(|l| l >= cp.tree_size) {
-            return Err(broken(
-                at,
-                format!(
-                    "a checkpoint of size {} out of order (after {last:?})",
-                    cp.tree_size
-                ),
-            ));
-        }
-        if cp.tree_size > m.tree_size {
-            return Err(broken(at, "a checkpoint beyond the manifest's tree size"));
-        }
-        let from = tree.size();
-        let mut new = Vec::new();
-        let mut hashes = Vec::new();
-        while from + (new.len() as u64) < cp.tree_size {
-            let index = from + new.len() as u64;
-            let e: EntryLine = entries.next()?.ok_or_else(|| {
-                broken(
-                    format!("entry {index}"),
-                    format!("missing, but checkpoint {} covers it", cp.tree_size),
-                )
-            })?;
-            let here = || format!("entry {index} ({})", entries.at());
-            if e.index != index {
-                return Err(broken(here(), format!("says index {}", e.index)));
-            }
-            let leaf = B64
-                .decode(&e.leaf)
-                .map_err(|err| broken(here(), format!("leaf: {err}")))?;
-            let hash = merkle::leaf_hash(&leaf);
-            if hash.to_base64() != e.leaf_hash {
-                return Err(broken(
-                    here(),
-                    "the leaf bytes and the exported leaf hash disagree: one was altered",
-                ));
-            }
-            let d = entry::derive(&leaf).map_err(|err| broken(here(), err.to_string()))?;
-            if d.envelope.integrated_at != line.created_at {
-                return Err(broken(
-                    here(),
-                    format!(
-                        "integrated at {}, but the checkpoint covering it ({}) was made at {}: \
-                         a checkpoint is missing or altered",
-                        d.envelope.integrated_at, cp.tree_size, line.created_at
-                    ),
-                ));
-            }
-            chain
-                .observe(index, &leaf)
-                .map_err(|err| broken(here(), err.to_string()))?;
-            let corrects = match &d.thread.corrects {
-                None => None,
-                Some(id) => Some(corrected_index(tx.as_mut(), &new, id).await?.ok_or_else(
-                    || {
-                        broken(
-                            here(),
-                            format!("corrects event_id {id:?}, which is not logged before it"),
-                        )
-                    },
-                )?),
-            };
-            let blob = match &d.document {
-                Some(doc) if blobs_seen.insert(doc.sha256) => {
-                    Some(read_blob(dir, doc).map_err(|reason| broken(here(), reason))?)
-                }
-                _ => None,
-            };
-            hashes.push(hash);
-            new.push(NewEntry {
-                entry: StoredEntry {
-                    index,
-                    kind: d.envelope.kind.as_str().into(),
-                    integrated_at: d.envelope.integrated_at,
-                    leaf,
-                },
-                subjects: d.envelope.subjects,
-                dedup_key: d.dedup_key,
-                content_sha256: d.content_sha256,
-                thread: EntryThread {
-                    edges: d.thread.edges,
-                    corrects,
-                },
-                blob,
-            });
-        }
-        let mut tiles = Vec::new();
-        if !hashes.is_empty() {
-            let step = tree
-                .push(&hashes)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            root = step.root;
-            tiles = step.completed;
-            tiles.extend(tree.edge().clone().into_inner());
-        }
-        chain
-            .check_checkpoint(cp.tree_size, &line.note)
-            .map_err(|e| broken(format!("checkpoint {} ({at})", cp.tree_size), e.to_string()))?;
-        if root != Hash(cp.root_hash) {
-            return Err(broken(
-                format!("checkpoint {} ({at})", cp.tree_size),
-                format!(
-                    "entries {from}..{} do not rebuild to its signed root",
-                    cp.tree_size
-                ),
-            ));
-        }
-        tx.write(&AppendBatch {
-            entries: new,
-            tiles,
-            checkpoint: StoredCheckpoint {
-                tree_size: cp.tree_size,
-                root_hash: root,
-                note: line.note,
-                created_at: line.created_at,
-            },
-        })
-        .await?;
-        last = Some(cp.tree_size);
-        checkpoint_count += 1;
-        progress(tree.size(), m.tree_size);
-    }
-    if last != Some(m.tree_size) {
-        return Err(broken(
-            CHECKPOINTS,
-            format!(
-                "ends at tree size {last:?}, but the manifest's checkpoint is at {}",
-                m.tree_size
-            ),
-        ));
-    }
-    entries.finish(&m.entries)?;
-    checkpoints.finish(&m.checkpoints)?;
-    check_blob_count(dir, &m, blobs_seen.len() as u64)?;
+/// The manifest's checkpoint must verify with the keys the entries proved, and its key
+/// history must be exactly theirs.
+fn check_key_history(chain: &mut KeyChain, m: &Manifest) -> Result<(), DumpError> {
     chain
         .check_checkpoint(m.tree_size, &m.checkpoint)
         .map_err(|e| broken(format!("{MANIFEST} checkpoint"), e.to_string()))?;
@@ -383,14 +284,15 @@ pub async fn import(
             ),
         ));
     }
-    // The log's current key is the last one its key entries introduced.
-    if chain.current() != &key {
-        tx.rotate_key(key.as_str(), chain.current().as_str())
-            .await?;
-    }
-    tx.commit().await?;
+    Ok(())
+}
 
-    let verified = audit::verify(&StoreSource::new(store), &key, None, &|_, _| {})
+/// Verifies the committed store, as an operator's `threadlog verify --database` would.
+async fn verify_imported(
+    store: Arc<dyn Store>,
+    key: &VerifierKey,
+) -> Result<audit::Report, DumpError> {
+    let verified = audit::verify(&StoreSource::new(store), key, None, &|_, _| {})
         .await
         .map_err(|e| StoreError::Unavailable(e.to_string()))?;
     if !verified.ok {
@@ -400,32 +302,7 @@ pub async fn import(
         ))
         .into());
     }
-    Ok(ImportReport {
-        origin: m.origin,
-        tree_size: m.tree_size,
-        root_hash: m.root_hash,
-        entries: m.tree_size,
-        checkpoints: checkpoint_count,
-        blobs: blobs_seen.len() as u64,
-        verified,
-    })
-}
-
-/// The document a leaf binds, from `blobs/`, checked against what the leaf says.
-fn read_blob(dir: &Path, doc: &entry::DocumentRef) -> Result<entry::Blob, String> {
-    let name = hex::encode(doc.sha256);
-    let path = dir.join(BLOBS).join(&name);
-    let data = std::fs::read(&path)
-        .map_err(|e| format!("the document {name} it binds cannot be read from {BLOBS}/: {e}"))?;
-    if data.len() as u64 != doc.size {
-        return Err(format!(
-            "{BLOBS}/{name} holds {} bytes, the leaf says {}",
-            data.len(),
-            doc.size
-        ));
-    }
-    entry::Blob::checked(data.into(), doc.media_type.clone(), &doc.sha256)
-        .map_err(|e| format!("{BLOBS}/{name} was altered: {e}"))
+    Ok(verified)
 }
 
 /// Every file in `blobs/` must be a document some leaf binds, and the manifest must

@@ -23,6 +23,7 @@
 
 mod export;
 mod import;
+mod load;
 
 pub use export::{export, ExportReport};
 pub use import::{import, ImportReport};

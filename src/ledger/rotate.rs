@@ -16,12 +16,12 @@
 //! Also lists the keys a store's key entries record (`logged_keys`), for `/v1/keys`,
 //! export and operator defaults: this reads, it does not verify (verification does).
 
-use crate::entry::{self, KeyChange, KeyEvent};
-use crate::merkle::{self, TileSet};
-use crate::note::{self, Checkpoint};
+use crate::entry::{self, KeyChange, KeyEvent, PreparedEntry};
+use crate::merkle::{self, TileId, TileSet};
+use crate::note::{self, Checkpoint, VerifierKey};
 use crate::signer::Signer;
 use crate::store::{
-    AppendBatch, EntryQuery, NewEntry, Store, StoreError, StoredCheckpoint, StoredEntry,
+    AppendBatch, AppendTx, EntryQuery, NewEntry, Store, StoreError, StoredCheckpoint, StoredEntry,
 };
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -80,19 +80,66 @@ pub async fn rotate(
     let prepared = change
         .prepare()
         .map_err(|e| RotateError::BadNewKey(e.to_string()))?;
-    if new_key.name() != meta.origin {
+    check_new_key(store, &meta.origin, &new_key).await?;
+
+    let mut tx = store.begin_append().await?;
+    let frontier = tx.frontier().await?;
+    check_current(frontier.verifier_key.as_deref(), &old_key)?;
+    check_not_logged(tx.as_mut(), &prepared.dedup_key, &new_key).await?;
+
+    let now = not_before(frontier.created_at.as_deref());
+    let integrated_at = crate::time::format(&now);
+    let leaf = prepared
+        .leaf(now)
+        .map_err(|e| RotateError::BadNewKey(e.to_string()))?
+        .into_bytes();
+    let size = frontier.tree_size;
+    let appended = append_leaf(size, frontier.edge, &leaf)?;
+    let signed = sign_by_both(&meta.origin, &appended, old, new)?;
+    let tree_size = appended.tree_size;
+
+    tx.write(&AppendBatch {
+        entries: vec![key_entry(&prepared, size, &integrated_at, leaf)],
+        tiles: appended.tiles,
+        checkpoint: StoredCheckpoint {
+            tree_size,
+            root_hash: appended.root,
+            note: signed.clone(),
+            created_at: integrated_at.clone(),
+        },
+    })
+    .await?;
+    move_key(store, tx.as_mut(), &old_key, &new_key).await?;
+    tx.commit().await?;
+    Ok(Rotation {
+        event,
+        previous_key: old_key.to_string(),
+        verifier_key: new_key.to_string(),
+        entry_index: size,
+        tree_size,
+        integrated_at,
+        checkpoint: signed,
+    })
+}
+
+/// Refuses a new key not named for the log's origin, or one the log had before (its first
+/// one included): auditors tell keys apart by key ID, and a returning key would make old
+/// signatures count anew.
+async fn check_new_key(
+    store: &dyn Store,
+    origin: &str,
+    new_key: &VerifierKey,
+) -> Result<(), RotateError> {
+    if new_key.name() != origin {
         return Err(RotateError::BadNewKey(format!(
             "it is named {:?}, but the log's origin is {:?}",
             new_key.name(),
-            meta.origin
+            origin
         )));
     }
-
-    // A key the log had before (its first one included) cannot come back: auditors tell
-    // keys apart by key ID, and a returning key would make old signatures count anew.
     if let Some(k) = logged_keys(store).await?.into_iter().find(|k| {
         k.verifier_key
-            .parse::<crate::note::VerifierKey>()
+            .parse::<VerifierKey>()
             .is_ok_and(|v| v.key_id() == new_key.key_id())
     }) {
         return Err(RotateError::AlreadyIntroduced {
@@ -100,51 +147,69 @@ pub async fn rotate(
             from_tree_size: k.from_tree_size,
         });
     }
+    Ok(())
+}
 
-    let mut tx = store.begin_append().await?;
-    let frontier = tx.frontier().await?;
-    let stored = frontier.verifier_key.clone().unwrap_or_default();
+/// Under the log lock: the stored current key must still be the old signer's.
+fn check_current(stored: Option<&str>, old_key: &VerifierKey) -> Result<(), RotateError> {
+    let stored = stored.unwrap_or_default();
     if stored != old_key.as_str() {
         return Err(RotateError::NotCurrent {
-            stored,
+            stored: stored.to_string(),
             configured: old_key.to_string(),
         });
     }
-    if let Some((_, hit)) = tx
-        .find_dedup(&[prepared.dedup_key.as_str()])
-        .await?
-        .into_iter()
-        .next()
-    {
+    Ok(())
+}
+
+/// Under the log lock: refuses a key whose entry another rotation logged meanwhile.
+async fn check_not_logged(
+    tx: &mut dyn AppendTx,
+    dedup_key: &str,
+    new_key: &VerifierKey,
+) -> Result<(), RotateError> {
+    if let Some((_, hit)) = tx.find_dedup(&[dedup_key]).await?.into_iter().next() {
         return Err(RotateError::AlreadyIntroduced {
             key: new_key.to_string(),
             from_tree_size: hit.index + 1,
         });
     }
+    Ok(())
+}
 
-    // Integration times never go backwards, whichever server wrote the last batch.
-    let floor = frontier
-        .created_at
-        .as_deref()
+/// Now, or the last batch's time if that is later: integration times never go
+/// backwards, whichever server wrote the last batch.
+fn not_before(floor: Option<&str>) -> DateTime<Utc> {
+    let floor = floor
         .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
         .map(|t| t.with_timezone(&Utc));
-    let now = floor.map_or(Utc::now(), |f| f.max(Utc::now()));
-    let integrated_at = crate::time::format(&now);
-    let leaf = prepared
-        .leaf(now)
-        .map_err(|e| RotateError::BadNewKey(e.to_string()))?
-        .into_bytes();
-    let size = frontier.tree_size;
-    let hash = merkle::leaf_hash(&leaf);
+    floor.map_or(Utc::now(), |f| f.max(Utc::now()))
+}
+
+/// The tree with the key entry's leaf appended to the frontier's.
+fn append_leaf(
+    size: u64,
+    frontier_edge: Vec<(TileId, Vec<u8>)>,
+    leaf: &[u8],
+) -> Result<merkle::Appended, StoreError> {
+    let hash = merkle::leaf_hash(leaf);
     let mut edge = TileSet::new();
-    for (id, data) in frontier.edge {
+    for (id, data) in frontier_edge {
         edge.insert(id, data);
     }
-    let appended =
-        merkle::append(size, edge, &[hash]).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    merkle::append(size, edge, &[hash]).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
 
+/// The rotation checkpoint, signed by both keys: the old one vouches for the new one, the
+/// new one proves it is held.
+fn sign_by_both(
+    origin: &str,
+    appended: &merkle::Appended,
+    old: &dyn Signer,
+    new: &dyn Signer,
+) -> Result<String, RotateError> {
     let cp = Checkpoint {
-        origin: meta.origin.clone(),
+        origin: origin.to_string(),
         tree_size: appended.tree_size,
         root_hash: appended.root.0,
         extensions: Vec::new(),
@@ -152,58 +217,50 @@ pub async fn rotate(
     let signed =
         note::sign_checkpoint(&cp, &[old, new]).map_err(|e| RotateError::Signing(e.to_string()))?;
     // Each key must verify on its own: an auditor holding only one of them relies on it.
-    for key in [&old_key, &new_key] {
-        note::open_checkpoint(&signed, std::slice::from_ref(key), &meta.origin).map_err(|e| {
+    for key in [old.verifier_key(), new.verifier_key()] {
+        note::open_checkpoint(&signed, std::slice::from_ref(key), origin).map_err(|e| {
             RotateError::Signing(format!("the signature of {key} does not verify: {e}"))
         })?;
     }
+    Ok(signed)
+}
 
-    tx.write(&AppendBatch {
-        entries: vec![NewEntry {
-            entry: StoredEntry {
-                index: size,
-                kind: entry::Kind::Key.as_str().to_string(),
-                integrated_at: integrated_at.clone(),
-                leaf,
-            },
-            subjects: prepared.subjects.clone(),
-            dedup_key: Some(prepared.dedup_key.clone()),
-            content_sha256: prepared.content_sha256,
-            thread: Default::default(),
-            blob: None,
-        }],
-        tiles: appended.tiles,
-        checkpoint: StoredCheckpoint {
-            tree_size: appended.tree_size,
-            root_hash: appended.root,
-            note: signed.clone(),
-            created_at: integrated_at.clone(),
+/// The key entry to write at `index`.
+fn key_entry(prepared: &PreparedEntry, index: u64, integrated_at: &str, leaf: Vec<u8>) -> NewEntry {
+    NewEntry {
+        entry: StoredEntry {
+            index,
+            kind: entry::Kind::Key.as_str().to_string(),
+            integrated_at: integrated_at.to_string(),
+            leaf,
         },
-    })
-    .await?;
-    match tx.rotate_key(old_key.as_str(), new_key.as_str()).await {
-        Err(StoreError::Conflict(_)) => {
-            return Err(RotateError::NotCurrent {
-                stored: store
-                    .meta()
-                    .await?
-                    .map(|m| m.verifier_key)
-                    .unwrap_or_default(),
-                configured: old_key.to_string(),
-            })
-        }
-        other => other?,
+        subjects: prepared.subjects.clone(),
+        dedup_key: Some(prepared.dedup_key.clone()),
+        content_sha256: prepared.content_sha256,
+        thread: Default::default(),
+        blob: None,
     }
-    tx.commit().await?;
-    Ok(Rotation {
-        event,
-        previous_key: old_key.to_string(),
-        verifier_key: new_key.to_string(),
-        entry_index: size,
-        tree_size: appended.tree_size,
-        integrated_at,
-        checkpoint: signed,
-    })
+}
+
+/// Moves the stored current key from the old to the new; if another rotation moved it
+/// first, says which key the log has now.
+async fn move_key(
+    store: &dyn Store,
+    tx: &mut dyn AppendTx,
+    old_key: &VerifierKey,
+    new_key: &VerifierKey,
+) -> Result<(), RotateError> {
+    match tx.rotate_key(old_key.as_str(), new_key.as_str()).await {
+        Err(StoreError::Conflict(_)) => Err(RotateError::NotCurrent {
+            stored: store
+                .meta()
+                .await?
+                .map(|m| m.verifier_key)
+                .unwrap_or_default(),
+            configured: old_key.to_string(),
+        }),
+        other => Ok(other?),
+    }
 }
 
 /// A key as the log's key entries record it.

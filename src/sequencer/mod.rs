@@ -38,23 +38,20 @@
 //! write every [`PROBE_INTERVAL`], so readiness comes back by itself when the store does,
 //! even while no client is appending.
 
+mod commit;
 mod guard;
 mod receipts;
 mod resolve;
 
 use crate::entry::PreparedEntry;
-use crate::merkle::{self, Hash, TileSet};
-use crate::note::{self, Checkpoint, VerifierKey};
+use crate::merkle::Hash;
+use crate::note::VerifierKey;
 use crate::signer::Signer;
-use crate::store::{
-    AppendBatch, DedupHit, EntryThread, NewEntry, Store, StoreError, StoredCheckpoint, StoredEntry,
-    TileCache,
-};
+use crate::store::{Store, StoreError, TileCache};
 use chrono::{DateTime, Utc};
+use commit::Committed;
 use guard::{LogKey, SignedTree};
 use receipts::Provers;
-use resolve::{resolve, Slot};
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -279,16 +276,6 @@ async fn probe_while_failing(
 
 type Reply = oneshot::Sender<Result<Vec<Receipt>, SequencerError>>;
 
-/// A committed batch, ready to be turned into receipts.
-pub(crate) struct Committed {
-    /// Per request: the slot of each entry, or the conflict that failed the request.
-    pub(crate) outcomes: Vec<Result<Vec<Slot>, SequencerError>>,
-    /// New entries with their leaf hashes, in index order.
-    pub(crate) new_entries: Vec<(StoredEntry, Hash)>,
-    pub(crate) checkpoint: StoredCheckpoint,
-    pub(crate) tiles: TileSet,
-}
-
 impl Worker {
     async fn run(mut self, mut rx: mpsc::Receiver<Request>) {
         while let Some(first) = rx.recv().await {
@@ -422,170 +409,6 @@ impl Worker {
                 }
             }
         });
-    }
-
-    /// Steps 1–7.
-    async fn commit(
-        &mut self,
-        requests: &[Vec<PreparedEntry>],
-    ) -> Result<Committed, SequencerError> {
-        let mut tx = self.store.begin_append().await?;
-        let frontier = tx.frontier().await?;
-        // Checked under the log lock: once a rotation committed, this key signs no more.
-        if frontier.verifier_key.as_deref() != Some(self.verifier.as_str()) {
-            return Err(SequencerError::KeyRotated {
-                current: frontier.verifier_key.unwrap_or_default(),
-            });
-        }
-        let base = SignedTree::check_frontier(
-            self.signed.as_ref(),
-            &frontier,
-            self.store.as_ref(),
-            &self.tiles,
-            &self.key(),
-        )
-        .await?;
-        // Remembered even if this batch fails: it was proved to extend what we knew.
-        self.signed = Some(base.clone());
-        let size = base.size;
-        // Another server may have appended since our last batch: its time is the floor.
-        if let Some(t) = frontier.created_at.as_deref().and_then(crate::time::parse) {
-            self.last_time = Some(self.last_time.map_or(t, |l| l.max(t)));
-        }
-        // Corrected events are looked up with the entries' own keys, in the same query.
-        let corrected: Vec<String> = requests
-            .iter()
-            .flatten()
-            .filter_map(|e| e.thread.corrects.as_deref().map(crate::entry::event_key))
-            .collect();
-        let keys: Vec<&str> = requests
-            .iter()
-            .flatten()
-            .map(|e| e.dedup_key.as_str())
-            .chain(corrected.iter().map(String::as_str))
-            .collect();
-        let known: HashMap<String, DedupHit> = tx.find_dedup(&keys).await?.into_iter().collect();
-
-        // Step 3.
-        let mut in_batch = HashMap::new();
-        let mut new_refs = Vec::new();
-        let outcomes: Vec<_> = requests
-            .iter()
-            .enumerate()
-            .map(|(no, entries)| resolve(no, entries, &known, &mut in_batch, &mut new_refs, size))
-            .collect();
-
-        if new_refs.is_empty() {
-            // Only duplicates: nothing to write; answer against the latest checkpoint.
-            drop(tx);
-            let checkpoint =
-                self.store.latest_checkpoint().await?.ok_or_else(|| {
-                    StoreError::Corrupt("duplicates found in an empty log".into())
-                })?;
-            return Ok(Committed {
-                outcomes,
-                new_entries: Vec::new(),
-                checkpoint,
-                tiles: TileSet::new(),
-            });
-        }
-
-        // Step 4.
-        let clock = (self.config.clock)();
-        let now = self.last_time.map_or(clock, |last| last.max(clock));
-        let integrated_at = crate::time::format(&now);
-        let mut entries = Vec::with_capacity(new_refs.len());
-        let mut hashes = Vec::with_capacity(new_refs.len());
-        for (i, r) in new_refs.iter().enumerate() {
-            let e = &requests[r.request][r.pos];
-            let leaf = e
-                .leaf(now)
-                .map_err(|err| {
-                    StoreError::Corrupt(format!("leaf build failed after validation: {err}"))
-                })?
-                .into_bytes();
-            hashes.push(merkle::leaf_hash(&leaf));
-            entries.push(NewEntry {
-                entry: StoredEntry {
-                    index: size + i as u64,
-                    kind: e.kind.as_str().to_string(),
-                    integrated_at: integrated_at.clone(),
-                    leaf,
-                },
-                subjects: e.subjects.clone(),
-                dedup_key: Some(e.dedup_key.clone()),
-                content_sha256: e.content_sha256,
-                thread: EntryThread {
-                    edges: e.thread.edges.clone(),
-                    corrects: r.corrects,
-                },
-                blob: e.blob.clone(),
-            });
-        }
-
-        // Step 5.
-        let appended = merkle::append(size, base.edge.clone(), &hashes)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let next = base.extend(appended.tree_size, appended.root, &appended.tiles)?;
-
-        // Step 6.
-        let cp = Checkpoint {
-            origin: self.origin.clone(),
-            tree_size: appended.tree_size,
-            root_hash: appended.root.0,
-            extensions: Vec::new(),
-        };
-        let signer = self.signer.clone();
-        let signed =
-            tokio::task::spawn_blocking(move || note::sign_checkpoint(&cp, &[signer.as_ref()]))
-                .await
-                .map_err(|e| SequencerError::Signing(e.to_string()))?
-                .map_err(|e| SequencerError::Signing(e.to_string()))?;
-        note::open_checkpoint(&signed, std::slice::from_ref(&self.verifier), &self.origin)
-            .map_err(|e| SequencerError::Signing(format!("new checkpoint does not verify: {e}")))?;
-
-        // Step 7.
-        let batch = AppendBatch {
-            entries,
-            tiles: appended.tiles,
-            checkpoint: StoredCheckpoint {
-                tree_size: appended.tree_size,
-                root_hash: appended.root,
-                note: signed,
-                created_at: integrated_at,
-            },
-        };
-        tx.write(&batch).await?;
-        tx.commit().await?;
-        set(&self.commit_failure, None);
-
-        self.signed = Some(next);
-        self.last_time = Some(now);
-        self.metrics
-            .batches_committed
-            .fetch_add(1, Ordering::Relaxed);
-        self.metrics
-            .entries_appended
-            .fetch_add(batch.entries.len() as u64, Ordering::Relaxed);
-        self.metrics
-            .tree_size
-            .store(batch.checkpoint.tree_size, Ordering::Relaxed);
-        let mut tiles = TileSet::new();
-        for (id, data) in batch.tiles {
-            self.tiles.remember(id, &data);
-            tiles.insert(id, data);
-        }
-        Ok(Committed {
-            outcomes,
-            new_entries: batch
-                .entries
-                .into_iter()
-                .map(|e| e.entry)
-                .zip(hashes)
-                .collect(),
-            checkpoint: batch.checkpoint,
-            tiles,
-        })
     }
 }
 

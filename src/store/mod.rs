@@ -20,6 +20,7 @@ mod sqlite;
 mod thread;
 mod tiles;
 mod tokens;
+mod writes;
 
 pub use crate::thread::graph::LoggedEdge;
 pub use postgres::PostgresStore;

@@ -6,9 +6,11 @@
 //! server when a client dies, so a killed replica never leaves the log locked.
 
 use super::rows::{self, db_err, LogRow};
+use super::writes::{self, SharedWrites};
 use super::*;
 use super::{reads, tokens};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::PgConnection;
 use sqlx::{Postgres, QueryBuilder, Transaction};
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -151,123 +153,14 @@ impl AppendTx for PgAppend {
         check_times(batch)?;
         // One statement per table: arrays are one bind parameter each, whatever the
         // batch size, and a round trip costs more than the rows.
-        let n = batch.entries.len();
-        let (mut idx, mut kind, mut time, mut leaf) = (
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-        );
-        let mut subjects: Vec<(&str, i64)> = Vec::new();
-        let (mut key, mut key_idx, mut content) = (Vec::new(), Vec::new(), Vec::new());
-        for e in &batch.entries {
-            let i = to_sql(e.entry.index)?;
-            idx.push(i);
-            kind.push(e.entry.kind.as_str());
-            time.push(e.entry.integrated_at.as_str());
-            leaf.push(e.entry.leaf.as_slice());
-            subjects.extend(e.subjects.iter().map(|s| (s.as_str(), i)));
-            if let Some(k) = &e.dedup_key {
-                key.push(k.as_str());
-                key_idx.push(i);
-                content.push(e.content_sha256.as_slice());
-            }
-        }
-        if !idx.is_empty() {
-            sqlx::query(
-                "INSERT INTO entries (idx, kind, integrated_at, leaf) \
-                 SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::bytea[])",
-            )
-            .bind(&idx)
-            .bind(&kind)
-            .bind(&time)
-            .bind(&leaf)
-            .execute(&mut *self.tx)
-            .await
-            .map_err(db_err)?;
-        }
-        if !subjects.is_empty() {
-            // In key order the index is filled page by page instead of all over; no
-            // conflict check, since an entry's subjects are distinct and its index new.
-            subjects.sort_unstable();
-            let (subject, subject_idx): (Vec<&str>, Vec<i64>) = subjects.into_iter().unzip();
-            sqlx::query(
-                "INSERT INTO subjects (subject, idx) \
-                 SELECT * FROM UNNEST($1::text[], $2::bigint[])",
-            )
-            .bind(&subject)
-            .bind(&subject_idx)
-            .execute(&mut *self.tx)
-            .await
-            .map_err(db_err)?;
-        }
-        let thread: Vec<(i64, &EntryThread)> = batch
-            .entries
-            .iter()
-            .map(|e| Ok((to_sql(e.entry.index)?, &e.thread)))
-            .collect::<Result<_, StoreError>>()?;
-        super::thread::postgres::write(&mut self.tx, &thread).await?;
-        if !key.is_empty() {
-            sqlx::query(
-                "INSERT INTO dedup (key, idx, content_sha256) \
-                 SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::bytea[])",
-            )
-            .bind(&key)
-            .bind(&key_idx)
-            .bind(&content)
-            .execute(&mut *self.tx)
-            .await
-            .map_err(db_err)?;
-        }
-        // One row at a time: documents are large, and an existing digest keeps its row.
-        for (blob, idx) in batch_blobs(batch) {
-            sqlx::query(
-                "INSERT INTO blobs (sha256, media_type, size, idx, data) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sha256) DO NOTHING",
-            )
-            .bind(blob.sha256().as_slice())
-            .bind(blob.media_type())
-            .bind(blob.data().len() as i64)
-            .bind(idx)
-            .bind(blob.data().as_ref())
-            .execute(&mut *self.tx)
-            .await
-            .map_err(db_err)?;
-        }
-        if !batch.tiles.is_empty() {
-            let mut level = Vec::with_capacity(batch.tiles.len());
-            let mut tile_idx = Vec::with_capacity(batch.tiles.len());
-            let mut data = Vec::with_capacity(batch.tiles.len());
-            for (id, d) in &batch.tiles {
-                level.push(i16::from(id.level));
-                tile_idx.push(to_sql(id.index)?);
-                data.push(d.as_slice());
-            }
-            sqlx::query(
-                "INSERT INTO tiles (level, idx, data) \
-                 SELECT * FROM UNNEST($1::smallint[], $2::bigint[], $3::bytea[]) \
-                 ON CONFLICT (level, idx) DO UPDATE SET data = excluded.data",
-            )
-            .bind(&level)
-            .bind(&tile_idx)
-            .bind(&data)
-            .execute(&mut *self.tx)
-            .await
-            .map_err(db_err)?;
-        }
-        let cp = &batch.checkpoint;
-        sqlx::query(
-            "INSERT INTO checkpoints (tree_size, root_hash, note, created_at) \
-             VALUES ($1, $2, $3, $4)",
-        )
-        .bind(to_sql(cp.tree_size)?)
-        .bind(cp.root_hash.0.as_slice())
-        .bind(&cp.note)
-        .bind(&cp.created_at)
-        .execute(&mut *self.tx)
-        .await
-        .map_err(db_err)?;
-        Ok(())
+        let conn = &mut *self.tx;
+        insert_entries(conn, batch).await?;
+        insert_subjects(conn, batch).await?;
+        super::thread::postgres::write(conn, &writes::thread_rows(batch)?).await?;
+        insert_dedup(conn, batch).await?;
+        Postgres::write_blobs(conn, batch).await?;
+        insert_tiles(conn, &batch.tiles).await?;
+        Postgres::write_checkpoint(conn, &batch.checkpoint).await
     }
 
     async fn thread_backlog(&mut self) -> Result<Backlog, StoreError> {
@@ -291,6 +184,113 @@ impl AppendTx for PgAppend {
     async fn commit(self: Box<Self>) -> Result<(), StoreError> {
         self.tx.commit().await.map_err(db_err)
     }
+}
+
+/// A batch's entries, in one statement.
+async fn insert_entries(conn: &mut PgConnection, batch: &AppendBatch) -> Result<(), StoreError> {
+    let rows = writes::entry_rows(batch)?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let n = rows.len();
+    let (mut idx, mut kind, mut time, mut leaf) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for (i, e) in rows {
+        idx.push(i);
+        kind.push(e.kind.as_str());
+        time.push(e.integrated_at.as_str());
+        leaf.push(e.leaf.as_slice());
+    }
+    sqlx::query(
+        "INSERT INTO entries (idx, kind, integrated_at, leaf) \
+         SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::bytea[])",
+    )
+    .bind(&idx)
+    .bind(&kind)
+    .bind(&time)
+    .bind(&leaf)
+    .execute(conn)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+/// A batch's subject index rows, in one statement.
+async fn insert_subjects(conn: &mut PgConnection, batch: &AppendBatch) -> Result<(), StoreError> {
+    let rows = writes::subject_rows(batch)?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let (subject, idx): (Vec<&str>, Vec<i64>) = rows.into_iter().unzip();
+    sqlx::query(
+        "INSERT INTO subjects (subject, idx) \
+         SELECT * FROM UNNEST($1::text[], $2::bigint[])",
+    )
+    .bind(&subject)
+    .bind(&idx)
+    .execute(conn)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+/// A batch's idempotency keys, in one statement.
+async fn insert_dedup(conn: &mut PgConnection, batch: &AppendBatch) -> Result<(), StoreError> {
+    let rows = writes::dedup_rows(batch)?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let (mut key, mut idx, mut content) = (Vec::new(), Vec::new(), Vec::new());
+    for (k, i, c) in rows {
+        key.push(k);
+        idx.push(i);
+        content.push(c);
+    }
+    sqlx::query(
+        "INSERT INTO dedup (key, idx, content_sha256) \
+         SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::bytea[])",
+    )
+    .bind(&key)
+    .bind(&idx)
+    .bind(&content)
+    .execute(conn)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+/// A batch's changed tiles, in one statement; a tile already stored is replaced.
+async fn insert_tiles(
+    conn: &mut PgConnection,
+    tiles: &[(TileId, Vec<u8>)],
+) -> Result<(), StoreError> {
+    if tiles.is_empty() {
+        return Ok(());
+    }
+    let mut level = Vec::with_capacity(tiles.len());
+    let mut idx = Vec::with_capacity(tiles.len());
+    let mut data = Vec::with_capacity(tiles.len());
+    for (id, d) in tiles {
+        level.push(i16::from(id.level));
+        idx.push(to_sql(id.index)?);
+        data.push(d.as_slice());
+    }
+    sqlx::query(
+        "INSERT INTO tiles (level, idx, data) \
+         SELECT * FROM UNNEST($1::smallint[], $2::bigint[], $3::bytea[]) \
+         ON CONFLICT (level, idx) DO UPDATE SET data = excluded.data",
+    )
+    .bind(&level)
+    .bind(&idx)
+    .bind(&data)
+    .execute(conn)
+    .await
+    .map_err(db_err)?;
+    Ok(())
 }
 
 /// Tiles by id in one round trip; absent ids are absent from the map.

@@ -7,11 +7,13 @@
 //! `-wal` and `-shm` files the mode of the database file, so they are private too.
 
 use super::rows::{self, db_err, LogRow};
+use super::writes::{self, SharedWrites};
 use super::*;
 use super::{reads, tokens};
 use sqlx::pool::PoolConnection;
+use sqlx::query_builder::Separated;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{QueryBuilder, Sqlite, SqlitePool};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -210,107 +212,59 @@ impl AppendTx for SqliteAppend {
 
     async fn write(&mut self, batch: &AppendBatch) -> Result<(), StoreError> {
         check_times(batch)?;
-        for chunk in batch.entries.chunks(INSERT_CHUNK) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO entries (idx, kind, integrated_at, leaf) ",
-            );
-            let mut err = None;
-            q.push_values(chunk, |mut b, e| {
-                match to_sql(e.entry.index) {
-                    Ok(i) => b.push_bind(i),
-                    Err(x) => {
-                        err = Some(x);
-                        b.push_bind(0i64)
-                    }
-                };
-                b.push_bind(&e.entry.kind)
-                    .push_bind(&e.entry.integrated_at)
-                    .push_bind(&e.entry.leaf);
-            });
-            if let Some(e) = err {
-                return Err(e);
-            }
-            q.build().execute(&mut *self.tx).await.map_err(db_err)?;
-        }
-        // In key order the index is filled page by page; no conflict check, since an
-        // entry's subjects are distinct and its index new.
-        let mut subjects: Vec<(&str, i64)> = batch
-            .entries
-            .iter()
-            .flat_map(|e| {
-                e.subjects
-                    .iter()
-                    .map(move |s| (s.as_str(), e.entry.index as i64))
-            })
-            .collect();
-        subjects.sort_unstable();
-        for chunk in subjects.chunks(INSERT_CHUNK) {
-            let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO subjects (subject, idx) ");
-            q.push_values(chunk, |mut b, (s, i)| {
+        let conn = &mut *self.tx;
+        insert_chunked(
+            conn,
+            "INSERT INTO entries (idx, kind, integrated_at, leaf) ",
+            &writes::entry_rows(batch)?,
+            INSERT_CHUNK,
+            "",
+            |mut b, (i, e)| {
+                b.push_bind(*i)
+                    .push_bind(&e.kind)
+                    .push_bind(&e.integrated_at)
+                    .push_bind(&e.leaf);
+            },
+        )
+        .await?;
+        insert_chunked(
+            conn,
+            "INSERT INTO subjects (subject, idx) ",
+            &writes::subject_rows(batch)?,
+            INSERT_CHUNK,
+            "",
+            |mut b, (s, i)| {
                 b.push_bind(*s).push_bind(*i);
-            });
-            q.build().execute(&mut *self.tx).await.map_err(db_err)?;
-        }
-        let thread: Vec<(i64, &EntryThread)> = batch
-            .entries
-            .iter()
-            .map(|e| (e.entry.index as i64, &e.thread))
-            .collect();
-        super::thread::sqlite::write(&mut self.tx, &thread).await?;
-        let dedup: Vec<(&str, i64, &[u8])> = batch
-            .entries
-            .iter()
-            .filter_map(|e| {
-                e.dedup_key
-                    .as_deref()
-                    .map(|k| (k, e.entry.index as i64, e.content_sha256.as_slice()))
-            })
-            .collect();
-        for chunk in dedup.chunks(INSERT_CHUNK) {
-            let mut q =
-                QueryBuilder::<Sqlite>::new("INSERT INTO dedup (key, idx, content_sha256) ");
-            q.push_values(chunk, |mut b, (k, i, c)| {
+            },
+        )
+        .await?;
+        super::thread::sqlite::write(conn, &writes::thread_rows(batch)?).await?;
+        insert_chunked(
+            conn,
+            "INSERT INTO dedup (key, idx, content_sha256) ",
+            &writes::dedup_rows(batch)?,
+            INSERT_CHUNK,
+            "",
+            |mut b, (k, i, c)| {
                 b.push_bind(*k).push_bind(*i).push_bind(*c);
-            });
-            q.build().execute(&mut *self.tx).await.map_err(db_err)?;
-        }
-        // One row at a time: documents are large, and an existing digest keeps its row.
-        for (blob, idx) in batch_blobs(batch) {
-            sqlx::query(
-                "INSERT INTO blobs (sha256, media_type, size, idx, data) VALUES (?, ?, ?, ?, ?) \
-                 ON CONFLICT (sha256) DO NOTHING",
-            )
-            .bind(blob.sha256().as_slice())
-            .bind(blob.media_type())
-            .bind(blob.data().len() as i64)
-            .bind(idx)
-            .bind(blob.data().as_ref())
-            .execute(&mut *self.tx)
-            .await
-            .map_err(db_err)?;
-        }
-        for chunk in batch.tiles.chunks(INSERT_CHUNK) {
-            let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO tiles (level, idx, data) ");
-            q.push_values(chunk, |mut b, (id, data)| {
+            },
+        )
+        .await?;
+        Sqlite::write_blobs(conn, batch).await?;
+        insert_chunked(
+            conn,
+            "INSERT INTO tiles (level, idx, data) ",
+            &batch.tiles,
+            INSERT_CHUNK,
+            " ON CONFLICT (level, idx) DO UPDATE SET data = excluded.data",
+            |mut b, (id, data)| {
                 b.push_bind(i64::from(id.level))
                     .push_bind(id.index as i64)
                     .push_bind(data);
-            });
-            q.push(" ON CONFLICT (level, idx) DO UPDATE SET data = excluded.data");
-            q.build().execute(&mut *self.tx).await.map_err(db_err)?;
-        }
-        let cp = &batch.checkpoint;
-        sqlx::query(
-            "INSERT INTO checkpoints (tree_size, root_hash, note, created_at) VALUES (?, ?, ?, ?)",
+            },
         )
-        .bind(to_sql(cp.tree_size)?)
-        .bind(cp.root_hash.0.as_slice())
-        .bind(&cp.note)
-        .bind(&cp.created_at)
-        .execute(&mut *self.tx)
-        .await
-        .map_err(db_err)?;
-        Ok(())
+        .await?;
+        Sqlite::write_checkpoint(conn, &batch.checkpoint).await
     }
 
     async fn thread_backlog(&mut self) -> Result<Backlog, StoreError> {
@@ -339,6 +293,25 @@ impl AppendTx for SqliteAppend {
         self.committed = true;
         Ok(())
     }
+}
+
+/// Inserts `rows` in multi-row INSERTs of at most `per_statement` rows each: `head` names
+/// the table and columns, `push` binds one row, `tail` ends every statement.
+pub(in crate::store) async fn insert_chunked<'a, T>(
+    conn: &mut SqliteConnection,
+    head: &str,
+    rows: &'a [T],
+    per_statement: usize,
+    tail: &str,
+    mut push: impl FnMut(Separated<'_, 'a, Sqlite, &'static str>, &'a T),
+) -> Result<(), StoreError> {
+    for chunk in rows.chunks(per_statement) {
+        let mut q = QueryBuilder::<Sqlite>::new(head);
+        q.push_values(chunk, &mut push);
+        q.push(tail);
+        q.build().execute(&mut *conn).await.map_err(db_err)?;
+    }
+    Ok(())
 }
 
 #[async_trait]

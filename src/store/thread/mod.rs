@@ -4,6 +4,7 @@
 //! SQLite (with the shared SQL here), UNNEST and ANY arrays on PostgreSQL; the back-fill
 //! state is one SQL text for both.
 
+mod batch;
 pub(super) mod postgres;
 pub(super) mod sqlite;
 

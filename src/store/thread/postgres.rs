@@ -12,88 +12,10 @@ pub(in crate::store) async fn write(
     conn: &mut PgConnection,
     rows: &[(i64, &EntryThread)],
 ) -> Result<(), StoreError> {
-    let names = node_names(rows);
-    let mut ids: HashMap<String, i64> = HashMap::with_capacity(names.len());
-    if !names.is_empty() {
-        // The CTE's SELECT does not see the rows its INSERT adds (one snapshot), so
-        // the two halves of the UNION are disjoint: new nodes and known ones.
-        let found = sqlx::query(
-            "WITH wanted AS (SELECT n FROM UNNEST($1::text[]) AS w(n)), \
-             added AS ( \
-                INSERT INTO nodes (name) \
-                SELECT n FROM wanted WHERE NOT EXISTS (SELECT 1 FROM nodes WHERE name = n) \
-                RETURNING id, name) \
-             SELECT id, name FROM added \
-             UNION ALL SELECT nodes.id, nodes.name FROM nodes JOIN wanted ON nodes.name = wanted.n",
-        )
-        .bind(&names)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db_err)?;
-        for row in found {
-            ids.insert(row.col("name")?, row.col("id")?);
-        }
-    }
-    let id = |n: &str| {
-        ids.get(n)
-            .copied()
-            .ok_or_else(|| StoreError::Corrupt(format!("node {n:?} was not interned")))
-    };
-    let mut edges = Vec::new();
-    for (idx, t) in rows {
-        for e in &t.edges {
-            edges.push((
-                id(&e.from)?,
-                *idx,
-                id(&e.to)?,
-                e.kind.as_str(),
-                e.at,
-                e.label.as_deref(),
-            ));
-        }
-    }
-    if !edges.is_empty() {
-        edges.sort_unstable_by_key(|e| (e.0, e.1, e.2, e.3));
-        let n = edges.len();
-        let (mut src, mut idx, mut dst, mut kind, mut at, mut label) = (
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-        );
-        for e in edges {
-            src.push(e.0);
-            idx.push(e.1);
-            dst.push(e.2);
-            kind.push(e.3);
-            at.push(e.4);
-            label.push(e.5);
-        }
-        sqlx::query(
-            "INSERT INTO edges (src, idx, dst, kind, at, label) \
-             SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], \
-                                  $5::bigint[], $6::text[])",
-        )
-        .bind(&src)
-        .bind(&idx)
-        .bind(&dst)
-        .bind(&kind)
-        .bind(&at)
-        .bind(&label)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err)?;
-    }
-    let mut corrected = Vec::new();
-    let mut by = Vec::new();
-    for (idx, t) in rows {
-        if let Some(c) = t.corrects {
-            corrected.push(to_sql(c)?);
-            by.push(*idx);
-        }
-    }
+    let ids = intern(conn, &node_names(rows)).await?;
+    let edges = batch::edge_rows(rows, |n| ids.get(n).copied())?;
+    insert_edges(conn, edges).await?;
+    let (corrected, by): (Vec<i64>, Vec<i64>) = batch::correction_rows(rows)?.into_iter().unzip();
     if !corrected.is_empty() {
         sqlx::query(
             "INSERT INTO corrections (corrected, idx) \
@@ -105,6 +27,78 @@ pub(in crate::store) async fn write(
         .await
         .map_err(db_err)?;
     }
+    Ok(())
+}
+
+/// The ids of some node names, the missing ones inserted, in one statement.
+async fn intern(
+    conn: &mut PgConnection,
+    names: &[&str],
+) -> Result<HashMap<String, i64>, StoreError> {
+    let mut ids = HashMap::with_capacity(names.len());
+    if names.is_empty() {
+        return Ok(ids);
+    }
+    // The CTE's SELECT does not see the rows its INSERT adds (one snapshot), so
+    // the two halves of the UNION are disjoint: new nodes and known ones.
+    let found = sqlx::query(
+        "WITH wanted AS (SELECT n FROM UNNEST($1::text[]) AS w(n)), \
+         added AS ( \
+            INSERT INTO nodes (name) \
+            SELECT n FROM wanted WHERE NOT EXISTS (SELECT 1 FROM nodes WHERE name = n) \
+            RETURNING id, name) \
+         SELECT id, name FROM added \
+         UNION ALL SELECT nodes.id, nodes.name FROM nodes JOIN wanted ON nodes.name = wanted.n",
+    )
+    .bind(names)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    for row in found {
+        ids.insert(row.col("name")?, row.col("id")?);
+    }
+    Ok(ids)
+}
+
+/// Edge rows as one UNNEST statement: one array per column.
+async fn insert_edges(
+    conn: &mut PgConnection,
+    edges: Vec<batch::EdgeRow<'_>>,
+) -> Result<(), StoreError> {
+    if edges.is_empty() {
+        return Ok(());
+    }
+    let n = edges.len();
+    let (mut src, mut idx, mut dst, mut kind, mut at, mut label) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for e in edges {
+        src.push(e.0);
+        idx.push(e.1);
+        dst.push(e.2);
+        kind.push(e.3);
+        at.push(e.4);
+        label.push(e.5);
+    }
+    sqlx::query(
+        "INSERT INTO edges (src, idx, dst, kind, at, label) \
+         SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], \
+                              $5::bigint[], $6::text[])",
+    )
+    .bind(&src)
+    .bind(&idx)
+    .bind(&dst)
+    .bind(&kind)
+    .bind(&at)
+    .bind(&label)
+    .execute(conn)
+    .await
+    .map_err(db_err)?;
     Ok(())
 }
 

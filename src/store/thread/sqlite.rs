@@ -3,8 +3,9 @@
 
 use super::*;
 use crate::store::rows::db_err;
+use crate::store::sqlite::insert_chunked;
 use sqlx::{Sqlite, SqliteConnection};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Six bound parameters per edge row: 3,000 per statement.
 const EDGE_CHUNK: usize = 500;
@@ -14,20 +15,46 @@ pub(in crate::store) async fn write(
     conn: &mut SqliteConnection,
     rows: &[(i64, &EntryThread)],
 ) -> Result<(), StoreError> {
-    let names = node_names(rows);
-    let mut ids: HashMap<&str, i64> = HashMap::with_capacity(names.len());
+    let ids = intern(conn, &node_names(rows)).await?;
+    let edges = batch::edge_rows(rows, |n| ids.get(n).copied())?;
+    insert_chunked(
+        conn,
+        "INSERT INTO edges (src, idx, dst, kind, at, label) ",
+        &edges,
+        EDGE_CHUNK,
+        "",
+        |mut b, e| {
+            b.push_bind(e.0)
+                .push_bind(e.1)
+                .push_bind(e.2)
+                .push_bind(e.3)
+                .push_bind(e.4)
+                .push_bind(e.5);
+        },
+    )
+    .await?;
+    insert_chunked(
+        conn,
+        "INSERT INTO corrections (corrected, idx) ",
+        &batch::correction_rows(rows)?,
+        EDGE_CHUNK,
+        "",
+        |mut b, (c, i)| {
+            b.push_bind(*c).push_bind(*i);
+        },
+    )
+    .await
+}
+
+/// The ids of some node names, chunk by chunk: the known ones looked up, the others
+/// inserted.
+async fn intern<'n>(
+    conn: &mut SqliteConnection,
+    names: &[&'n str],
+) -> Result<HashMap<&'n str, i64>, StoreError> {
+    let mut ids = HashMap::with_capacity(names.len());
     for chunk in names.chunks(NODE_CHUNK) {
-        let mut q = QueryBuilder::<Sqlite>::new("SELECT id, name FROM nodes WHERE name IN (");
-        let mut sep = q.separated(", ");
-        for n in chunk {
-            sep.push_bind(*n);
-        }
-        q.push(")");
-        let mut known = HashMap::new();
-        for row in q.build().fetch_all(&mut *conn).await.map_err(db_err)? {
-            let name: String = row.col("name")?;
-            known.insert(name, row.col::<i64>("id")?);
-        }
+        let known = known_nodes(conn, chunk).await?;
         let missing: Vec<&str> = chunk
             .iter()
             .copied()
@@ -35,70 +62,54 @@ pub(in crate::store) async fn write(
             .collect();
         for n in chunk {
             if let Some(id) = known.get(*n) {
-                ids.insert(n, *id);
+                ids.insert(*n, *id);
             }
         }
-        if missing.is_empty() {
-            continue;
-        }
-        let asked: std::collections::HashSet<&str> = missing.iter().copied().collect();
-        let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO nodes (name) ");
-        q.push_values(&missing, |mut b, n| {
-            b.push_bind(*n);
-        });
-        q.push(" RETURNING id, name");
-        for row in q.build().fetch_all(&mut *conn).await.map_err(db_err)? {
-            let name: String = row.col("name")?;
-            let id: i64 = row.col("id")?;
-            let n = asked
-                .get(name.as_str())
-                .ok_or_else(|| StoreError::Corrupt(format!("node {name:?} came back unasked")))?;
-            ids.insert(n, id);
+        if !missing.is_empty() {
+            add_nodes(conn, &missing, &mut ids).await?;
         }
     }
-    let id = |n: &str| {
-        ids.get(n)
-            .copied()
-            .ok_or_else(|| StoreError::Corrupt(format!("node {n:?} was not interned")))
-    };
-    let mut edges = Vec::new();
-    for (idx, t) in rows {
-        for e in &t.edges {
-            edges.push((
-                id(&e.from)?,
-                *idx,
-                id(&e.to)?,
-                e.kind.as_str(),
-                e.at,
-                e.label.as_deref(),
-            ));
-        }
+    Ok(ids)
+}
+
+/// The ids of those of `names` already in `nodes`.
+async fn known_nodes(
+    conn: &mut SqliteConnection,
+    names: &[&str],
+) -> Result<HashMap<String, i64>, StoreError> {
+    let mut q = QueryBuilder::<Sqlite>::new("SELECT id, name FROM nodes WHERE name IN (");
+    let mut sep = q.separated(", ");
+    for n in names {
+        sep.push_bind(*n);
     }
-    // In key order the primary key fills page by page.
-    edges.sort_unstable_by_key(|e| (e.0, e.1, e.2, e.3));
-    for chunk in edges.chunks(EDGE_CHUNK) {
-        let mut q =
-            QueryBuilder::<Sqlite>::new("INSERT INTO edges (src, idx, dst, kind, at, label) ");
-        q.push_values(chunk, |mut b, e| {
-            b.push_bind(e.0)
-                .push_bind(e.1)
-                .push_bind(e.2)
-                .push_bind(e.3)
-                .push_bind(e.4)
-                .push_bind(e.5);
-        });
-        q.build().execute(&mut *conn).await.map_err(db_err)?;
+    q.push(")");
+    let mut known = HashMap::new();
+    for row in q.build().fetch_all(&mut *conn).await.map_err(db_err)? {
+        let name: String = row.col("name")?;
+        known.insert(name, row.col::<i64>("id")?);
     }
-    let corrections: Vec<(i64, i64)> = rows
-        .iter()
-        .filter_map(|(idx, t)| t.corrects.map(|c| to_sql(c).map(|c| (c, *idx))))
-        .collect::<Result<_, _>>()?;
-    for chunk in corrections.chunks(EDGE_CHUNK) {
-        let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO corrections (corrected, idx) ");
-        q.push_values(chunk, |mut b, (c, i)| {
-            b.push_bind(*c).push_bind(*i);
-        });
-        q.build().execute(&mut *conn).await.map_err(db_err)?;
+    Ok(known)
+}
+
+/// Inserts nodes not stored yet and records the ids they got in `ids`.
+async fn add_nodes<'n>(
+    conn: &mut SqliteConnection,
+    missing: &[&'n str],
+    ids: &mut HashMap<&'n str, i64>,
+) -> Result<(), StoreError> {
+    let asked: HashSet<&str> = missing.iter().copied().collect();
+    let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO nodes (name) ");
+    q.push_values(missing, |mut b, n| {
+        b.push_bind(*n);
+    });
+    q.push(" RETURNING id, name");
+    for row in q.build().fetch_all(&mut *conn).await.map_err(db_err)? {
+        let name: String = row.col("name")?;
+        let id: i64 = row.col("id")?;
+        let n = asked
+            .get(name.as_str())
+            .ok_or_else(|| StoreError::Corrupt(format!("node {name:?} came back unasked")))?;
+        ids.insert(*n, id);
     }
     Ok(())
 }
