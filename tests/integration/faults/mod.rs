@@ -20,7 +20,11 @@ use threadlog::sequencer::{Sequencer, SequencerConfig};
 use threadlog::signer::{FileSigner, KeyLocation, Signer, SignerError, SignerHealth};
 use threadlog::store::*;
 
-struct FlakySigner {
+mod sequencer;
+mod signer;
+mod store;
+
+pub(super) struct FlakySigner {
     inner: FileSigner,
     /// Signs with the same name and key id but another key.
     impostor: FileSigner,
@@ -33,7 +37,7 @@ struct FlakySigner {
 /// How a signer that does not fail outright can still be wrong.
 #[derive(Clone, Copy, Debug)]
 #[repr(u8)]
-enum Lie {
+pub(super) enum Lie {
     Truthful = 0,
     /// The right signature with one bit flipped.
     Garbled = 1,
@@ -88,12 +92,12 @@ impl Signer for FlakySigner {
 }
 
 /// A store whose append transactions fail at commit while `fail` is set.
-struct FlakyStore {
+pub(super) struct FlakyStore {
     inner: Arc<dyn Store>,
     fail: Arc<AtomicBool>,
 }
 
-struct FlakyTx {
+pub(super) struct FlakyTx {
     inner: Box<dyn AppendTx>,
     fail: Arc<AtomicBool>,
 }
@@ -220,7 +224,7 @@ impl Store for FlakyStore {
     }
 }
 
-struct Rig {
+pub(super) struct Rig {
     _dir: tempfile::TempDir,
     url: String,
     token: String,
@@ -231,7 +235,7 @@ struct Rig {
     client: reqwest::Client,
 }
 
-async fn rig(config: SequencerConfig) -> Rig {
+pub(super) async fn rig(config: SequencerConfig) -> Rig {
     let dir = tempfile::tempdir().unwrap();
     let inner: Arc<dyn Store> = Arc::new(
         SqliteStore::open(&format!("sqlite://{}", dir.path().join("t.db").display()))
@@ -354,213 +358,4 @@ impl Rig {
         .unwrap();
         assert!(r.ok, "{r:?}");
     }
-}
-
-#[tokio::test]
-async fn a_failing_signer_gets_503_appends_nothing_and_recovers() {
-    let r = rig(SequencerConfig::default()).await;
-    assert_eq!(r.post(&event("a")).await.status(), 201);
-    r.signer.fail.store(true, Ordering::SeqCst);
-    let resp = r.post(&event("b")).await;
-    assert_eq!(resp.status(), 503);
-    assert_eq!(resp.headers()["retry-after"], "1");
-    let body: Value = resp.json().await.unwrap();
-    assert_eq!(body["error"], "unavailable");
-    assert!(
-        !body["message"].as_str().unwrap().contains("token removed"),
-        "no internal detail: {body}"
-    );
-    assert_eq!(r.size().await, 1);
-    let (status, reason) = r.ready().await;
-    assert_eq!(status, 503);
-    assert!(reason.contains("signer file"), "{reason}");
-    assert!(reason.contains("token removed"), "{reason}");
-    r.signer.fail.store(false, Ordering::SeqCst);
-    assert_eq!(r.ready().await.0, 200);
-    let resp = r.post(&event("b")).await;
-    assert_eq!(resp.status(), 201);
-    assert_eq!(r.size().await, 2);
-    r.audit_ok().await;
-}
-
-#[tokio::test]
-async fn a_failing_commit_gets_503_and_the_retry_lands_once() {
-    let r = rig(SequencerConfig::default()).await;
-    r.store_fails.store(true, Ordering::SeqCst);
-    let batch = Value::Array((0..10).map(|i| event(&format!("c{i}"))).collect());
-    let resp = r.post(&batch).await;
-    assert_eq!(resp.status(), 503);
-    let body: Value = resp.json().await.unwrap();
-    assert_eq!(body["error"], "unavailable", "{body}");
-    assert_eq!(r.size().await, 0);
-    let (status, reason) = r.ready().await;
-    assert_eq!(status, 503);
-    assert!(reason.contains("cannot commit"), "{reason}");
-    r.store_fails.store(false, Ordering::SeqCst);
-    // Nothing is posted: the server's own probe finds the store writable again.
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while r.ready().await.0 != 200 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "/readyz never recovered"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let resp = r.post(&batch).await;
-    assert_eq!(resp.status(), 201);
-    let receipts: Vec<Value> = resp.json().await.unwrap();
-    assert_eq!(receipts.len(), 10);
-    assert_eq!(r.size().await, 10);
-    // The client's retry of the same batch is idempotent.
-    assert_eq!(r.post(&batch).await.status(), 200);
-    assert_eq!(r.size().await, 10);
-    r.audit_ok().await;
-}
-
-#[tokio::test]
-async fn a_full_queue_is_refused_at_once_with_retry_after() {
-    let r = rig(SequencerConfig {
-        queue_depth: 1,
-        max_batch: 1,
-        ..SequencerConfig::default()
-    })
-    .await;
-    r.signer.delay_ms.store(150, Ordering::SeqCst);
-    let mut tasks = vec![];
-    for i in 0..8 {
-        let (client, url, token) = (r.client.clone(), r.url.clone(), r.token.clone());
-        tasks.push(tokio::spawn(async move {
-            let resp = client
-                .post(format!("{url}/v1/events"))
-                .bearer_auth(token)
-                .json(&event(&format!("q{i}")))
-                .send()
-                .await
-                .unwrap();
-            let status = resp.status().as_u16();
-            let retry_after = resp.headers().get("retry-after").is_some();
-            let body: Value = resp.json().await.unwrap();
-            (status, retry_after, body["error"].clone())
-        }));
-    }
-    let mut ok = 0;
-    let mut refused = 0;
-    for t in tasks {
-        match t.await.unwrap() {
-            (201, _, _) => ok += 1,
-            (503, true, code) if code == "overloaded" => refused += 1,
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-    assert!(refused > 0, "some requests must be refused");
-    assert!(ok > 0, "some requests must pass");
-    assert_eq!(r.size().await, ok);
-    r.audit_ok().await;
-}
-
-#[tokio::test]
-async fn integration_time_never_goes_backwards() {
-    let start = DateTime::parse_from_rfc3339("2099-01-01T12:00:00Z")
-        .unwrap()
-        .with_timezone(&Utc);
-    let calls = Arc::new(AtomicU64::new(0));
-    let c = calls.clone();
-    let clock = Arc::new(move || {
-        start - chrono::Duration::seconds(c.fetch_add(1, Ordering::SeqCst) as i64)
-    });
-    let r = rig(SequencerConfig {
-        clock,
-        ..SequencerConfig::default()
-    })
-    .await;
-    let mut times = vec![];
-    for i in 0..3 {
-        let receipt: Value = r.post(&event(&format!("t{i}"))).await.json().await.unwrap();
-        times.push(receipt["integrated_at"].as_str().unwrap().to_string());
-    }
-    assert_eq!(times[0], "2099-01-01T12:00:00.000000Z");
-    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
-    r.audit_ok().await;
-}
-
-#[tokio::test]
-async fn a_signer_that_lies_is_caught_before_anything_is_committed() {
-    let r = rig(SequencerConfig::default()).await;
-    assert_eq!(r.post(&event("a")).await.status(), 201);
-    for (i, lie) in [Lie::Garbled, Lie::OtherKey, Lie::Truncated]
-        .into_iter()
-        .enumerate()
-    {
-        r.signer.lie.store(lie as u8, Ordering::SeqCst);
-        let resp = r.post(&event(&format!("lie{i}"))).await;
-        assert_eq!(resp.status(), 503, "{lie:?}");
-        let body: Value = resp.json().await.unwrap();
-        assert_eq!(body["error"], "unavailable", "{lie:?}: {body}");
-        assert_eq!(r.size().await, 1, "{lie:?}: nothing committed");
-        r.audit_ok().await;
-    }
-    r.signer.lie.store(Lie::Truthful as u8, Ordering::SeqCst);
-    assert_eq!(r.post(&event("lie0")).await.status(), 201);
-    assert_eq!(r.size().await, 2);
-    r.audit_ok().await;
-}
-
-#[tokio::test]
-async fn a_conflict_inside_a_group_commit_fails_only_its_own_request() {
-    // The batch closes when all five requests are in, so they share one commit.
-    let r = rig(SequencerConfig {
-        max_batch: 5,
-        linger: Duration::from_secs(60),
-        ..SequencerConfig::default()
-    })
-    .await;
-    // Five entries in one request fill a batch at once.
-    let first: Vec<Value> = ["x", "f1", "f2", "f3", "f4"]
-        .iter()
-        .map(|id| event(id))
-        .collect();
-    let logged = r.post(&Value::Array(first)).await;
-    assert_eq!(logged.status(), 201);
-    let receipts: Vec<Value> = logged.json().await.unwrap();
-    let x_index = receipts[0]["index"].as_u64().unwrap();
-    let next = receipts[4]["index"].as_u64().unwrap() + 1;
-    let mut changed_x = event("x");
-    changed_x["job_order_id"] = "WO-9999".into();
-    let mut changed_y = event("y");
-    changed_y["job_order_id"] = "WO-9999".into();
-    let bodies = [event("a"), changed_x, event("b"), event("y"), changed_y];
-    let (a, xc, b, y, yc) = tokio::join!(
-        r.answer(&bodies[0]),
-        r.answer(&bodies[1]),
-        r.answer(&bodies[2]),
-        r.answer(&bodies[3]),
-        r.answer(&bodies[4])
-    );
-    let answers = [a, xc, b, y, yc];
-    let (accepted, refused): (Vec<_>, Vec<_>) = answers.iter().partition(|(s, _)| *s == 201);
-    assert_eq!(refused.len(), 2, "{answers:?}");
-    for (status, body) in &refused {
-        assert_eq!(*status, 409, "{body}");
-        assert_eq!(body["error"], "conflict", "{body}");
-    }
-    assert!(
-        refused.iter().any(|(_, b)| b["message"]
-            .as_str()
-            .unwrap()
-            .contains(&format!("index {x_index}"))),
-        "the conflict with the logged event names its index: {refused:?}"
-    );
-    let mut indexes: Vec<u64> = accepted
-        .iter()
-        .map(|(_, b)| b["index"].as_u64().unwrap())
-        .collect();
-    indexes.sort_unstable();
-    assert_eq!(indexes, vec![next, next + 1, next + 2]);
-    let checkpoints: std::collections::BTreeSet<&str> = accepted
-        .iter()
-        .map(|(_, b)| b["checkpoint"].as_str().unwrap())
-        .collect();
-    assert_eq!(checkpoints.len(), 1, "one commit, one checkpoint");
-    assert_eq!(r.size().await, next + 3);
-    r.audit_ok().await;
 }
