@@ -148,6 +148,16 @@ async fn every_change_to_the_graph_is_caught_and_named() {
     assert!(edges.len() > 3, "{t}");
     let dir = s.dir.path();
 
+    edge_edits_are_named(dir, &original, &edges, &key).await;
+    node_edits_are_named(dir, &original, &key).await;
+    correction_and_entry_edits_are_named(dir, &original, &edges, &key).await;
+    s.stop().await;
+}
+
+/// Edits to the edges of `original`: a kind, a time, a direction, an edge no entry
+/// creates. Each failure names the edge and what is wrong with it.
+async fn edge_edits_are_named(dir: &Path, original: &Value, edges: &[Value], key: &str) {
+    let t = &original["thread"];
     // Each edit, and what the failure must name.
     // A kind no edge between the same two nodes has.
     let e0 = edges[0].clone();
@@ -161,13 +171,13 @@ async fn every_change_to_the_graph_is_caught_and_named() {
         .unwrap();
     let mut b = original.clone();
     b["thread"]["edges"][0]["kind"] = Value::from(other_kind);
-    let f = edited(dir, "kind", &b, &key).await;
+    let f = edited(dir, "kind", &b, key).await;
     assert_eq!(f["at"], edge_at(0, &b["thread"]["edges"][0]), "{f}");
     assert!(f["reason"].as_str().unwrap().contains("kind"), "{f}");
 
     let mut b = original.clone();
     b["thread"]["edges"][1]["effective_time"] = "2001-01-01T00:00:00.000000Z".into();
-    let f = edited(dir, "time", &b, &key).await;
+    let f = edited(dir, "time", &b, key).await;
     assert_eq!(f["at"], edge_at(1, &edges[1]), "{f}");
     assert!(
         f["reason"].as_str().unwrap().contains("effective_time"),
@@ -181,7 +191,7 @@ async fn every_change_to_the_graph_is_caught_and_named() {
     e["from"] = to;
     e["to"] = from;
     let swapped = e.clone();
-    let f = edited(dir, "direction", &b, &key).await;
+    let f = edited(dir, "direction", &b, key).await;
     assert_eq!(f["at"], edge_at(last, &swapped), "{f}");
     assert!(
         f["reason"].as_str().unwrap().contains("other way round"),
@@ -198,10 +208,15 @@ async fn every_change_to_the_graph_is_caught_and_named() {
         .as_array_mut()
         .unwrap()
         .push(extra.clone());
-    let f = edited(dir, "extra-edge", &b, &key).await;
+    let f = edited(dir, "extra-edge", &b, key).await;
     assert_eq!(f["at"], edge_at(edges.len(), &extra), "{f}");
     assert!(f["reason"].as_str().unwrap().contains("no entry"), "{f}");
+}
 
+/// Edits to the nodes of `original`: dropped, invented, moved to another depth, and the
+/// truncation claimed away.
+async fn node_edits_are_named(dir: &Path, original: &Value, key: &str) {
+    let t = &original["thread"];
     let nodes = t["nodes"].as_array().unwrap();
     let mut b = original.clone();
     let dropped = nodes[nodes.len() / 2]["id"].as_str().unwrap().to_string();
@@ -209,7 +224,7 @@ async fn every_change_to_the_graph_is_caught_and_named() {
         .as_array_mut()
         .unwrap()
         .retain(|n| n["id"] != dropped.as_str());
-    let f = edited(dir, "node-dropped", &b, &key).await;
+    let f = edited(dir, "node-dropped", &b, key).await;
     assert_eq!(f["at"], format!("node {dropped}"), "{f}");
     assert!(
         f["reason"].as_str().unwrap().contains("leaves it out"),
@@ -220,13 +235,13 @@ async fn every_change_to_the_graph_is_caught_and_named() {
     b["thread"]["nodes"].as_array_mut().unwrap().push(
         serde_json::json!({"id": "lot:INVENTED", "type": "lot", "depth": 1, "side": "upstream"}),
     );
-    let f = edited(dir, "node-invented", &b, &key).await;
+    let f = edited(dir, "node-invented", &b, key).await;
     assert_eq!(f["at"], "node lot:INVENTED", "{f}");
 
     // A node moved to another depth or side.
     let mut b = original.clone();
     b["thread"]["nodes"][1]["depth"] = 7.into();
-    let f = edited(dir, "node-depth", &b, &key).await;
+    let f = edited(dir, "node-depth", &b, key).await;
     assert_eq!(
         f["at"],
         format!("node {}", nodes[1]["id"].as_str().unwrap()),
@@ -236,19 +251,30 @@ async fn every_change_to_the_graph_is_caught_and_named() {
 
     let mut b = original.clone();
     b["thread"]["truncated"] = false.into();
-    let f = edited(dir, "truncated", &b, &key).await;
+    let f = edited(dir, "truncated", &b, key).await;
     assert_eq!(f["at"], "truncated", "{f}");
     let mut b = original.clone();
     b["thread"]["truncated"] = false.into();
     b["thread"].as_object_mut().unwrap().remove("truncation");
-    let f = edited(dir, "not-truncated", &b, &key).await;
+    let f = edited(dir, "not-truncated", &b, key).await;
     assert_eq!(f["at"], "truncated", "{f}");
+}
 
+/// Edits to the corrections, to an edge's correction mark, to the question's depth, and an
+/// entry the answer is derived from dropped.
+async fn correction_and_entry_edits_are_named(
+    dir: &Path,
+    original: &Value,
+    edges: &[Value],
+    key: &str,
+) {
+    let t = &original["thread"];
+    let last = edges.len() - 1;
     // A correction pointing at another entry, one dropped, and an edge's own mark.
     let c = t["corrections"][0].clone();
     let mut b = original.clone();
     b["thread"]["corrections"][0]["corrects"] = (c["corrects"].as_u64().unwrap() + 1).into();
-    let f = edited(dir, "correction", &b, &key).await;
+    let f = edited(dir, "correction", &b, key).await;
     assert_eq!(
         f["at"],
         format!(
@@ -260,7 +286,7 @@ async fn every_change_to_the_graph_is_caught_and_named() {
     );
     let mut b = original.clone();
     b["thread"]["corrections"].as_array_mut().unwrap().remove(0);
-    let f = edited(dir, "correction-dropped", &b, &key).await;
+    let f = edited(dir, "correction-dropped", &b, key).await;
     assert!(
         f["at"].as_str().unwrap().starts_with("correction (entry "),
         "{f}"
@@ -274,13 +300,13 @@ async fn every_change_to_the_graph_is_caught_and_named() {
     let e = b["thread"]["edges"][k].as_object_mut().unwrap();
     e.remove("corrected_by");
     e.remove("corrects");
-    let f = edited(dir, "edge-correction-mark", &b, &key).await;
+    let f = edited(dir, "edge-correction-mark", &b, key).await;
     assert_eq!(f["at"], edge_at(k, marked), "{f}");
 
     // The question itself: a deeper walk than the entries were gathered for.
     let mut b = original.clone();
     b["thread"]["depth"] = 3.into();
-    let f = edited(dir, "depth", &b, &key).await;
+    let f = edited(dir, "depth", &b, key).await;
     assert!(f["at"] != "bundle", "{f}");
 
     // Dropping an entry the answer is derived from is caught too.
@@ -290,7 +316,6 @@ async fn every_change_to_the_graph_is_caught_and_named() {
         .as_array_mut()
         .unwrap()
         .retain(|e| e["index"] != stating);
-    let f = edited(dir, "entry-dropped", &b, &key).await;
+    let f = edited(dir, "entry-dropped", &b, key).await;
     assert!(f["at"].as_str().unwrap().starts_with("edge "), "{f}");
-    s.stop().await;
 }

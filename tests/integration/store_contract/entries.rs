@@ -3,7 +3,9 @@
 
 use super::*;
 
-async fn contract(store: Arc<dyn Store>) {
+/// Meta is recorded once; the frontier carries the current key, which rotates only from
+/// itself and only with its transaction.
+async fn meta_and_key_rotation(store: &Arc<dyn Store>) {
     // Meta is recorded once.
     assert_eq!(store.meta().await.unwrap(), None);
     let meta = LogMeta {
@@ -72,7 +74,11 @@ async fn contract(store: Arc<dyn Store>) {
         "a rotation from a key already rotated away is refused"
     );
     drop(tx);
+}
 
+/// A batch is visible as a whole once committed and not at all before; edge tiles grow in
+/// place, and one wider than the tree is corruption.
+async fn batches_and_tiles(store: &Arc<dyn Store>) {
     // A transaction dropped without commit leaves nothing behind.
     let t0 = TileId { level: 0, index: 0 };
     write(
@@ -147,7 +153,10 @@ async fn contract(store: Arc<dyn Store>) {
     let mut tx = store.begin_append().await.unwrap();
     assert!(matches!(tx.frontier().await, Err(StoreError::Corrupt(_))));
     drop(tx);
+}
 
+/// Entry queries by subject, kind, position and time, with a limit.
+async fn queries(store: &Arc<dyn Store>) {
     // Queries.
     let q = |f: fn(&mut EntryQuery)| {
         let mut q = EntryQuery {
@@ -199,7 +208,10 @@ async fn contract(store: Arc<dyn Store>) {
         idx(store.entries(&q(|q| q.limit = 1)).await.unwrap()),
         vec![0]
     );
+}
 
+/// Checkpoints page in order, and neither a checkpoint nor an entry can be written twice.
+async fn checkpoints(store: &Arc<dyn Store>) {
     // Checkpoints page in order.
     let sizes = |v: Vec<StoredCheckpoint>| v.into_iter().map(|c| c.tree_size).collect::<Vec<_>>();
     assert_eq!(
@@ -234,7 +246,10 @@ async fn contract(store: Arc<dyn Store>) {
         Err(StoreError::Conflict(_))
     ));
     drop(tx);
+}
 
+/// Tokens: unique hashes, and their lifecycle (expiry, last use, revocation by name).
+async fn tokens(store: &Arc<dyn Store>) {
     // Tokens.
     store
         .insert_token("mes", "producer", &[7; 32], None)
@@ -297,6 +312,14 @@ async fn contract(store: Arc<dyn Store>) {
         store.token(&[7; 32]).await.unwrap().unwrap().revoked_at,
         None
     );
+}
+
+async fn contract(store: Arc<dyn Store>) {
+    meta_and_key_rotation(&store).await;
+    batches_and_tiles(&store).await;
+    queries(&store).await;
+    checkpoints(&store).await;
+    tokens(&store).await;
     store.ping().await.unwrap();
 }
 

@@ -17,46 +17,18 @@ fn with_thread(mut e: NewEntry, edges: Vec<Edge>, corrects: Option<u64>) -> NewE
     e
 }
 
-/// Thread rows: written with their entries, read from either end, bounded by a tree
-/// size, filtered by kind and time; corrections from either side.
-async fn thread_contract(store: Arc<dyn Store>) {
-    let mut tx = store.begin_append().await.unwrap();
-    tx.init_meta(&LogMeta {
-        origin: "o".into(),
-        verifier_key: "k".into(),
-    })
-    .await
-    .unwrap();
-    assert_eq!(
-        tx.thread_backlog().await.unwrap(),
-        Backlog { next: 0, end: 0 }
-    );
-    tx.commit().await.unwrap();
-    assert!(store.thread_backlog().await.unwrap().done());
+/// Edges leaving `nodes` in the log below `below`.
+fn from(nodes: &[&str], below: u64) -> EdgeQuery {
+    EdgeQuery::new(
+        nodes.iter().map(|n| n.to_string()).collect(),
+        EdgeEnd::From,
+        below,
+    )
+}
 
-    // Rolled back: no nodes, no edges.
-    let mut tx = store.begin_append().await.unwrap();
-    tx.write(&AppendBatch {
-        entries: vec![with_thread(
-            entry(0, 1, "event", &[], "event:z"),
-            vec![edge("lot:z", "serial:z", EdgeKind::Material, 1, None)],
-            None,
-        )],
-        tiles: vec![],
-        checkpoint: checkpoint(1),
-    })
-    .await
-    .unwrap();
-    drop(tx);
-    let from = |nodes: &[&str], below: u64| {
-        EdgeQuery::new(
-            nodes.iter().map(|n| n.to_string()).collect(),
-            EdgeEnd::From,
-            below,
-        )
-    };
-    assert!(store.edges(&from(&["lot:z"], 9)).await.unwrap().is_empty());
-
+/// Writes entries 0 to 2 with their edges: two materials and a piece of equipment into
+/// `serial:s1` (the second entry correcting the first), then the serial to a customer.
+async fn write_three_entries(store: &Arc<dyn Store>) {
     write(
         store.as_ref(),
         vec![
@@ -103,7 +75,10 @@ async fn thread_contract(store: Arc<dyn Store>) {
         true,
     )
     .await;
+}
 
+/// Edges of the three entries by either end, below a size, by kind, time and limit.
+async fn edge_queries(store: &Arc<dyn Store>) {
     let sorted = |mut v: Vec<LoggedEdge>| {
         v.sort_by_key(|e| (e.index, e.from.clone()));
         v
@@ -159,6 +134,43 @@ async fn thread_contract(store: Arc<dyn Store>) {
         .await
         .unwrap()
         .is_empty());
+}
+
+/// Thread rows: written with their entries, read from either end, bounded by a tree
+/// size, filtered by kind and time; corrections from either side.
+async fn thread_contract(store: Arc<dyn Store>) {
+    let mut tx = store.begin_append().await.unwrap();
+    tx.init_meta(&LogMeta {
+        origin: "o".into(),
+        verifier_key: "k".into(),
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        tx.thread_backlog().await.unwrap(),
+        Backlog { next: 0, end: 0 }
+    );
+    tx.commit().await.unwrap();
+    assert!(store.thread_backlog().await.unwrap().done());
+
+    // Rolled back: no nodes, no edges.
+    let mut tx = store.begin_append().await.unwrap();
+    tx.write(&AppendBatch {
+        entries: vec![with_thread(
+            entry(0, 1, "event", &[], "event:z"),
+            vec![edge("lot:z", "serial:z", EdgeKind::Material, 1, None)],
+            None,
+        )],
+        tiles: vec![],
+        checkpoint: checkpoint(1),
+    })
+    .await
+    .unwrap();
+    drop(tx);
+    assert!(store.edges(&from(&["lot:z"], 9)).await.unwrap().is_empty());
+
+    write_three_entries(&store).await;
+    edge_queries(&store).await;
 
     let c = Correction {
         corrected: 0,
