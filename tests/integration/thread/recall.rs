@@ -68,9 +68,20 @@ async fn recall_impact_finds_every_finished_serial_downstream(s: TestServer) {
     assert_eq!(v["counts"]["finished"], want.len());
     assert_eq!(v["truncated"], false);
     check_paths(&v);
+    check_tallies(&v, t, &want);
+    check_a_shipped_result(&v, t);
+
+    corrected_records_are_marked(&s, &plant, &v, l).await;
+    equipment_and_firmware(&s, &plant).await;
+    serials_and_several_suspects(&s, &plant).await;
+    s.stop().await;
+}
+
+/// The recall of `want` counted per work order and per customer, as the plant says.
+fn check_tallies(v: &Value, t: &Truth, want: &BTreeSet<String>) {
     let mut per_order: BTreeMap<String, usize> = BTreeMap::new();
     let mut per_customer: BTreeMap<String, usize> = BTreeMap::new();
-    for n in &want {
+    for n in want {
         let (wo, shipped) = match n.strip_prefix("serial:ASM-") {
             Some(a) => {
                 let a: usize = a.parse().unwrap();
@@ -110,7 +121,10 @@ async fn recall_impact_finds_every_finished_serial_downstream(s: TestServer) {
         })
         .collect();
     assert_eq!(got, per_customer);
-    // A shipped result names its customer and order, and the entry that says so.
+}
+
+/// A shipped result names its customer and order, and the entry that says so.
+fn check_a_shipped_result(v: &Value, t: &Truth) {
     let shipped = v["finished"]
         .as_array()
         .unwrap()
@@ -125,8 +139,12 @@ async fn recall_impact_finds_every_finished_serial_downstream(s: TestServer) {
         shipped["customers"],
         json!([{"customer": c, "order": order, "entry": t.ship_event[a]}])
     );
+}
 
-    // Results reached only through a record a later entry corrected are marked.
+/// Results of lot `l` reached only through a record a later entry corrected are marked,
+/// and the lot the correction names reaches them unmarked.
+async fn corrected_records_are_marked(s: &TestServer, plant: &Plant, v: &Value, l: usize) {
+    let t = &plant.truth;
     let wrong: Vec<usize> = t
         .spool_errors
         .iter()
@@ -136,8 +154,8 @@ async fn recall_impact_finds_every_finished_serial_downstream(s: TestServer) {
     let clean: Vec<usize> = (0..t.part_spool.len())
         .filter(|p| t.part_spool[*p].0 == l)
         .collect();
-    let only_corrected: BTreeSet<String> = finished_from(&plant, wrong.clone())
-        .difference(&finished_from(&plant, clean))
+    let only_corrected: BTreeSet<String> = finished_from(plant, wrong.clone())
+        .difference(&finished_from(plant, clean))
         .cloned()
         .collect();
     assert!(!only_corrected.is_empty());
@@ -151,7 +169,7 @@ async fn recall_impact_finds_every_finished_serial_downstream(s: TestServer) {
     assert_eq!(flagged, only_corrected);
     assert_eq!(v["counts"]["via_corrected"], only_corrected.len());
     // The lot the correction names reaches the same parts without a corrected edge.
-    let v = recall(&s, json!({"suspects": [{"node": lot(l + 1)}]})).await;
+    let v = recall(s, json!({"suspects": [{"node": lot(l + 1)}]})).await;
     for n in &only_corrected {
         let r = v["finished"]
             .as_array()
@@ -161,16 +179,20 @@ async fn recall_impact_finds_every_finished_serial_downstream(s: TestServer) {
             .unwrap_or_else(|| panic!("{n} missing from the recall of lot {}", l + 1));
         assert_eq!(r["via_corrected"], false, "{r}");
     }
+}
 
+/// A printer during a time window, a firmware image, and the tester's firmware.
+async fn equipment_and_firmware(s: &TestServer, plant: &Plant) {
+    let t = &plant.truth;
     // A printer during a time window: only what it printed then.
     let (i, from, until) = (2, 40, 120);
     let v = recall(
-        &s,
+        s,
         json!({"suspects": [{"node": printer(i), "from": t.part_time[from], "until": t.part_time[until]}]}),
     )
     .await;
     let printed = (from..until).filter(|p| t.part_printer[*p] == i);
-    let want = finished_from(&plant, printed);
+    let want = finished_from(plant, printed);
     assert!(want.len() > 5, "{want:?}");
     assert_eq!(results(&v), want);
     check_paths(&v);
@@ -179,39 +201,38 @@ async fn recall_impact_finds_every_finished_serial_downstream(s: TestServer) {
     }
 
     // A firmware image: everything printed under it.
-    let v = recall(&s, json!({"suspects": [{"node": firmware(0)}]})).await;
+    let v = recall(s, json!({"suspects": [{"node": firmware(0)}]})).await;
     let under = (0..t.part_firmware.len()).filter(|p| t.part_firmware[*p] == 0);
-    let want = finished_from(&plant, under);
+    let want = finished_from(plant, under);
     assert!(want.len() > 30, "{want:?}");
     assert_eq!(results(&v), want);
     // The tester's firmware reached every assembly.
-    let v = recall(&s, json!({"suspects": [{"node": TESTER_FIRMWARE}]})).await;
+    let v = recall(s, json!({"suspects": [{"node": TESTER_FIRMWARE}]})).await;
     let all: BTreeSet<String> = (0..t.assembly_parts.len())
         .map(assembly)
         .chain(t.rework.map(|(_, p)| part(p)))
         .collect();
     assert_eq!(results(&v), all);
+}
 
+/// A serial, a finished serial, and several suspects at once.
+async fn serials_and_several_suspects(s: &TestServer, plant: &Plant) {
+    let t = &plant.truth;
     // A serial: the assembly it went into, by the assembly's own entry.
     let a = 4;
     let p = t.assembly_parts[a][1];
-    let v = recall(&s, json!({"suspects": [{"node": part(p)}]})).await;
+    let v = recall(s, json!({"suspects": [{"node": part(p)}]})).await;
     assert_eq!(results(&v), set([assembly(a)]));
     assert_eq!(v["finished"][0]["path"][0]["entry"], t.assembly_event[a]);
     // A finished serial implicates itself, with an empty path.
-    let v = recall(&s, json!({"suspects": [{"node": assembly(a)}]})).await;
+    let v = recall(s, json!({"suspects": [{"node": assembly(a)}]})).await;
     assert_eq!(results(&v), set([assembly(a)]));
     assert_eq!(v["finished"][0]["path"], json!([]));
     // Several suspects: the union.
-    let v = recall(
-        &s,
-        json!({"suspects": [{"node": lot(0)}, {"node": lot(1)}]}),
-    )
-    .await;
-    let mut want = finished_from(&plant, parts_recorded_from(&plant, 0));
-    want.extend(finished_from(&plant, parts_recorded_from(&plant, 1)));
+    let v = recall(s, json!({"suspects": [{"node": lot(0)}, {"node": lot(1)}]})).await;
+    let mut want = finished_from(plant, parts_recorded_from(plant, 0));
+    want.extend(finished_from(plant, parts_recorded_from(plant, 1)));
     assert_eq!(results(&v), want);
-    s.stop().await;
 }
 
 both!(recall_impact_is_bounded_pinned_and_checked);
