@@ -38,11 +38,31 @@ both!(traces_answer_what_went_in_and_where_it_went);
 async fn traces_answer_what_went_in_and_where_it_went(s: TestServer) {
     let plant = Plant::generate(PlantSpec::small());
     let sizes = post_plant(&s, &plant).await;
-    let t = &plant.truth;
 
+    let a = 4;
+    backward_from_an_assembly(&s, &plant, sizes, a).await;
+    forward_from_a_lot(&s, &plant).await;
+    both_directions(&s, &plant, a).await;
+    s.stop().await;
+}
+
+/// The edges of a trace `v` from `from` to `to` of a kind.
+fn edge(v: &Value, from: &str, to: &str, kind: &str) -> Vec<Value> {
+    v["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["from"] == from && e["to"] == to && e["kind"] == kind)
+        .cloned()
+        .collect()
+}
+
+/// Backward from assembly `a`, pinned to the checkpoint at `sizes[2]`, each edge naming
+/// the entry that created it.
+async fn backward_from_an_assembly(s: &TestServer, plant: &Plant, sizes: [u64; 3], a: usize) {
+    let t = &plant.truth;
     // Backward from a shipped assembly: its parts, their spools, lots and supplier lots,
     // printers, programs, firmware, work orders, and the assembly's own actors.
-    let a = 4;
     let (status, v) = s
         .get_json(&format!(
             "/v1/thread/{}?direction=backward&depth=10",
@@ -50,7 +70,7 @@ async fn traces_answer_what_went_in_and_where_it_went(s: TestServer) {
         ))
         .await;
     assert_eq!(status, 200, "{v}");
-    assert_eq!(ids(&v, "nodes"), upstream_of_assembly(&plant, a));
+    assert_eq!(ids(&v, "nodes"), upstream_of_assembly(plant, a));
     assert_eq!(v["truncated"], false);
     assert_eq!(v["checkpoint"]["tree_size"], sizes[2]);
     let (cp, _) = threadlog::note::open_checkpoint(
@@ -66,15 +86,6 @@ async fn traces_answer_what_went_in_and_where_it_went(s: TestServer) {
     );
     // Every edge names the entry that created it.
     let p = t.assembly_parts[a][0];
-    let edge = |v: &Value, from: &str, to: &str, kind: &str| -> Vec<Value> {
-        v["edges"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|e| e["from"] == from && e["to"] == to && e["kind"] == kind)
-            .cloned()
-            .collect()
-    };
     let e = edge(&v, &part(p), &assembly(a), "material");
     assert_eq!(e.len(), 1, "{v}");
     assert_eq!(e[0]["entry"], t.assembly_event[a]);
@@ -93,7 +104,12 @@ async fn traces_answer_what_went_in_and_where_it_went(s: TestServer) {
     assert_eq!(c.len(), 1);
     assert!(c[0]["entry"].as_u64().unwrap() < plant.spec.filament_lots as u64 * 5);
     assert!(c[0]["also_stated_by"].as_u64().unwrap() >= 1, "{}", c[0]);
+}
 
+/// Forward from a filament lot, with a recording error and its correction each naming the
+/// other.
+async fn forward_from_a_lot(s: &TestServer, plant: &Plant) {
+    let t = &plant.truth;
     // Forward from a filament lot: its spools, the parts printed from them, the
     // assemblies they went into and the customers those went to.
     let l = 1;
@@ -103,7 +119,7 @@ async fn traces_answer_what_went_in_and_where_it_went(s: TestServer) {
     assert_eq!(status, 200, "{v}");
     let mut want = set([lot(l)]);
     want.extend((0..plant.spec.spools_per_lot).map(|k| spool(l, k)));
-    for p in parts_recorded_from(&plant, l) {
+    for p in parts_recorded_from(plant, l) {
         want.insert(part(p));
         for a in plant.assemblies_of(p) {
             want.insert(assembly(a));
@@ -136,7 +152,11 @@ async fn traces_answer_what_went_in_and_where_it_went(s: TestServer) {
         .unwrap()
         .contains(&json!({"entry": fix_at, "corrects": wrong_at})));
     assert!(ids(&v, "nodes").contains(&wrong_spool), "both are shown");
+}
 
+/// Both directions from assembly `a`: the union of the two.
+async fn both_directions(s: &TestServer, plant: &Plant, a: usize) {
+    let t = &plant.truth;
     // Both directions: the union of the two.
     let (_, up) = s
         .get_json(&format!("/v1/thread/{}?direction=backward", assembly(a)))
@@ -153,16 +173,29 @@ async fn traces_answer_what_went_in_and_where_it_went(s: TestServer) {
         ids(&down, "nodes"),
         set([assembly(a), t.shipped[a].clone().unwrap().0])
     );
-    s.stop().await;
 }
 
 both!(traces_are_bounded_pinned_to_a_checkpoint_and_drawn);
 async fn traces_are_bounded_pinned_to_a_checkpoint_and_drawn(s: TestServer) {
     let plant = Plant::generate(PlantSpec::small());
     let sizes = post_plant(&s, &plant).await;
-    let t = &plant.truth;
-    let path = |node: &str, q: &str| format!("/v1/thread/{node}?{q}");
 
+    pinned_to_earlier_checkpoints(&s, sizes).await;
+    bounded_and_cyclic(&s, &plant).await;
+    drawn_in_graphviz(&s, &plant, sizes).await;
+    wrong_requests_and_callers(&s).await;
+    refused_while_indexing(&s).await;
+    s.stop().await;
+}
+
+/// The path of a trace of `node` with the query `q`.
+fn path(node: &str, q: &str) -> String {
+    format!("/v1/thread/{node}?{q}")
+}
+
+/// Answers at earlier checkpoints count only the entries below them, and are the same
+/// each time.
+async fn pinned_to_earlier_checkpoints(s: &TestServer, sizes: [u64; 3]) {
     // An answer at an earlier checkpoint counts only the entries below it.
     let forward = |size: u64| path(&lot(0), &format!("direction=forward&tree_size={size}"));
     let (_, v) = s.get_json(&forward(sizes[0])).await;
@@ -183,7 +216,12 @@ async fn traces_are_bounded_pinned_to_a_checkpoint_and_drawn(s: TestServer) {
     assert_eq!(v, again);
     let (status, _) = s.get_json(&forward(5)).await;
     assert_eq!(status, 404, "no checkpoint at 5");
+}
 
+/// Depth and node count are bounded and the answer says so; a cycle ends in the visited
+/// set.
+async fn bounded_and_cyclic(s: &TestServer, plant: &Plant) {
+    let t = &plant.truth;
     // Bounded depth and node count, and the answer says so.
     let (_, v) = s
         .get_json(&path(&lot(0), "direction=forward&depth=1"))
@@ -215,7 +253,11 @@ async fn traces_are_bounded_pinned_to_a_checkpoint_and_drawn(s: TestServer) {
             .any(|e| e["from"] == from && e["to"] == to && e["kind"] == "material")
     };
     assert!(has(&part(p), &assembly(a)) && has(&assembly(a), &part(p)));
+}
 
+/// Graphviz output, with the checkpoint in a header and in comments.
+async fn drawn_in_graphviz(s: &TestServer, plant: &Plant, sizes: [u64; 3]) {
+    let t = &plant.truth;
     // Graphviz, with the checkpoint in a header and in comments.
     let (status, dot) = s
         .get(
@@ -248,7 +290,11 @@ async fn traces_are_bounded_pinned_to_a_checkpoint_and_drawn(s: TestServer) {
         r.headers()["x-threadlog-tree-size"],
         sizes[2].to_string().as_str()
     );
+}
 
+/// Wrong requests say what is wrong; producers are refused, admins answered, and a
+/// request without a token is unauthorized.
+async fn wrong_requests_and_callers(s: &TestServer) {
     // Wrong requests say what is wrong.
     for (q, status, needle) in [
         (path("batch:1", ""), 400, "not a node id"),
@@ -279,7 +325,10 @@ async fn traces_are_bounded_pinned_to_a_checkpoint_and_drawn(s: TestServer) {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
+}
 
+/// While older entries wait for their edges, answers that need them are refused.
+async fn refused_while_indexing(s: &TestServer) {
     // While older entries wait for their edges, answers that need them are refused.
     execute(
         &s.database_url,
@@ -299,5 +348,4 @@ async fn traces_are_bounded_pinned_to_a_checkpoint_and_drawn(s: TestServer) {
     .await;
     let (status, _) = s.get(&path(&lot(0), ""), &s.auditor).await;
     assert_eq!(status, 200);
-    s.stop().await;
 }
