@@ -6,116 +6,125 @@ use super::*;
 const IMAGE: &str = "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 const TOOL: &str = "sha256:60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752";
 
+/// The accepted envelopes in the order they are posted: (fixture, statement version,
+/// predicate type, signer key, algorithm).
+const ACCEPTED: [(&str, &str, &str, &str, &str); 8] = [
+    (
+        "ed25519-slsa-v1.dsse.json",
+        "v1",
+        "https://slsa.dev/provenance/v1",
+        "ed25519",
+        "ed25519",
+    ),
+    (
+        "ecdsa-der-cyclonedx-v0.1.dsse.json",
+        "v0.1",
+        "https://cyclonedx.org/bom",
+        "ecdsa-p256",
+        "ecdsa-p256-sha256-der",
+    ),
+    (
+        "ecdsa-raw-spdx-v1.dsse.json",
+        "v1",
+        "https://spdx.dev/Document",
+        "ecdsa-p256",
+        "ecdsa-p256-sha256-raw",
+    ),
+    (
+        "rsa-pss-vuln-v1.dsse.json",
+        "v1",
+        "https://cosign.sigstore.dev/attestation/vuln/v1",
+        "rsa-pss",
+        "rsa-pss-sha256",
+    ),
+    (
+        "rsa-pkcs1v15-slsa-v1.dsse.json",
+        "v1",
+        "https://slsa.dev/provenance/v1",
+        "rsa-pkcs1v15",
+        "rsa-pkcs1v15-sha256",
+    ),
+    (
+        "two-signers-one-unknown.dsse.json",
+        "v1",
+        "https://slsa.dev/provenance/v1",
+        "ed25519",
+        "ed25519",
+    ),
+    (
+        "no-keyid.dsse.json",
+        "v1",
+        "https://cyclonedx.org/bom",
+        "ecdsa-p256",
+        "ecdsa-p256-sha256-der",
+    ),
+    (
+        "rsa-pss-max-salt-vuln-v1.dsse.json",
+        "v1",
+        "https://cosign.sigstore.dev/attestation/vuln/v1",
+        "rsa-pss",
+        "rsa-pss-sha256",
+    ),
+];
+
+/// Envelope `i` of [`ACCEPTED`], posted and logged: its entry, its verification, its
+/// subjects and its exact bytes served back.
+async fn check_logged(s: &TestServer, i: usize, case: &(&str, &str, &str, &str, &str)) {
+    let (name, version, predicate, signer, algorithm) = case;
+    let doc = fixture(name);
+    let (status, r) = post(s, doc.clone()).await;
+    assert_eq!(status, 201, "{name}: {r}");
+    assert_eq!(s.check_receipt(&r), i as u64);
+    let (_, e) = s.get_json(&format!("/v1/entries/{i}")).await;
+    let entry = &e["entry"];
+    let body = &entry["body"];
+    assert_eq!(entry["kind"], "attestation", "{name}");
+    assert_eq!(entry["submitter"], "ci-1");
+    assert_eq!(body["format"], "dsse");
+    assert_eq!(body["payload_type"], "application/vnd.in-toto+json");
+    assert_eq!(
+        body["statement_type"],
+        format!("https://in-toto.io/Statement/{version}")
+    );
+    assert_eq!(body["predicate_type"], *predicate, "{name}");
+    let sigs = body["signatures"].as_array().unwrap();
+    assert_eq!(sigs.len(), 1, "{name}: {body}");
+    assert_eq!(sigs[0]["signer"], keyid(signer), "{name}");
+    assert_eq!(sigs[0]["algorithm"], *algorithm, "{name}");
+    // Every type here but SPDX has a built-in predicate schema.
+    let schema = &body["verification"]["predicate_schema"];
+    let checks = body["verification"]["checks"].as_array().unwrap();
+    if predicate.starts_with("https://spdx.dev/") {
+        assert_eq!(checks.len(), 9, "{name}: {checks:?}");
+        assert!(schema.is_null(), "{name}: {schema}");
+    } else {
+        assert_eq!(checks.len(), 10, "{name}: {checks:?}");
+        assert_eq!(checks[8], "predicate", "{name}");
+        assert!(schema["name"].as_str().unwrap().starts_with("builtin:"));
+    }
+    assert_eq!(body["document"]["sha256"], digest(&doc)[7..]);
+    // Every statement subject by digest, and the envelope itself.
+    let subjects = entry["subjects"].as_array().unwrap();
+    assert!(subjects.contains(&json!(digest(&doc))), "{name}");
+    for sub in body["subjects"].as_array().unwrap() {
+        for (alg, hex) in sub["digest"].as_object().unwrap() {
+            let d = format!("{alg}:{}", hex.as_str().unwrap());
+            assert!(subjects.contains(&json!(d)), "{name}: {d}");
+        }
+    }
+    // The exact bytes, served back.
+    let (status, ct, served) = s
+        .get_bytes(&format!("/v1/blobs/{}", digest(&doc)), &s.auditor)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(ct, DSSE);
+    assert_eq!(served, doc, "{name}");
+}
+
 both!(start = with_policy; accepted_envelopes_are_logged_with_their_verification);
 async fn accepted_envelopes_are_logged_with_their_verification(s: TestServer) {
-    // (fixture, statement version, predicate type, signer key, algorithm)
-    let cases = [
-        (
-            "ed25519-slsa-v1.dsse.json",
-            "v1",
-            "https://slsa.dev/provenance/v1",
-            "ed25519",
-            "ed25519",
-        ),
-        (
-            "ecdsa-der-cyclonedx-v0.1.dsse.json",
-            "v0.1",
-            "https://cyclonedx.org/bom",
-            "ecdsa-p256",
-            "ecdsa-p256-sha256-der",
-        ),
-        (
-            "ecdsa-raw-spdx-v1.dsse.json",
-            "v1",
-            "https://spdx.dev/Document",
-            "ecdsa-p256",
-            "ecdsa-p256-sha256-raw",
-        ),
-        (
-            "rsa-pss-vuln-v1.dsse.json",
-            "v1",
-            "https://cosign.sigstore.dev/attestation/vuln/v1",
-            "rsa-pss",
-            "rsa-pss-sha256",
-        ),
-        (
-            "rsa-pkcs1v15-slsa-v1.dsse.json",
-            "v1",
-            "https://slsa.dev/provenance/v1",
-            "rsa-pkcs1v15",
-            "rsa-pkcs1v15-sha256",
-        ),
-        (
-            "two-signers-one-unknown.dsse.json",
-            "v1",
-            "https://slsa.dev/provenance/v1",
-            "ed25519",
-            "ed25519",
-        ),
-        (
-            "no-keyid.dsse.json",
-            "v1",
-            "https://cyclonedx.org/bom",
-            "ecdsa-p256",
-            "ecdsa-p256-sha256-der",
-        ),
-        (
-            "rsa-pss-max-salt-vuln-v1.dsse.json",
-            "v1",
-            "https://cosign.sigstore.dev/attestation/vuln/v1",
-            "rsa-pss",
-            "rsa-pss-sha256",
-        ),
-    ];
-    for (i, (name, version, predicate, signer, algorithm)) in cases.iter().enumerate() {
-        let doc = fixture(name);
-        let (status, r) = post(&s, doc.clone()).await;
-        assert_eq!(status, 201, "{name}: {r}");
-        assert_eq!(s.check_receipt(&r), i as u64);
-        let (_, e) = s.get_json(&format!("/v1/entries/{i}")).await;
-        let entry = &e["entry"];
-        let body = &entry["body"];
-        assert_eq!(entry["kind"], "attestation", "{name}");
-        assert_eq!(entry["submitter"], "ci-1");
-        assert_eq!(body["format"], "dsse");
-        assert_eq!(body["payload_type"], "application/vnd.in-toto+json");
-        assert_eq!(
-            body["statement_type"],
-            format!("https://in-toto.io/Statement/{version}")
-        );
-        assert_eq!(body["predicate_type"], *predicate, "{name}");
-        let sigs = body["signatures"].as_array().unwrap();
-        assert_eq!(sigs.len(), 1, "{name}: {body}");
-        assert_eq!(sigs[0]["signer"], keyid(signer), "{name}");
-        assert_eq!(sigs[0]["algorithm"], *algorithm, "{name}");
-        // Every type here but SPDX has a built-in predicate schema.
-        let schema = &body["verification"]["predicate_schema"];
-        let checks = body["verification"]["checks"].as_array().unwrap();
-        if predicate.starts_with("https://spdx.dev/") {
-            assert_eq!(checks.len(), 9, "{name}: {checks:?}");
-            assert!(schema.is_null(), "{name}: {schema}");
-        } else {
-            assert_eq!(checks.len(), 10, "{name}: {checks:?}");
-            assert_eq!(checks[8], "predicate", "{name}");
-            assert!(schema["name"].as_str().unwrap().starts_with("builtin:"));
-        }
-        assert_eq!(body["document"]["sha256"], digest(&doc)[7..]);
-        // Every statement subject by digest, and the envelope itself.
-        let subjects = entry["subjects"].as_array().unwrap();
-        assert!(subjects.contains(&json!(digest(&doc))), "{name}");
-        for sub in body["subjects"].as_array().unwrap() {
-            for (alg, hex) in sub["digest"].as_object().unwrap() {
-                let d = format!("{alg}:{}", hex.as_str().unwrap());
-                assert!(subjects.contains(&json!(d)), "{name}: {d}");
-            }
-        }
-        // The exact bytes, served back.
-        let (status, ct, served) = s
-            .get_bytes(&format!("/v1/blobs/{}", digest(&doc)), &s.auditor)
-            .await;
-        assert_eq!(status, 200);
-        assert_eq!(ct, DSSE);
-        assert_eq!(served, doc, "{name}");
+    for (i, case) in ACCEPTED.iter().enumerate() {
+        check_logged(&s, i, case).await;
     }
     let body = |i: u64| {
         let s = &s;
@@ -162,7 +171,7 @@ async fn accepted_envelopes_are_logged_with_their_verification(s: TestServer) {
         .await;
     assert_eq!(status, 200, "{again}");
     assert_eq!(s.check_receipt(&again), 3);
-    assert_eq!(s.tree_size().await, cases.len() as u64);
+    assert_eq!(s.tree_size().await, ACCEPTED.len() as u64);
     s.stop().await;
 }
 
