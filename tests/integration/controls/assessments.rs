@@ -19,26 +19,9 @@ fn with(mut v: Value, key: &str, value: Value) -> Value {
     v
 }
 
-#[tokio::test]
-async fn assessment_results_are_checked_against_the_catalogs_and_the_log() {
-    let s = TestServer::start().await;
-    let assessor = new_token();
-    s.store
-        .insert_token("assessor-1", "assessor", &token_hash(&assessor), None)
-        .await
-        .unwrap();
-    // Evidence: an event, whose program digest is then an artifact the log names.
-    assert_eq!(s.post_events(&event("e-1")).await.0, 201);
-    let digest = format!("sha256:{}", "ab".repeat(32));
-    let post = |body: Value| {
-        let s = &s;
-        let assessor = assessor.clone();
-        async move {
-            s.post_raw("/v1/controls/results", &assessor, body.to_string())
-                .await
-        }
-    };
-
+/// Five good results: evidence, a partial one with its plan, one not applicable, one of
+/// rev. 3 with an ODP, and r-5 naming an objective instead of a requirement.
+fn good_results(digest: &str) -> Value {
     let good = json!([
         with(
             result("r-1", "3.1.1", "met"),
@@ -58,34 +41,15 @@ async fn assessment_results_are_checked_against_the_catalogs_and_the_log() {
         },
         with(result("r-5", "3.1.1[a]", "met"), "objective", json!("3.1.1[a]")),
     ]);
-    // r-5 names an objective instead of a requirement.
     let mut good = good;
     good[4].as_object_mut().unwrap().remove("requirement");
-    let (status, receipts) = post(good.clone()).await;
-    assert_eq!(status, 201, "{receipts}");
-    assert_eq!(receipts.as_array().unwrap().len(), 5);
-    let (status, _) = post(good).await;
-    assert_eq!(status, 200, "a resubmission gets the first receipts");
-    let (_, page) = s
-        .get_json("/v1/entries?subject=control:nist-800-171r2:3.5.3")
-        .await;
-    let hits = page["entries"].as_array().unwrap();
-    assert_eq!(hits.len(), 1);
-    assert_eq!(hits[0]["kind"], "control");
-    assert_eq!(hits[0]["entry"]["submitter"], "assessor-1");
-    let (_, page) = s
-        .get_json("/v1/entries?subject=control:nist-800-171r2:3.1.1")
-        .await;
-    assert_eq!(
-        page["entries"].as_array().unwrap().len(),
-        2,
-        "requirement and objective"
-    );
+    good
+}
 
-    // Every bad result is a 422 naming the field, and nothing is appended.
-    let size = s.tree_size().await;
+/// Bad results, each with the field its refusal must name.
+fn bad_results() -> Vec<(Value, &'static str)> {
     let not_met = result("x", "3.1.2", "not_met");
-    for (body, field) in [
+    vec![
         (
             with(
                 result("x", "3.1.1", "met"),
@@ -157,7 +121,54 @@ async fn assessment_results_are_checked_against_the_catalogs_and_the_log() {
             ]),
             "[1]",
         ),
-    ] {
+    ]
+}
+
+#[tokio::test]
+async fn assessment_results_are_checked_against_the_catalogs_and_the_log() {
+    let s = TestServer::start().await;
+    let assessor = new_token();
+    s.store
+        .insert_token("assessor-1", "assessor", &token_hash(&assessor), None)
+        .await
+        .unwrap();
+    // Evidence: an event, whose program digest is then an artifact the log names.
+    assert_eq!(s.post_events(&event("e-1")).await.0, 201);
+    let digest = format!("sha256:{}", "ab".repeat(32));
+    let post = |body: Value| {
+        let s = &s;
+        let assessor = assessor.clone();
+        async move {
+            s.post_raw("/v1/controls/results", &assessor, body.to_string())
+                .await
+        }
+    };
+
+    let good = good_results(&digest);
+    let (status, receipts) = post(good.clone()).await;
+    assert_eq!(status, 201, "{receipts}");
+    assert_eq!(receipts.as_array().unwrap().len(), 5);
+    let (status, _) = post(good).await;
+    assert_eq!(status, 200, "a resubmission gets the first receipts");
+    let (_, page) = s
+        .get_json("/v1/entries?subject=control:nist-800-171r2:3.5.3")
+        .await;
+    let hits = page["entries"].as_array().unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0]["kind"], "control");
+    assert_eq!(hits[0]["entry"]["submitter"], "assessor-1");
+    let (_, page) = s
+        .get_json("/v1/entries?subject=control:nist-800-171r2:3.1.1")
+        .await;
+    assert_eq!(
+        page["entries"].as_array().unwrap().len(),
+        2,
+        "requirement and objective"
+    );
+
+    // Every bad result is a 422 naming the field, and nothing is appended.
+    let size = s.tree_size().await;
+    for (body, field) in bad_results() {
         let (status, err) = post(body).await;
         assert_eq!(status, 422, "{field}: {err}");
         let message = err["message"].as_str().unwrap();
