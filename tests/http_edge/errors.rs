@@ -3,29 +3,36 @@
 
 use super::*;
 
-#[tokio::test]
-async fn every_error_is_json_in_the_documented_shape() {
-    let s = TestServer::start().await;
-    let c = &s.client;
-    let check = |what: &str, status: u16, headers: &reqwest::header::HeaderMap, body: &str| {
-        let ct = headers
-            .get("content-type")
-            .map(|v| v.to_str().unwrap().to_string())
-            .unwrap_or_default();
-        assert!(
-            ct.starts_with("application/json"),
-            "{what}: {status} {ct} {body:?}"
-        );
-        let v: Value = serde_json::from_str(body).unwrap();
-        (status, v)
-    };
-    let send = |req: reqwest::RequestBuilder| async move {
-        let r = req.send().await.unwrap();
-        let status = r.status().as_u16();
-        let headers = r.headers().clone();
-        (status, headers, r.text().await.unwrap())
-    };
+/// The status and JSON body of an error answer, checking it is JSON.
+fn check(
+    what: &str,
+    status: u16,
+    headers: &reqwest::header::HeaderMap,
+    body: &str,
+) -> (u16, Value) {
+    let ct = headers
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    assert!(
+        ct.starts_with("application/json"),
+        "{what}: {status} {ct} {body:?}"
+    );
+    let v: Value = serde_json::from_str(body).unwrap();
+    (status, v)
+}
 
+/// Sends `req`: its status, headers and body.
+async fn send(req: reqwest::RequestBuilder) -> (u16, reqwest::header::HeaderMap, String) {
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    (status, headers, r.text().await.unwrap())
+}
+
+/// An unknown route, a method not allowed, an undecodable path segment, a bad query.
+async fn routes_and_queries(s: &TestServer) {
+    let c = &s.client;
     let (st, h, b) = send(c.get(format!("{}/v1/no-such-thing", s.url))).await;
     assert_error(
         "unknown route",
@@ -75,7 +82,11 @@ async fn every_error_is_json_in_the_documented_shape() {
         "bad_request",
         "limit",
     );
+}
 
+/// Bodies that are not JSON, of the wrong type, or too large.
+async fn bodies(s: &TestServer) {
+    let c = &s.client;
     let post = |body: String, ct: &str| {
         c.post(format!("{}/v1/events", s.url))
             .bearer_auth(&s.producer)
@@ -100,7 +111,11 @@ async fn every_error_is_json_in_the_documented_shape() {
     );
     let (st, h, b) = send(post("x".repeat(1024 * 1024 + 1), "application/json")).await;
     assert_error("413", check("413", st, &h, &b), 413, "too_large", "limit");
+}
 
+/// A URI, a header or too many header fields beyond the limits.
+async fn sizes(s: &TestServer) {
+    let c = &s.client;
     let long = format!(
         "{}/v1/entries?subject={}",
         s.url,
@@ -141,7 +156,14 @@ async fn every_error_is_json_in_the_documented_shape() {
         "headers_too_large",
         "header fields",
     );
+}
 
+#[tokio::test]
+async fn every_error_is_json_in_the_documented_shape() {
+    let s = TestServer::start().await;
+    routes_and_queries(&s).await;
+    bodies(&s).await;
+    sizes(&s).await;
     // Nothing above was logged.
     assert_eq!(s.tree_size().await, 0);
     s.stop().await;
