@@ -66,16 +66,7 @@ pub async fn export(args: ExportArgs) -> Result<()> {
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
-        println!(
-            "exported {} entries, {} checkpoints and {} documents of {} (tree size {}, root {}) to {}",
-            report.entries,
-            report.checkpoints,
-            report.blobs,
-            report.origin,
-            report.tree_size,
-            report.root_hash,
-            report.out
-        );
+        println!("exported {} to {}", report.log, report.out);
     }
     Ok(())
 }
@@ -93,16 +84,7 @@ pub async fn import(args: ImportArgs) -> Result<()> {
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
-        println!(
-            "imported {} entries, {} checkpoints and {} documents of {} (tree size {}, root {}); \
-             the imported log verifies",
-            report.entries,
-            report.checkpoints,
-            report.blobs,
-            report.origin,
-            report.tree_size,
-            report.root_hash
-        );
+        println!("imported {}; the imported log verifies", report.log);
     }
     Ok(())
 }

@@ -15,12 +15,8 @@ const PAGE: u32 = 1000;
 #[derive(Debug, Clone, Serialize)]
 pub struct ExportReport {
     pub out: String,
-    pub origin: String,
-    pub tree_size: u64,
-    pub root_hash: String,
-    pub entries: u64,
-    pub checkpoints: u64,
-    pub blobs: u64,
+    #[serde(flatten)]
+    pub log: DumpSummary,
 }
 
 /// Writes each bound document once into `blobs/`.
@@ -166,12 +162,14 @@ pub async fn export(
     write_manifest(out, &manifest)?;
     Ok(ExportReport {
         out: out.display().to_string(),
-        origin: manifest.origin,
-        tree_size: size,
-        root_hash: manifest.root_hash,
-        entries: manifest.entries.lines,
-        checkpoints: manifest.checkpoints.lines,
-        blobs: manifest.blobs.as_ref().map_or(0, |b| b.count),
+        log: DumpSummary {
+            origin: manifest.origin,
+            tree_size: size,
+            root_hash: manifest.root_hash,
+            entries: manifest.entries.lines,
+            checkpoints: manifest.checkpoints.lines,
+            blobs: manifest.blobs.as_ref().map_or(0, |b| b.count),
+        },
     })
 }
 

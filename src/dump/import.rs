@@ -23,12 +23,8 @@ use std::sync::Arc;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ImportReport {
-    pub origin: String,
-    pub tree_size: u64,
-    pub root_hash: String,
-    pub entries: u64,
-    pub checkpoints: u64,
-    pub blobs: u64,
+    #[serde(flatten)]
+    pub log: DumpSummary,
     /// The verification of the store after the import.
     pub verified: audit::Report,
 }
@@ -177,12 +173,14 @@ pub async fn import(
 
     let verified = verify_imported(store, &key).await?;
     Ok(ImportReport {
-        origin: m.origin,
-        tree_size: m.tree_size,
-        root_hash: m.root_hash,
-        entries: m.tree_size,
-        checkpoints: checkpoint_count,
-        blobs: load.blobs_seen.len() as u64,
+        log: DumpSummary {
+            origin: m.origin,
+            tree_size: m.tree_size,
+            root_hash: m.root_hash,
+            entries: m.tree_size,
+            checkpoints: checkpoint_count,
+            blobs: load.blobs_seen.len() as u64,
+        },
         verified,
     })
 }

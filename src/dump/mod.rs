@@ -31,6 +31,27 @@ pub use import::{import, ImportReport};
 use serde::{Deserialize, Serialize};
 
 pub const FORMAT: &str = "threadlog-dump/1";
+
+/// What a dump holds, as export and import report it (flattened into their JSON).
+#[derive(Debug, Clone, Serialize)]
+pub struct DumpSummary {
+    pub origin: String,
+    pub tree_size: u64,
+    pub root_hash: String,
+    pub entries: u64,
+    pub checkpoints: u64,
+    pub blobs: u64,
+}
+
+impl std::fmt::Display for DumpSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} entries, {} checkpoints and {} documents of {} (tree size {}, root {})",
+            self.entries, self.checkpoints, self.blobs, self.origin, self.tree_size, self.root_hash
+        )
+    }
+}
 pub const MANIFEST: &str = "manifest.json";
 pub const ENTRIES: &str = "entries.jsonl";
 pub const CHECKPOINTS: &str = "checkpoints.jsonl";

@@ -28,7 +28,7 @@ async fn attestations_move_with_a_dump() {
     let report = threadlog::dump::import(&out, target.clone(), &|_, _| {})
         .await
         .unwrap();
-    assert_eq!(report.blobs, 2);
+    assert_eq!(report.log.blobs, 2);
     for (i, name) in names.iter().enumerate() {
         let doc = fixture(name);
         let sha: [u8; 32] = Sha256::digest(&doc).into();

@@ -176,5 +176,5 @@ async fn a_dump_with_an_altered_missing_or_stray_document_is_refused() {
     let report = dump::import(&good, sqlite_at(target.path()).await, &|_, _| {})
         .await
         .unwrap();
-    assert_eq!(report.blobs, 2);
+    assert_eq!(report.log.blobs, 2);
 }
