@@ -196,18 +196,7 @@ async fn a_chain_of_rotations_verifies_from_the_first_key_alone() {
         ])
     );
     assert_eq!(manifest["verifier_key"], key_c.as_str());
-    let target = tempfile::tempdir().unwrap();
-    let target_db = format!("sqlite://{}", target.path().join("t.db").display());
-    let (code, imported, text) = cli(
-        &[
-            "import",
-            "--database-url",
-            &target_db,
-            "--from",
-            out.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let ((code, imported, text), target_db, target) = import_fresh(&out);
     assert_eq!(code, 0, "{text}");
     assert_eq!(imported["tree_size"], 16);
     let moved: Arc<dyn Store> = Arc::new(SqliteStore::open(&target_db).await.unwrap());

@@ -33,18 +33,7 @@ async fn a_dump_whose_key_history_the_entries_do_not_prove_is_refused() {
     let mut manifest: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     manifest["keys"][1]["from_tree_size"] = 2.into();
     std::fs::write(&path, manifest.to_string()).unwrap();
-    let target = tempfile::tempdir().unwrap();
-    let target_db = format!("sqlite://{}", target.path().join("t.db").display());
-    let (code, _, text) = cli(
-        &[
-            "import",
-            "--database-url",
-            &target_db,
-            "--from",
-            out.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let ((code, _, text), _, _target) = import_fresh(&out);
     assert_eq!(code, 2, "{text}");
     assert!(text.contains("key history"), "{text}");
 }

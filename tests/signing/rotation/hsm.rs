@@ -17,20 +17,7 @@ async fn rotations_through_hsm_keys_verify_from_the_first_key() {
     assert_eq!(append(&client, &server.url, &producer, "a", 3).await.0, 201);
 
     // A (file) → B (SoftHSM key made with `keys init`).
-    let (code, init, text) = cli(
-        &[
-            "keys",
-            "init",
-            "--pkcs11-module",
-            common::softhsm::MODULE,
-            "--token-label",
-            "rotation",
-            "--label",
-            "log-b",
-        ],
-        &env,
-    );
-    assert_eq!(code, 0, "{text}");
+    let init = keys_init(&env, "log-b");
     let b_spec = init["signer"].as_str().unwrap().to_string();
     let rot_b = rotate(&env, None, &b_spec, false);
     assert_eq!(rot_b["verifier_key"], init["verifier_key"]);
@@ -44,20 +31,7 @@ async fn rotations_through_hsm_keys_verify_from_the_first_key() {
     assert_eq!(server.key, init["verifier_key"].as_str().unwrap());
     assert_eq!(append(&client, &server.url, &producer, "b", 2).await.0, 201);
     server.kill();
-    let (code, init_d, text) = cli(
-        &[
-            "keys",
-            "init",
-            "--pkcs11-module",
-            common::softhsm::MODULE,
-            "--token-label",
-            "rotation",
-            "--label",
-            "log-d",
-        ],
-        &env,
-    );
-    assert_eq!(code, 0, "{text}");
+    let init_d = keys_init(&env, "log-d");
     let d_spec = init_d["signer"].as_str().unwrap().to_string();
     let rot_d = rotate(&env, Some(&b_spec), &d_spec, false);
     assert_eq!(rot_d["verifier_key"], init_d["verifier_key"]);

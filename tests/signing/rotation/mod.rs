@@ -68,6 +68,38 @@ pub(super) async fn open_store(dir: &Path) -> Arc<dyn Store> {
 }
 
 /// Signature lines of a signed note.
+/// `threadlog import` of the dump at `out` into a new SQLite file: the CLI's answer and
+/// the new database's URL; the temporary directory lives as long as the returned guard.
+pub(super) fn import_fresh(out: &Path) -> ((i32, Value, String), String, tempfile::TempDir) {
+    let target = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", target.path().join("t.db").display());
+    let args = [
+        "import",
+        "--database-url",
+        &db,
+        "--from",
+        out.to_str().unwrap(),
+    ];
+    (cli(&args, &[]), db, target)
+}
+
+/// `threadlog keys init` of a new key labelled `label` on the SoftHSM token `rotation`.
+pub(super) fn keys_init(env: &[(&str, &str)], label: &str) -> Value {
+    let args = [
+        "keys",
+        "init",
+        "--pkcs11-module",
+        common::softhsm::MODULE,
+        "--token-label",
+        "rotation",
+        "--label",
+        label,
+    ];
+    let (code, init, text) = cli(&args, env);
+    assert_eq!(code, 0, "{text}");
+    init
+}
+
 pub(super) fn signatures(note: &str) -> usize {
     note.lines().filter(|l| l.starts_with("\u{2014} ")).count()
 }
